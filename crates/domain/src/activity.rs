@@ -1,0 +1,148 @@
+//! Notes and the activity log of an opportunity.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Actor;
+use crate::{text, FieldErrors, Result, Timestamp};
+
+pub const NOTE_MAX: usize = 10_000;
+pub const DESCRIPTION_MAX: usize = 2_000;
+pub const OUTCOME_MAX: usize = 2_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityType {
+    Call,
+    Email,
+    Meeting,
+    Note,
+    StatusChange,
+    Task,
+    Other,
+}
+
+impl ActivityType {
+    pub const ALL: [ActivityType; 7] = [
+        ActivityType::Call,
+        ActivityType::Email,
+        ActivityType::Meeting,
+        ActivityType::Note,
+        ActivityType::StatusChange,
+        ActivityType::Task,
+        ActivityType::Other,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ActivityType::Call => "call",
+            ActivityType::Email => "email",
+            ActivityType::Meeting => "meeting",
+            ActivityType::Note => "note",
+            ActivityType::StatusChange => "status_change",
+            ActivityType::Task => "task",
+            ActivityType::Other => "other",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Note {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub opportunity_id: Uuid,
+    pub content: String,
+    pub created_by: Uuid,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateNote {
+    /// 1 to 10,000 characters.
+    pub content: Option<String>,
+}
+
+impl Note {
+    pub fn new(actor: &Actor, opportunity_id: Uuid, input: CreateNote, now: Timestamp) -> Result<Note> {
+        let mut errors = FieldErrors::default();
+        let content = text::required(&mut errors, "content", input.content, NOTE_MAX);
+        errors.into_result(Note {
+            id: Uuid::now_v7(),
+            org_id: actor.org_id,
+            opportunity_id,
+            content,
+            created_by: actor.staff_id,
+            created_at: now,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Activity {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub opportunity_id: Uuid,
+    pub activity_type: ActivityType,
+    pub description: String,
+    pub outcome: Option<String>,
+    pub scheduled_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+    pub created_by: Uuid,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateActivity {
+    pub activity_type: Option<ActivityType>,
+    /// 1 to 2,000 characters.
+    pub description: Option<String>,
+    /// Up to 2,000 characters.
+    pub outcome: Option<String>,
+    pub scheduled_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+}
+
+impl Activity {
+    pub fn new(actor: &Actor, opportunity_id: Uuid, input: CreateActivity, now: Timestamp) -> Result<Activity> {
+        let mut errors = FieldErrors::default();
+        if input.activity_type.is_none() {
+            errors.add("activity_type", "is required: one of call, email, meeting, note, status_change, task, other");
+        }
+        let activity = Activity {
+            id: Uuid::now_v7(),
+            org_id: actor.org_id,
+            opportunity_id,
+            activity_type: input.activity_type.unwrap_or(ActivityType::Other),
+            description: text::required(&mut errors, "description", input.description, DESCRIPTION_MAX),
+            outcome: text::optional(&mut errors, "outcome", input.outcome, OUTCOME_MAX),
+            scheduled_at: input.scheduled_at,
+            completed_at: input.completed_at,
+            created_by: actor.staff_id,
+            created_at: now,
+        };
+        errors.into_result(activity)
+    }
+
+    /// An entry the service writes itself (status changes, conversions).
+    pub fn logged(actor: &Actor, opportunity_id: Uuid, activity_type: ActivityType, description: String, now: Timestamp) -> Activity {
+        Activity {
+            id: Uuid::now_v7(),
+            org_id: actor.org_id,
+            opportunity_id,
+            activity_type,
+            description,
+            outcome: None,
+            scheduled_at: None,
+            completed_at: Some(now),
+            created_by: actor.staff_id,
+            created_at: now,
+        }
+    }
+}

@@ -1,0 +1,122 @@
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::non_null;
+use crate::{text, FieldErrors, Patch, Result, Timestamp};
+
+pub const NAME_MAX: usize = 100;
+pub const DEFAULT_COLOR: &str = "#6b7280";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Category {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    /// `#rrggbb`, lowercase.
+    pub color: String,
+    pub sort_order: i32,
+    pub is_active: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCategory {
+    pub name: Option<String>,
+    /// `#rrggbb`; defaults to a neutral grey.
+    pub color: Option<String>,
+    pub sort_order: Option<i32>,
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCategory {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub color: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<i32>)]
+    pub sort_order: Patch<i32>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub is_active: Patch<bool>,
+}
+
+impl Category {
+    pub fn new(org_id: Uuid, input: CreateCategory, now: Timestamp) -> Result<Category> {
+        let mut errors = FieldErrors::default();
+        let category = Category {
+            id: Uuid::now_v7(),
+            org_id,
+            name: text::required(&mut errors, "name", input.name, NAME_MAX),
+            color: input.color.map_or(Some(DEFAULT_COLOR.to_owned()), |c| color(&mut errors, c)).unwrap_or_default(),
+            sort_order: input.sort_order.unwrap_or(0),
+            is_active: input.is_active.unwrap_or(true),
+            created_at: now,
+            updated_at: now,
+        };
+        errors.into_result(category)
+    }
+
+    pub fn updated(&self, input: UpdateCategory, now: Timestamp) -> Result<Category> {
+        let mut errors = FieldErrors::default();
+        let mut category = self.clone();
+        match input.name {
+            Patch::Absent => {}
+            Patch::Null => errors.add("name", "cannot be null"),
+            Patch::Value(name) => category.name = text::required(&mut errors, "name", Some(name), NAME_MAX),
+        }
+        match input.color {
+            Patch::Absent => {}
+            Patch::Null => category.color = DEFAULT_COLOR.to_owned(),
+            Patch::Value(value) => category.color = color(&mut errors, value).unwrap_or_default(),
+        }
+        category.sort_order = non_null(&mut errors, "sort_order", input.sort_order, category.sort_order);
+        category.is_active = non_null(&mut errors, "is_active", input.is_active, category.is_active);
+        if category != *self {
+            category.updated_at = now;
+        }
+        errors.into_result(category)
+    }
+
+    pub fn name_key(&self) -> String {
+        text::name_key(&self.name)
+    }
+}
+
+fn color(errors: &mut FieldErrors, value: String) -> Option<String> {
+    let value = value.trim().to_lowercase();
+    let valid = value.len() == 7 && value.starts_with('#') && value[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    if !valid {
+        errors.add("color", "must be a hex colour such as #10b981");
+        return None;
+    }
+    Some(value)
+}
+
+/// The category as embedded in an opportunity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CategoryRef {
+    pub id: Uuid,
+    pub name: String,
+    pub color: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_are_checked_and_default_to_grey() {
+        let ok = Category::new(Uuid::nil(), CreateCategory { name: Some("Botox".into()), ..Default::default() }, Timestamp::now());
+        assert_eq!(ok.unwrap().color, DEFAULT_COLOR);
+        let bad = CreateCategory { name: Some("Botox".into()), color: Some("green".into()), ..Default::default() };
+        assert!(Category::new(Uuid::nil(), bad, Timestamp::now()).is_err());
+    }
+}

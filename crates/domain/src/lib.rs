@@ -1,0 +1,21 @@
+//! The rules of Opportunities, free of I/O: what a valid lead, note, activity, category,
+//! client or staff member is, how a lead moves through the pipeline, who may do what, and
+//! how pipeline statistics are computed. The storage and HTTP layers only move these types.
+
+pub mod activity;
+pub mod auth;
+pub mod category;
+pub mod client;
+pub mod error;
+pub mod money;
+pub mod opportunity;
+pub mod patch;
+pub mod query;
+pub mod stats;
+pub mod text;
+pub mod timestamp;
+
+pub use error::{Error, FieldErrors, Result};
+pub use money::Money;
+pub use patch::Patch;
+pub use timestamp::Timestamp;

@@ -1,0 +1,514 @@
+//! Opportunities and how they move through the pipeline.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::activity::{Activity, ActivityType, Note};
+use crate::auth::{non_null, Actor};
+use crate::category::CategoryRef;
+use crate::client::{ClientRef, CreateClient};
+use crate::{text, Error, FieldErrors, Money, Patch, Result, Timestamp};
+
+pub const TITLE_MAX: usize = 200;
+pub const DESCRIPTION_MAX: usize = 10_000;
+pub const NAME_MAX: usize = 200;
+pub const PHONE_MAX: usize = 50;
+pub const SOURCE_MAX: usize = 50;
+pub const REASON_MAX: usize = 1_000;
+/// New leads start unlikely: one in ten is a usual first guess for an inquiry.
+pub const DEFAULT_PROBABILITY: i32 = 10;
+
+/// A pipeline stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Open,
+    Contacted,
+    Qualified,
+    Proposal,
+    Won,
+    Lost,
+    Stale,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] =
+        [Status::Open, Status::Contacted, Status::Qualified, Status::Proposal, Status::Won, Status::Lost, Status::Stale];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Contacted => "contacted",
+            Status::Qualified => "qualified",
+            Status::Proposal => "proposal",
+            Status::Won => "won",
+            Status::Lost => "lost",
+            Status::Stale => "stale",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Won or lost: the lead has left the pipeline.
+    pub const fn is_closed(self) -> bool {
+        matches!(self, Status::Won | Status::Lost)
+    }
+
+    /// The stages whose value counts as pipeline value (`totalValue`, `weightedValue`).
+    pub const fn is_in_pipeline(self) -> bool {
+        matches!(self, Status::Open | Status::Contacted | Status::Qualified | Status::Proposal)
+    }
+}
+
+/// An opportunity as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Opportunity {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub client_id: Option<Uuid>,
+    pub prospect_name: Option<String>,
+    pub prospect_email: Option<String>,
+    pub prospect_phone: Option<String>,
+    pub category_id: Option<Uuid>,
+    pub title: String,
+    pub description: Option<String>,
+    pub estimated_value: Option<Money>,
+    pub probability: i32,
+    pub status: Status,
+    pub source: Option<String>,
+    pub assigned_to: Option<Uuid>,
+    pub follow_up_date: Option<Timestamp>,
+    pub closed_at: Option<Timestamp>,
+    pub closed_reason: Option<String>,
+    /// The sale this opportunity turned into, when won.
+    pub transaction_id: Option<Uuid>,
+    pub created_by: Uuid,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Increases by one on every change.
+    pub version: i64,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOpportunity {
+    /// 1 to 200 characters.
+    pub title: Option<String>,
+    /// An existing client; either this or `prospect_name` is required.
+    pub client_id: Option<Uuid>,
+    pub prospect_name: Option<String>,
+    pub prospect_email: Option<String>,
+    pub prospect_phone: Option<String>,
+    /// An active category.
+    pub category_id: Option<Uuid>,
+    pub description: Option<String>,
+    pub estimated_value: Option<Money>,
+    /// 0 to 100; defaults to 10.
+    pub probability: Option<i64>,
+    /// Defaults to `open`.
+    pub status: Option<Status>,
+    /// Free text such as `website` or `referral`; stored trimmed and lowercased.
+    pub source: Option<String>,
+    /// An active staff member.
+    pub assigned_to: Option<Uuid>,
+    pub follow_up_date: Option<Timestamp>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOpportunity {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub title: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub client_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub prospect_name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub prospect_email: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub prospect_phone: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub category_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub description: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Money>)]
+    pub estimated_value: Patch<Money>,
+    #[serde(default)]
+    #[schema(value_type = Option<i64>)]
+    pub probability: Patch<i64>,
+    /// Setting `won` or `lost` closes the opportunity just like the close endpoint;
+    /// moving a closed one to another stage reopens it.
+    #[serde(default)]
+    #[schema(value_type = Option<Status>)]
+    pub status: Patch<Status>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub source: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub assigned_to: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Timestamp>)]
+    pub follow_up_date: Patch<Timestamp>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub closed_reason: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub transaction_id: Patch<Uuid>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseOpportunity {
+    pub won: Option<bool>,
+    /// Only when won: the sale this opportunity became.
+    pub transaction_id: Option<Uuid>,
+    /// Up to 1,000 characters; stored as `closed_reason`.
+    pub reason: Option<String>,
+}
+
+/// Records an opportunity points at, which must exist (and be usable) in its organization.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct References {
+    pub client_id: Option<Uuid>,
+    pub category_id: Option<Uuid>,
+    pub assigned_to: Option<Uuid>,
+}
+
+/// A new state of an opportunity and the activities that record how it got there.
+#[derive(Debug)]
+pub struct Change {
+    pub opportunity: Opportunity,
+    pub activities: Vec<Activity>,
+}
+
+impl Change {
+    pub fn is_empty(&self, before: &Opportunity) -> bool {
+        self.activities.is_empty() && self.opportunity == *before
+    }
+}
+
+impl Opportunity {
+    /// A new opportunity and the references that the store must check.
+    pub fn new(actor: &Actor, input: CreateOpportunity, now: Timestamp) -> Result<(Opportunity, References)> {
+        let mut errors = FieldErrors::default();
+        let status = input.status.unwrap_or(Status::Open);
+        let mut opportunity = Opportunity {
+            id: Uuid::now_v7(),
+            org_id: actor.org_id,
+            client_id: input.client_id,
+            prospect_name: text::optional(&mut errors, "prospect_name", input.prospect_name, NAME_MAX),
+            prospect_email: text::email(&mut errors, "prospect_email", input.prospect_email),
+            prospect_phone: text::optional(&mut errors, "prospect_phone", input.prospect_phone, PHONE_MAX),
+            category_id: input.category_id,
+            title: text::required(&mut errors, "title", input.title, TITLE_MAX),
+            description: text::optional(&mut errors, "description", input.description, DESCRIPTION_MAX),
+            estimated_value: check_value(&mut errors, input.estimated_value),
+            probability: input.probability.map_or(DEFAULT_PROBABILITY, |p| check_probability(&mut errors, p)),
+            status: Status::Open,
+            source: source(&mut errors, input.source),
+            assigned_to: input.assigned_to,
+            follow_up_date: input.follow_up_date,
+            closed_at: None,
+            closed_reason: None,
+            transaction_id: None,
+            created_by: actor.staff_id,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        opportunity.set_status(status, now);
+        opportunity.check_party(&mut errors);
+        let references = opportunity.references();
+        errors.into_result((opportunity, references))
+    }
+
+    pub fn references(&self) -> References {
+        References { client_id: self.client_id, category_id: self.category_id, assigned_to: self.assigned_to }
+    }
+
+    /// Applies a partial update. The returned references are only those the update changes:
+    /// a category deactivated since it was chosen does not block editing the title.
+    pub fn updated(&self, actor: &Actor, input: UpdateOpportunity, now: Timestamp) -> Result<(Change, References)> {
+        let mut errors = FieldErrors::default();
+        let mut next = self.clone();
+        match input.title {
+            Patch::Absent => {}
+            Patch::Null => errors.add("title", "cannot be null"),
+            Patch::Value(title) => next.title = text::required(&mut errors, "title", Some(title), TITLE_MAX),
+        }
+        next.client_id = input.client_id.clone().apply(next.client_id);
+        if !input.prospect_name.is_absent() {
+            next.prospect_name = text::optional(&mut errors, "prospect_name", input.prospect_name.apply(None), NAME_MAX);
+        }
+        if !input.prospect_email.is_absent() {
+            next.prospect_email = text::email(&mut errors, "prospect_email", input.prospect_email.apply(None));
+        }
+        if !input.prospect_phone.is_absent() {
+            next.prospect_phone = text::optional(&mut errors, "prospect_phone", input.prospect_phone.apply(None), PHONE_MAX);
+        }
+        next.category_id = input.category_id.clone().apply(next.category_id);
+        if !input.description.is_absent() {
+            next.description = text::optional(&mut errors, "description", input.description.apply(None), DESCRIPTION_MAX);
+        }
+        if !input.estimated_value.is_absent() {
+            next.estimated_value = check_value(&mut errors, input.estimated_value.apply(None));
+        }
+        if !input.source.is_absent() {
+            next.source = source(&mut errors, input.source.apply(None));
+        }
+        next.assigned_to = input.assigned_to.clone().apply(next.assigned_to);
+        next.follow_up_date = input.follow_up_date.apply(next.follow_up_date);
+        next.transaction_id = input.transaction_id.apply(next.transaction_id);
+        let probability = non_null(&mut errors, "probability", input.probability, i64::from(next.probability));
+        next.probability = check_probability(&mut errors, probability);
+        let status = non_null(&mut errors, "status", input.status, next.status);
+        let mut activities = Vec::new();
+        // Closing forces the probability and reopening clears the closing fields, so the
+        // status moves after the plain fields; a reason given with it is then kept.
+        activities.extend(next.move_to(actor, status, now));
+        if !input.closed_reason.is_absent() {
+            next.closed_reason = text::optional(&mut errors, "closed_reason", input.closed_reason.apply(None), REASON_MAX);
+        }
+        next.check_party(&mut errors);
+        let references = References {
+            client_id: input.client_id.value().copied(),
+            category_id: input.category_id.value().copied(),
+            assigned_to: input.assigned_to.value().copied(),
+        };
+        let change = next.into_change(self, activities, now);
+        errors.into_result((change, references))
+    }
+
+    /// Closes the opportunity as won or lost.
+    pub fn closed(&self, actor: &Actor, input: CloseOpportunity, now: Timestamp) -> Result<Change> {
+        if self.status.is_closed() {
+            return Err(Error::AlreadyClosed { status: self.status.as_str() });
+        }
+        let mut errors = FieldErrors::default();
+        let won = input.won.unwrap_or_else(|| {
+            errors.add("won", "is required: true for a sale, false for a lost lead");
+            false
+        });
+        if !won && input.transaction_id.is_some() {
+            errors.add("transaction_id", "only a won opportunity links to a transaction");
+        }
+        let reason = text::optional(&mut errors, "reason", input.reason, REASON_MAX);
+        let mut next = self.clone();
+        let activities: Vec<_> = next.move_to(actor, if won { Status::Won } else { Status::Lost }, now).into_iter().collect();
+        next.closed_reason = reason;
+        next.transaction_id = input.transaction_id.or(next.transaction_id);
+        errors.into_result(next.into_change(self, activities, now))
+    }
+
+    /// The client record to create from the prospect's details, or why there can be none.
+    pub fn prospect_as_client(&self) -> Result<CreateClient> {
+        if let Some(client_id) = self.client_id {
+            return Err(Error::AlreadyConverted { client_id });
+        }
+        let Some(name) = self.prospect_name.clone() else {
+            return Err(Error::field("prospect_name", "the opportunity has no prospect name to create a client from"));
+        };
+        Ok(CreateClient { name: Some(name), email: self.prospect_email.clone(), phone: self.prospect_phone.clone() })
+    }
+
+    /// Links the opportunity to the client it was converted into.
+    pub fn converted(&self, actor: &Actor, client: &ClientRef, created: bool, now: Timestamp) -> Change {
+        let mut next = self.clone();
+        next.client_id = Some(client.id);
+        let how = if created { "created a new client record" } else { "linked to the existing client with the same e-mail" };
+        let description = format!("Converted to client {} ({how}) by {}", client.name, actor.name);
+        let activity = Activity::logged(actor, self.id, ActivityType::Other, description, now);
+        next.into_change(self, vec![activity], now)
+    }
+
+    /// Moves to `status` with the effects of closing or reopening; the returned activity
+    /// records the move. Moving to the current status changes nothing.
+    fn move_to(&mut self, actor: &Actor, status: Status, now: Timestamp) -> Option<Activity> {
+        let from = self.status;
+        if from == status {
+            return None;
+        }
+        self.set_status(status, now);
+        let description = format!("Status changed from {} to {} by {}", from.as_str(), status.as_str(), actor.name);
+        Some(Activity::logged(actor, self.id, ActivityType::StatusChange, description, now))
+    }
+
+    fn set_status(&mut self, status: Status, now: Timestamp) {
+        match status {
+            Status::Won | Status::Lost => {
+                self.probability = if status == Status::Won { 100 } else { 0 };
+                self.closed_at = Some(now);
+            }
+            _ => {
+                self.closed_at = None;
+                self.closed_reason = None;
+            }
+        }
+        self.status = status;
+    }
+
+    /// Every opportunity is about somebody: an existing client or a named prospect.
+    fn check_party(&self, errors: &mut FieldErrors) {
+        if self.client_id.is_none() && self.prospect_name.is_none() {
+            errors.add("prospect_name", "is required when there is no client_id");
+        }
+    }
+
+    fn into_change(mut self, before: &Opportunity, activities: Vec<Activity>, now: Timestamp) -> Change {
+        if self != *before {
+            self.version = before.version + 1;
+            self.updated_at = now;
+        }
+        Change { opportunity: self, activities }
+    }
+}
+
+fn check_value(errors: &mut FieldErrors, value: Option<Money>) -> Option<Money> {
+    if value.is_some_and(Money::is_negative) {
+        errors.add("estimated_value", "must be 0 or more");
+    }
+    value
+}
+
+fn check_probability(errors: &mut FieldErrors, probability: i64) -> i32 {
+    match i32::try_from(probability) {
+        Ok(p) if (0..=100).contains(&p) => p,
+        _ => {
+            errors.add("probability", "must be a whole number from 0 to 100");
+            0
+        }
+    }
+}
+
+fn source(errors: &mut FieldErrors, value: Option<String>) -> Option<String> {
+    text::optional(errors, "source", value, SOURCE_MAX).map(|s| s.to_lowercase())
+}
+
+/// The assigned staff member as embedded in an opportunity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct StaffRef {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+}
+
+/// An opportunity as listed: with its client, category, assignee and how much history it has.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OpportunityView {
+    #[serde(flatten)]
+    pub opportunity: Opportunity,
+    pub client: Option<ClientRef>,
+    pub category: Option<CategoryRef>,
+    pub assigned_staff: Option<StaffRef>,
+    pub notes_count: i64,
+    pub activities_count: i64,
+}
+
+/// One opportunity with its full history, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OpportunityDetail {
+    #[serde(flatten)]
+    pub view: OpportunityView,
+    pub notes: Vec<Note>,
+    pub activities: Vec<Activity>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Conversion {
+    pub client_id: Uuid,
+    pub client: crate::client::Client,
+    /// `false` when an existing client with the same e-mail was linked instead.
+    pub created: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+
+    fn actor() -> Actor {
+        Actor { org_id: Uuid::now_v7(), staff_id: Uuid::now_v7(), name: "Sam".into(), role: Role::Member, token_id: Uuid::nil() }
+    }
+
+    fn lead(actor: &Actor) -> Opportunity {
+        let input = CreateOpportunity {
+            title: Some(" Botox ".into()),
+            prospect_name: Some("Jane".into()),
+            prospect_email: Some("Jane@Example.com".into()),
+            source: Some(" Website ".into()),
+            ..Default::default()
+        };
+        Opportunity::new(actor, input, Timestamp::now()).unwrap().0
+    }
+
+    #[test]
+    fn new_leads_are_open_normalised_and_need_somebody() {
+        let actor = actor();
+        let lead = lead(&actor);
+        assert_eq!((lead.title.as_str(), lead.status, lead.probability), ("Botox", Status::Open, DEFAULT_PROBABILITY));
+        assert_eq!(lead.prospect_email.as_deref(), Some("jane@example.com"));
+        assert_eq!(lead.source.as_deref(), Some("website"));
+        let Err(Error::Validation(errors)) = Opportunity::new(&actor, CreateOpportunity::default(), Timestamp::now()) else {
+            panic!("expected validation errors")
+        };
+        let fields: Vec<_> = errors.iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["prospect_name", "title"]);
+    }
+
+    #[test]
+    fn closing_sets_probability_and_logs_the_move_once() {
+        let actor = actor();
+        let lead = lead(&actor);
+        let won = lead.closed(&actor, CloseOpportunity { won: Some(true), ..Default::default() }, Timestamp::now()).unwrap();
+        assert_eq!((won.opportunity.status, won.opportunity.probability), (Status::Won, 100));
+        assert!(won.opportunity.closed_at.is_some());
+        assert_eq!(won.opportunity.version, lead.version + 1);
+        assert_eq!(won.activities.len(), 1);
+        assert_eq!(won.activities[0].description, "Status changed from open to won by Sam");
+        let again = won.opportunity.closed(&actor, CloseOpportunity { won: Some(false), ..Default::default() }, Timestamp::now());
+        assert!(matches!(again, Err(Error::AlreadyClosed { status: "won" })));
+    }
+
+    #[test]
+    fn reopening_clears_the_closing_fields() {
+        let actor = actor();
+        let close = CloseOpportunity { won: Some(false), reason: Some("price".into()), ..Default::default() };
+        let lost = lead(&actor).closed(&actor, close, Timestamp::now()).unwrap().opportunity;
+        assert_eq!((lost.probability, lost.closed_reason.as_deref()), (0, Some("price")));
+        let patch = UpdateOpportunity { status: Patch::Value(Status::Qualified), ..Default::default() };
+        let (reopened, _) = lost.updated(&actor, patch, Timestamp::now()).unwrap();
+        assert_eq!((reopened.opportunity.closed_at, reopened.opportunity.closed_reason), (None, None));
+    }
+
+    #[test]
+    fn an_update_that_changes_nothing_keeps_the_version() {
+        let actor = actor();
+        let lead = lead(&actor);
+        let patch = UpdateOpportunity { title: Patch::Value("Botox".into()), ..Default::default() };
+        let (change, _) = lead.updated(&actor, patch, Timestamp::now()).unwrap();
+        assert!(change.is_empty(&lead));
+        assert_eq!(change.opportunity.version, lead.version);
+    }
+
+    #[test]
+    fn conversion_needs_a_prospect_and_no_client_yet() {
+        let actor = actor();
+        let mut lead = lead(&actor);
+        assert_eq!(lead.prospect_as_client().unwrap().email.as_deref(), Some("jane@example.com"));
+        lead.client_id = Some(Uuid::nil());
+        assert!(matches!(lead.prospect_as_client(), Err(Error::AlreadyConverted { .. })));
+    }
+}

@@ -1,0 +1,240 @@
+//! What list endpoints accept in their query strings, parsed and checked without any I/O.
+
+use uuid::Uuid;
+
+use crate::opportunity::Status;
+use crate::{Error, Result, Timestamp};
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
+pub const SEARCH_MAX: usize = 200;
+
+/// The raw `name=value` pairs of a query string, consumed parameter by parameter so that
+/// anything left over at the end is reported as unknown rather than silently ignored.
+pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    pub fn new(pairs: Vec<(String, String)>) -> Self {
+        QueryParams(pairs)
+    }
+
+    /// Every value given for `name`, comma-separated lists split, blanks dropped.
+    pub fn all(&mut self, name: &str) -> Vec<String> {
+        self.all_raw(name)
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
+    pub fn one(&mut self, name: &str) -> Result<Option<String>> {
+        let mut values: Vec<String> = self.all_raw(name);
+        match values.len() {
+            0 => Ok(None),
+            1 => Ok(values.pop().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())),
+            _ => Err(Error::parameter(name, "may be given only once")),
+        }
+    }
+
+    fn all_raw(&mut self, name: &str) -> Vec<String> {
+        let (taken, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.0).into_iter().partition(|(k, _)| k == name);
+        self.0 = rest;
+        taken.into_iter().map(|(_, v)| v).collect()
+    }
+
+    pub fn uuid(&mut self, name: &str) -> Result<Option<Uuid>> {
+        self.one(name)?
+            .map(|v| Uuid::parse_str(&v).map_err(|_| Error::parameter(name, "must be a UUID")))
+            .transpose()
+    }
+
+    pub fn bool(&mut self, name: &str) -> Result<Option<bool>> {
+        match self.one(name)?.as_deref() {
+            None => Ok(None),
+            Some("true" | "1") => Ok(Some(true)),
+            Some("false" | "0") => Ok(Some(false)),
+            Some(_) => Err(Error::parameter(name, "must be true or false")),
+        }
+    }
+
+    pub fn search(&mut self) -> Result<Option<String>> {
+        let search = self.one("search")?;
+        if search.as_ref().is_some_and(|s| s.chars().count() > SEARCH_MAX) {
+            return Err(Error::parameter("search", format!("must be at most {SEARCH_MAX} characters")));
+        }
+        Ok(search)
+    }
+
+    pub fn page(&mut self) -> Result<Page> {
+        let limit = self.integer("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
+        let offset = self.integer("offset", 0, i64::from(i32::MAX))?.unwrap_or(0);
+        Ok(Page { limit, offset })
+    }
+
+    fn integer(&mut self, name: &str, min: i64, max: i64) -> Result<Option<i64>> {
+        let Some(text) = self.one(name)? else { return Ok(None) };
+        match text.parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(Error::parameter(name, format!("must be a whole number from {min} to {max}"))),
+        }
+    }
+
+    /// Fails on the first parameter nobody asked for: a typo should not silently widen a list.
+    pub fn finish(self) -> Result<()> {
+        match self.0.into_iter().next() {
+            None => Ok(()),
+            Some((name, _)) => Err(Error::parameter(&name, "is not a known parameter")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    CreatedAt,
+    UpdatedAt,
+    FollowUpDate,
+    EstimatedValue,
+}
+
+/// A sort order; ties are broken by id in the same direction, so pages never overlap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+impl Sort {
+    fn parse(text: &str) -> Option<Sort> {
+        let (descending, name) = match text.strip_prefix('-') {
+            Some(name) => (true, name),
+            None => (false, text),
+        };
+        let key = match name {
+            "created_at" => SortKey::CreatedAt,
+            "updated_at" => SortKey::UpdatedAt,
+            "follow_up_date" => SortKey::FollowUpDate,
+            "estimated_value" => SortKey::EstimatedValue,
+            _ => return None,
+        };
+        Some(Sort { key, descending })
+    }
+}
+
+/// Which opportunities a list shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpportunityFilter {
+    pub statuses: Vec<Status>,
+    pub assigned_to: Option<Uuid>,
+    pub category_id: Option<Uuid>,
+    pub client_id: Option<Uuid>,
+    pub source: Option<String>,
+    pub search: Option<String>,
+    /// Only open leads whose follow-up is due by this instant (the end of today, UTC).
+    pub follow_up_due_by: Option<Timestamp>,
+    pub sort: Sort,
+    pub page: Page,
+}
+
+impl OpportunityFilter {
+    pub fn parse(mut params: QueryParams, now: Timestamp) -> Result<Self> {
+        let statuses = params
+            .all("status")
+            .iter()
+            .map(|s| {
+                Status::parse(s).ok_or_else(|| {
+                    Error::parameter("status", "must be open, contacted, qualified, proposal, won, lost or stale")
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let sort = match params.one("sort")? {
+            None => Sort { key: SortKey::CreatedAt, descending: true },
+            Some(text) => Sort::parse(&text).ok_or_else(|| {
+                Error::parameter("sort", "must be created_at, updated_at, follow_up_date or estimated_value, with - for descending")
+            })?,
+        };
+        let filter = OpportunityFilter {
+            statuses,
+            assigned_to: params.uuid("assigned_to")?,
+            category_id: params.uuid("category_id")?,
+            client_id: params.uuid("client_id")?,
+            source: params.one("source")?.map(|s| s.to_lowercase()),
+            search: params.search()?,
+            follow_up_due_by: params.bool("follow_up_due")?.filter(|due| *due).map(|_| now.end_of_day()),
+            sort,
+            page: params.page()?,
+        };
+        params.finish()?;
+        Ok(filter)
+    }
+}
+
+/// Which opportunities the statistics count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsFilter {
+    pub assigned_to: Option<Uuid>,
+    pub category_id: Option<Uuid>,
+}
+
+impl StatsFilter {
+    pub fn parse(mut params: QueryParams) -> Result<Self> {
+        let filter = StatsFilter { assigned_to: params.uuid("assigned_to")?, category_id: params.uuid("category_id")? };
+        params.finish()?;
+        Ok(filter)
+    }
+}
+
+/// `search`, `limit` and `offset`: what the client list takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientFilter {
+    pub search: Option<String>,
+    pub page: Page,
+}
+
+impl ClientFilter {
+    pub fn parse(mut params: QueryParams) -> Result<Self> {
+        let filter = ClientFilter { search: params.search()?, page: params.page()? };
+        params.finish()?;
+        Ok(filter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(query: &[(&str, &str)]) -> QueryParams {
+        QueryParams::new(query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn statuses_may_repeat_and_be_comma_separated() {
+        let filter = OpportunityFilter::parse(params(&[("status", "open,contacted"), ("status", "won")]), Timestamp::now()).unwrap();
+        assert_eq!(filter.statuses, [Status::Open, Status::Contacted, Status::Won]);
+        assert_eq!(filter.page, Page { limit: DEFAULT_LIMIT, offset: 0 });
+        assert_eq!(filter.sort, Sort { key: SortKey::CreatedAt, descending: true });
+    }
+
+    #[test]
+    fn bad_and_unknown_parameters_are_named() {
+        for (query, parameter) in [
+            (vec![("status", "done")], "status"),
+            (vec![("limit", "201")], "limit"),
+            (vec![("sort", "title")], "sort"),
+            (vec![("assigned_to", "me")], "assigned_to"),
+            (vec![("stauts", "open")], "stauts"),
+            (vec![("sort", "-created_at"), ("sort", "created_at")], "sort"),
+        ] {
+            match OpportunityFilter::parse(params(&query), Timestamp::now()) {
+                Err(Error::InvalidParameter { parameter: p, .. }) => assert_eq!(p, parameter),
+                other => panic!("{query:?}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Pipeline statistics: the seed's counts and values, plus win rates overall and per source.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::opportunity::Status;
+use crate::Money;
+
+/// Totals over the opportunities that share one status and one source: what the store
+/// aggregates, and all that the statistics are computed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSourceTotals {
+    pub status: Status,
+    pub source: Option<String>,
+    pub count: i64,
+    pub value_cents: i64,
+    /// Σ value in cents × probability in percent, exact.
+    pub weighted_cent_percents: i64,
+    /// How many of them have a follow-up due by the end of today.
+    pub follow_up_due: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineStats {
+    /// Every status, zeros included.
+    #[schema(value_type = BTreeMap<String, i64>)]
+    pub counts: BTreeMap<&'static str, i64>,
+    pub total: i64,
+    /// Σ estimated_value over open, contacted, qualified and proposal.
+    pub total_value: Money,
+    /// Σ estimated_value × probability / 100 over the same stages, rounded to the cent.
+    pub weighted_value: Money,
+    /// Opportunities not won or lost whose follow_up_date is by the end of today (UTC).
+    pub needs_follow_up: i64,
+    /// won / (won + lost); null while nothing is closed.
+    pub win_rate: Option<f64>,
+    /// Conversion per lead source, most leads first.
+    pub by_source: Vec<SourceStats>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceStats {
+    /// null for opportunities with no source.
+    pub source: Option<String>,
+    pub total: i64,
+    pub won: i64,
+    pub lost: i64,
+    pub win_rate: Option<f64>,
+    /// Σ estimated_value of the won ones.
+    pub won_value: Money,
+}
+
+impl PipelineStats {
+    pub fn from_totals(rows: &[StatusSourceTotals]) -> Self {
+        let mut counts: BTreeMap<&'static str, i64> = Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+        let mut sources: BTreeMap<Option<&str>, SourceTally> = BTreeMap::new();
+        let (mut total_value, mut weighted, mut needs_follow_up) = (0i128, 0i128, 0);
+        for row in rows {
+            *counts.entry(row.status.as_str()).or_default() += row.count;
+            if row.status.is_in_pipeline() {
+                total_value += i128::from(row.value_cents);
+                weighted += i128::from(row.weighted_cent_percents);
+            }
+            if !row.status.is_closed() {
+                needs_follow_up += row.follow_up_due;
+            }
+            sources.entry(row.source.as_deref()).or_default().add(row);
+        }
+        let mut by_source: Vec<SourceStats> = sources.into_iter().map(|(source, tally)| tally.stats(source)).collect();
+        by_source.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.source.cmp(&b.source)));
+        PipelineStats {
+            total: counts.values().sum(),
+            win_rate: win_rate(counts[Status::Won.as_str()], counts[Status::Lost.as_str()]),
+            counts,
+            total_value: Money::from_cents(i64::try_from(total_value).unwrap_or(i64::MAX)),
+            weighted_value: Money::from_weighted_sum(weighted),
+            needs_follow_up,
+            by_source,
+        }
+    }
+}
+
+#[derive(Default)]
+struct SourceTally {
+    total: i64,
+    won: i64,
+    lost: i64,
+    won_cents: i64,
+}
+
+impl SourceTally {
+    fn add(&mut self, row: &StatusSourceTotals) {
+        self.total += row.count;
+        match row.status {
+            Status::Won => {
+                self.won += row.count;
+                self.won_cents += row.value_cents;
+            }
+            Status::Lost => self.lost += row.count,
+            _ => {}
+        }
+    }
+
+    fn stats(self, source: Option<&str>) -> SourceStats {
+        SourceStats {
+            source: source.map(str::to_owned),
+            total: self.total,
+            won: self.won,
+            lost: self.lost,
+            win_rate: win_rate(self.won, self.lost),
+            won_value: Money::from_cents(self.won_cents),
+        }
+    }
+}
+
+fn win_rate(won: i64, lost: i64) -> Option<f64> {
+    let closed = won + lost;
+    (closed > 0).then(|| won as f64 / closed as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(status: Status, source: Option<&str>, count: i64, value: i64, weighted: i64, due: i64) -> StatusSourceTotals {
+        StatusSourceTotals {
+            status,
+            source: source.map(str::to_owned),
+            count,
+            value_cents: value,
+            weighted_cent_percents: weighted,
+            follow_up_due: due,
+        }
+    }
+
+    #[test]
+    fn counts_values_and_rates_follow_the_seed() {
+        let stats = PipelineStats::from_totals(&[
+            row(Status::Open, Some("website"), 2, 100_000, 100_000 * 50, 1),
+            row(Status::Proposal, Some("referral"), 1, 50_000, 50_000 * 80, 0),
+            row(Status::Won, Some("website"), 3, 90_000, 90_000 * 100, 2),
+            row(Status::Lost, None, 1, 10_000, 0, 1),
+            row(Status::Stale, Some("website"), 1, 7_000, 7_000 * 10, 1),
+        ]);
+        assert_eq!(stats.counts["open"], 2);
+        assert_eq!(stats.counts["contacted"], 0);
+        assert_eq!(stats.total, 8);
+        assert_eq!(stats.total_value, Money::from_cents(150_000));
+        assert_eq!(stats.weighted_value, Money::from_cents(50_000 + 40_000));
+        assert_eq!(stats.needs_follow_up, 2, "won and lost leads never need a follow-up");
+        assert_eq!(stats.win_rate, Some(0.75));
+        let website = &stats.by_source[0];
+        assert_eq!((website.source.as_deref(), website.total, website.won, website.lost), (Some("website"), 6, 3, 0));
+        assert_eq!((website.win_rate, website.won_value), (Some(1.0), Money::from_cents(90_000)));
+    }
+
+    #[test]
+    fn an_empty_pipeline_has_every_status_and_no_win_rate() {
+        let stats = PipelineStats::from_totals(&[]);
+        assert_eq!(stats.counts.len(), 7);
+        assert_eq!((stats.total, stats.win_rate), (0, None));
+        let json = serde_json::to_value(&stats).unwrap();
+        for key in ["counts", "total", "totalValue", "weightedValue", "needsFollowUp", "winRate", "bySource"] {
+            assert!(json.get(key).is_some(), "{key}");
+        }
+    }
+}

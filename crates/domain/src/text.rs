@@ -1,0 +1,66 @@
+//! Checks on free text shared by every entity: trimming, length limits, e-mail addresses.
+
+use crate::FieldErrors;
+
+/// Trims `value`; empty text counts as absent. Reports a field error when it is longer than `max`.
+pub fn optional(errors: &mut FieldErrors, field: &str, value: Option<String>, max: usize) -> Option<String> {
+    let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())?;
+    if value.chars().count() > max {
+        errors.add(field, format!("must be at most {max} characters"));
+    }
+    Some(value)
+}
+
+/// Like [`optional`], but the field must be present and non-blank. Returns `""` when it is not,
+/// with the error recorded, so callers can go on collecting errors for other fields.
+pub fn required(errors: &mut FieldErrors, field: &str, value: Option<String>, max: usize) -> String {
+    optional(errors, field, value, max).unwrap_or_else(|| {
+        errors.add(field, "is required");
+        String::new()
+    })
+}
+
+/// A trimmed, lowercased e-mail address, checked for the shape `local@domain.tld`.
+pub fn email(errors: &mut FieldErrors, field: &str, value: Option<String>) -> Option<String> {
+    let value = optional(errors, field, value, 254)?.to_lowercase();
+    if !is_email(&value) {
+        errors.add(field, "must be an e-mail address such as jane@example.com");
+    }
+    Some(value)
+}
+
+fn is_email(value: &str) -> bool {
+    let Some((local, domain)) = value.rsplit_once('@') else { return false };
+    let labels_ok = domain.split('.').count() >= 2 && domain.split('.').all(|label| !label.is_empty());
+    !local.is_empty() && labels_ok && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// The key under which names are unique in an organization: case and surrounding space ignored.
+pub fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_shapes() {
+        for good in ["jane@example.com", "a.b+c@mail.example.co.uk"] {
+            assert!(is_email(good), "{good}");
+        }
+        for bad in ["jane", "@example.com", "jane@", "jane@example", "jane doe@example.com", "jane@.com"] {
+            assert!(!is_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn required_text_is_trimmed_and_bounded() {
+        let mut errors = FieldErrors::default();
+        assert_eq!(required(&mut errors, "title", Some("  Botox  ".into()), 200), "Botox");
+        assert!(errors.is_empty());
+        required(&mut errors, "title", Some("   ".into()), 200);
+        optional(&mut errors, "name", Some("x".repeat(5)), 4);
+        assert_eq!(errors.iter().collect::<Vec<_>>(), [("name", "must be at most 4 characters"), ("title", "is required")]);
+    }
+}
