@@ -1,1 +1,40 @@
+//! The HTTP/JSON face of Opportunities: a thin layer that authenticates the caller, turns
+//! requests into domain inputs, calls the store's use cases and wraps results in the envelope.
 
+mod envelope;
+mod error;
+mod extract;
+mod openapi;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use store::Store;
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use error::ApiError;
+
+/// Requests larger than this are refused with 413: the longest note (10,000 characters of
+/// four-byte UTF-8) fits with room to spare.
+pub const BODY_LIMIT_BYTES: usize = 128 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+}
+
+/// The whole service: `/api/v1/...`, `/healthz`, and envelopes for unknown routes.
+pub fn router(store: Arc<dyn Store>) -> Router {
+    let (api, openapi) = OpenApiRouter::new().nest("/api/v1", routes::api()).split_for_parts();
+    let openapi = Arc::new(openapi::finish(openapi));
+    api.merge(routes::system::openapi_json(openapi))
+        .merge(routes::system::health())
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(AppState { store })
+}

@@ -1,1 +1,158 @@
-fn main() {}
+//! `opportunities`: serve the API, create organizations, migrate the database.
+//! Machine-readable results go to stdout as JSON lines; logs go to stderr.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use store::Store;
+use store::service::{self, NewOrganization};
+
+#[derive(Parser)]
+#[command(name = "opportunities", version, about = "Sales pipeline service for small service businesses")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API. On an empty database, first creates the "Default" organization with
+    /// the owner admin@localhost and prints that owner's token once.
+    Serve(ServeArgs),
+    /// Manage organizations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Apply pending database migrations (serve does this too).
+    Migrate(DatabaseArgs),
+}
+
+#[derive(Args)]
+struct DatabaseArgs {
+    /// sqlite://PATH
+    #[arg(long = "database", env = "OPPORTUNITIES_DATABASE_URL", default_value = "sqlite://opportunities.db")]
+    url: String,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[arg(long, env = "OPPORTUNITIES_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// The first owner's token on an empty database, instead of a random one.
+    #[arg(long, env = "OPPORTUNITIES_BOOTSTRAP_TOKEN", hide_env_values = true)]
+    bootstrap_token: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organization with its first owner; prints {"org_id","staff_id","token"}.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner_email: String,
+        #[arg(long)]
+        owner_name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse().command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(database) => {
+            open(&database).await?;
+            print(json!({ "migrated": true }));
+            Ok(())
+        }
+        Command::Org { command: OrgCommand::Create { name, owner_email, owner_name, database } } => {
+            let store = open(&database).await?;
+            let new = NewOrganization { name, owner_name, owner_email, token: None };
+            let created = service::create_organization(store.as_ref(), new).await.map_err(describe)?;
+            print(json!(created));
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let store = open(&args.database).await?;
+    if let Some(created) = service::bootstrap(store.as_ref(), args.bootstrap_token).await.map_err(describe)? {
+        print(json!(created));
+    }
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
+    let address = listener.local_addr().map_err(|error| error.to_string())?;
+    print(json!({ "listening": address.to_string() }));
+    tracing::info!(%address, "serving");
+    axum::serve(listener, api::router(store))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|error| error.to_string())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, let in-flight requests finish, then exit.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn open(database: &DatabaseArgs) -> Result<Arc<dyn Store>, String> {
+    store::open(&database.url).await.map_err(|error| format!("cannot open {}: {}", database.url, describe(error)))
+}
+
+/// The error with its causes, for the operator reading the log.
+fn describe(error: domain::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    message
+}
+
+fn print(value: serde_json::Value) {
+    println!("{value}");
+}

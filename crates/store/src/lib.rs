@@ -1,1 +1,106 @@
+//! Storage for Opportunities: one [`Store`] trait, one implementation per database, and the
+//! use cases in [`service`], written once over the trait so that every backend applies the same
+//! rules inside one transaction.
 
+pub mod service;
+pub mod sqlite;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use domain::activity::{Activity, Note};
+use domain::auth::{Actor, ApiToken, Staff};
+use domain::category::Category;
+use domain::client::Client;
+use domain::opportunity::{Opportunity, OpportunityView, References};
+use domain::query::{ClientFilter, OpportunityFilter, StatsFilter};
+use domain::stats::StatusSourceTotals;
+use domain::{Error, FieldErrors, Result, Timestamp};
+use uuid::Uuid;
+
+/// Opens the database named by `url` (`sqlite://path` or `sqlite::memory:`), creating it if
+/// needed and applying any migrations it lacks.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        return Ok(Arc::new(sqlite::SqliteStore::open(url).await?));
+    }
+    Err(Error::Conflict(format!("unsupported database URL `{url}`: use sqlite://PATH")))
+}
+
+/// What the API reads, and [`Store::begin`] for everything it writes.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// A transaction that holds the write lock (SQLite) or locks what it reads (PostgreSQL):
+    /// what it reads stays true until it commits.
+    async fn begin(&self) -> Result<Box<dyn Tx>>;
+    async fn ping(&self) -> Result<()>;
+
+    /// The active staff member holding the unrevoked token with this hash.
+    async fn authenticate(&self, token_hash: &[u8]) -> Result<Option<Actor>>;
+    async fn categories(&self, org_id: Uuid, include_inactive: bool) -> Result<Vec<Category>>;
+    async fn opportunities(&self, org_id: Uuid, filter: &OpportunityFilter) -> Result<(Vec<OpportunityView>, i64)>;
+    async fn opportunity_view(&self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityView>>;
+    /// Newest first.
+    async fn notes(&self, org_id: Uuid, opportunity_id: Uuid) -> Result<Vec<Note>>;
+    /// Newest first.
+    async fn activities(&self, org_id: Uuid, opportunity_id: Uuid) -> Result<Vec<Activity>>;
+    async fn stats(&self, org_id: Uuid, filter: &StatsFilter, now: Timestamp) -> Result<Vec<StatusSourceTotals>>;
+    async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)>;
+    async fn client(&self, org_id: Uuid, id: Uuid) -> Result<Option<Client>>;
+    async fn staff_members(&self, org_id: Uuid) -> Result<Vec<Staff>>;
+    async fn staff(&self, org_id: Uuid, id: Uuid) -> Result<Option<Staff>>;
+}
+
+/// One write transaction. Dropping it without [`Tx::commit`] rolls everything back.
+#[async_trait]
+pub trait Tx: Send {
+    async fn commit(self: Box<Self>) -> Result<()>;
+
+    async fn any_organization(&mut self) -> Result<bool>;
+    async fn insert_organization(&mut self, org_id: Uuid, name: &str, now: Timestamp) -> Result<()>;
+
+    async fn opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Opportunity>>;
+    async fn save_opportunity(&mut self, opportunity: &Opportunity) -> Result<()>;
+    async fn delete_opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<bool>;
+    async fn insert_note(&mut self, note: &Note) -> Result<()>;
+    async fn insert_activity(&mut self, activity: &Activity) -> Result<()>;
+    /// A message for each referenced record that does not exist in the organization or may not
+    /// be used (an inactive category, an inactive staff member).
+    async fn unusable_references(&mut self, org_id: Uuid, references: &References) -> Result<FieldErrors>;
+
+    async fn client(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Client>>;
+    async fn client_by_email(&mut self, org_id: Uuid, email: &str) -> Result<Option<Client>>;
+    async fn save_client(&mut self, client: &Client) -> Result<()>;
+
+    async fn category(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Category>>;
+    async fn category_by_name(&mut self, org_id: Uuid, name_key: &str) -> Result<Option<Category>>;
+    async fn save_category(&mut self, category: &Category) -> Result<()>;
+
+    async fn staff(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Staff>>;
+    async fn staff_by_email(&mut self, org_id: Uuid, email: &str) -> Result<Option<Staff>>;
+    async fn save_staff(&mut self, staff: &Staff) -> Result<()>;
+    async fn active_owners(&mut self, org_id: Uuid) -> Result<i64>;
+
+    async fn insert_token(&mut self, token: &ApiToken) -> Result<()>;
+    /// The staff member a live token belongs to.
+    async fn token_holder(&mut self, org_id: Uuid, token_id: Uuid) -> Result<Option<Uuid>>;
+    async fn revoke_token(&mut self, org_id: Uuid, token_id: Uuid, now: Timestamp) -> Result<()>;
+}
+
+/// Turns a database error into the service's error. A unique-key violation that the use case
+/// did not foresee (two processes racing) is a conflict the caller can retry, not a crash.
+pub(crate) trait DbResult<T> {
+    fn db(self) -> Result<T>;
+}
+
+impl<T> DbResult<T> for std::result::Result<T, sqlx::Error> {
+    fn db(self) -> Result<T> {
+        self.map_err(|error| match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Error::Conflict("a record with the same unique value was written at the same time; try again".into())
+            }
+            _ => Error::internal(error),
+        })
+    }
+}

@@ -1,0 +1,49 @@
+//! The seed's result shape: `{"success": true, "data": …}` (lists add `meta`).
+
+use axum::Json;
+use axum::http::StatusCode;
+use domain::query::Page;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct Envelope<T> {
+    /// Always `true`.
+    pub success: bool,
+    pub data: T,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ListEnvelope<T> {
+    /// Always `true`.
+    pub success: bool,
+    pub data: Vec<T>,
+    pub meta: Meta,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Meta {
+    /// How many match, across all pages.
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Deleted {
+    pub id: uuid::Uuid,
+}
+
+pub fn ok<T>(data: T) -> Json<Envelope<T>> {
+    Json(Envelope { success: true, data })
+}
+
+pub fn created<T>(data: T) -> (StatusCode, Json<Envelope<T>>) {
+    (StatusCode::CREATED, ok(data))
+}
+
+pub fn list<T>(data: Vec<T>, total: i64, page: Option<Page>) -> Json<ListEnvelope<T>> {
+    let count = i64::try_from(data.len()).unwrap_or(i64::MAX);
+    let page = page.unwrap_or(Page { limit: count, offset: 0 });
+    Json(ListEnvelope { success: true, data, meta: Meta { total, limit: page.limit, offset: page.offset } })
+}

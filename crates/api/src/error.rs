@@ -1,0 +1,113 @@
+//! Every error response, in one place: status, code, message and details.
+
+use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use domain::Error;
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+/// Why a request failed: a domain error, or one that only HTTP can cause.
+#[derive(Debug)]
+pub enum ApiError {
+    Domain(Error),
+    MalformedBody(String),
+    InvalidPath(String),
+    Unauthorized(&'static str),
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RouteNotFound,
+    MethodNotAllowed,
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        ApiError::Domain(error)
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// Always `false`.
+    pub success: bool,
+    pub error: ErrorBody,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable and machine-readable: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
+    /// `conflict`, `already_closed`, `already_converted`, `payload_too_large`,
+    /// `unsupported_media_type`, `validation_failed`, `internal`, ...
+    pub code: &'static str,
+    /// For people: what went wrong and what to do about it.
+    pub message: String,
+    /// More about the failure; `fields` maps each bad field to a message on 422.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+impl ApiError {
+    fn parts(self) -> (StatusCode, &'static str, String, Value) {
+        use StatusCode as S;
+        let message = |e: &Error| e.to_string();
+        match self {
+            ApiError::Domain(error) => match &error {
+                Error::NotFound(_) => (S::NOT_FOUND, "not_found", message(&error), json!({})),
+                Error::InvalidParameter { parameter, .. } => {
+                    (S::BAD_REQUEST, "bad_request", message(&error), json!({ "parameter": parameter }))
+                }
+                Error::Validation(fields) => {
+                    (S::UNPROCESSABLE_ENTITY, "validation_failed", message(&error), json!({ "fields": fields }))
+                }
+                Error::Duplicate { existing_id, .. } => {
+                    (S::CONFLICT, "conflict", message(&error), json!({ "existing_id": existing_id }))
+                }
+                Error::AlreadyClosed { status } => {
+                    (S::CONFLICT, "already_closed", message(&error), json!({ "status": status }))
+                }
+                Error::AlreadyConverted { client_id } => {
+                    (S::CONFLICT, "already_converted", message(&error), json!({ "client_id": client_id }))
+                }
+                Error::Conflict(_) => (S::CONFLICT, "conflict", message(&error), json!({})),
+                Error::Forbidden(_) => (S::FORBIDDEN, "forbidden", message(&error), json!({})),
+                Error::Internal(source) => {
+                    tracing::error!(error = %source, "request failed");
+                    (S::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; try again".into(), json!({}))
+                }
+            },
+            ApiError::MalformedBody(why) => (S::BAD_REQUEST, "bad_request", format!("the body is not valid JSON: {why}"), json!({})),
+            ApiError::InvalidPath(why) => (S::BAD_REQUEST, "bad_request", why, json!({})),
+            ApiError::Unauthorized(why) => (S::UNAUTHORIZED, "unauthorized", why.into(), json!({})),
+            ApiError::PayloadTooLarge => (
+                S::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is larger than {} bytes", crate::BODY_LIMIT_BYTES),
+                json!({}),
+            ),
+            ApiError::UnsupportedMediaType => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json".into(),
+                json!({}),
+            ),
+            ApiError::RouteNotFound => (S::NOT_FOUND, "not_found", "no such route; the API lives under /api/v1".into(), json!({})),
+            ApiError::MethodNotAllowed => {
+                (S::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method".into(), json!({}))
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let unauthorized = matches!(self, ApiError::Unauthorized(_));
+        let (status, code, message, details) = self.parts();
+        let body = ErrorEnvelope { success: false, error: ErrorBody { code, message, details } };
+        let mut response = (status, Json(body)).into_response();
+        if unauthorized {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

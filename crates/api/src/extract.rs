@@ -1,0 +1,155 @@
+//! Extractors: a handler's signature says what it needs (a caller, a JSON body, an id, query
+//! parameters), and every way of getting those wrong becomes an [`ApiError`] here.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use domain::auth::Actor;
+use domain::query::QueryParams;
+use domain::{Error, FieldErrors};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::{ApiError, AppState};
+
+/// The authenticated caller, from `Authorization: Bearer <token>`.
+pub struct Auth(pub Actor);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or(ApiError::Unauthorized(
+            "send an API token as Authorization: Bearer <token>",
+        ))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or(ApiError::Unauthorized("the Authorization header must be Bearer <token>"))?;
+        let actor = state.store.authenticate(&store::tokens::hash(token)).await?;
+        actor.map(Auth).ok_or(ApiError::Unauthorized("the token is unknown, revoked, or its staff member is deactivated"))
+    }
+}
+
+/// The `{id}` of a route.
+pub struct Id(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::InvalidPath("the path has no id".into()))?;
+        Uuid::parse_str(&raw).map(Id).map_err(|_| ApiError::InvalidPath(format!("`{raw}` in the path is not a UUID")))
+    }
+}
+
+/// The query string as name/value pairs, for the domain's parsers.
+pub struct Params(pub QueryParams);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::Domain(Error::parameter("query", "is not a valid query string")))?;
+        Ok(Params(QueryParams::new(pairs)))
+    }
+}
+
+/// A JSON object body deserialized into `T`. Malformed JSON is a 400; a body that is valid
+/// JSON but not what `T` takes is a 422 naming every unknown or mistyped field. An empty body
+/// counts as `{}`, so endpoints whose fields are all optional can be called without one.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::MalformedBody(rejection.body_text())
+            }
+        })?;
+        let object = match (is_json, bytes.is_empty()) {
+            (None, true) => Map::new(),
+            (Some(true), _) => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(object)) => object,
+                Ok(_) => return Err(Error::field("body", "must be a JSON object").into()),
+                Err(error) => return Err(ApiError::MalformedBody(error.to_string())),
+            },
+            _ => return Err(ApiError::UnsupportedMediaType),
+        };
+        deserialize_fields(object).map(Body).map_err(|errors| Error::Validation(errors).into())
+    }
+}
+
+/// Deserializes `object` into `T`, reporting every bad field rather than only the first:
+/// request types make every field optional, so a field that fails can be dropped and the
+/// rest tried again.
+fn deserialize_fields<T: DeserializeOwned>(mut object: Map<String, Value>) -> Result<T, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let known = serde_aux::serde_introspection::serde_introspect::<T>();
+    object.retain(|field, _| {
+        let is_known = known.contains(&field.as_str());
+        if !is_known {
+            errors.add(field, "is not a known field");
+        }
+        is_known
+    });
+    loop {
+        match serde_path_to_error::deserialize::<_, T>(Value::Object(object.clone())) {
+            Ok(value) => return if errors.is_empty() { Ok(value) } else { Err(errors) },
+            Err(error) => {
+                let field = error.path().iter().next().map(ToString::to_string).unwrap_or_else(|| "body".into());
+                errors.add(&field, error.inner().to_string());
+                if object.remove(&field).is_none() {
+                    return Err(errors);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::opportunity::CreateOpportunity;
+    use serde_json::json;
+
+    fn fields(body: Value) -> Vec<(String, String)> {
+        let Value::Object(object) = body else { unreachable!() };
+        let errors = deserialize_fields::<CreateOpportunity>(object).err().unwrap_or_default();
+        errors.iter().map(|(f, m)| (f.to_owned(), m.to_owned())).collect()
+    }
+
+    #[test]
+    fn every_unknown_and_mistyped_field_is_named() {
+        let errors = fields(json!({"title": 5, "probability": "high", "colour": "red", "status": "done", "prospect_name": "J"}));
+        let named: Vec<_> = errors.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(named, ["colour", "probability", "status", "title"]);
+    }
+
+    #[test]
+    fn a_well_typed_body_passes() {
+        assert!(fields(json!({"title": "Botox", "prospect_name": "Jane", "estimated_value": 500.5})).is_empty());
+    }
+}

@@ -1,0 +1,51 @@
+//! Completes the generated OpenAPI document with what is common to every operation: bearer
+//! authentication and the error envelope for every error status the API can answer.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, Ref, ResponseBuilder, content::ContentBuilder};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::error::{ErrorBody, ErrorEnvelope};
+
+const ERRORS: [(&str, &str); 9] = [
+    ("400", "Malformed JSON, a bad query parameter or a bad id in the path (`bad_request`)."),
+    ("401", "No token, or an unknown or revoked one (`unauthorized`)."),
+    ("403", "The caller's role may not do this (`forbidden`)."),
+    ("404", "No such record in the caller's organization (`not_found`)."),
+    ("409", "`conflict`, `already_closed` or `already_converted`."),
+    ("413", "The body is too large (`payload_too_large`)."),
+    ("415", "The body is not JSON (`unsupported_media_type`)."),
+    ("422", "Invalid fields, each named in `details.fields` (`validation_failed`)."),
+    ("500", "An unexpected failure on the server (`internal`)."),
+];
+
+pub fn finish(mut openapi: OpenApi) -> OpenApi {
+    openapi.info = InfoBuilder::new()
+        .title("Opportunities API")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some("Sales pipeline for service businesses: leads, stages, notes, activities, statistics and conversion to clients."))
+        .build();
+    let components = openapi.components.take().unwrap_or_else(|| ComponentsBuilder::new().build());
+    let mut components = ComponentsBuilder::from(components)
+        .schema(ErrorEnvelope::name(), ErrorEnvelope::schema())
+        .schema(ErrorBody::name(), ErrorBody::schema())
+        .security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()))
+        .build();
+    for (status, description) in ERRORS {
+        let content = ContentBuilder::new().schema(Some(Ref::from_schema_name(ErrorEnvelope::name()))).build();
+        let response = ResponseBuilder::new().description(description).content("application/json", content).build();
+        components.responses.insert(format!("Error{status}"), response.into());
+    }
+    openapi.components = Some(components);
+    openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            for (status, _) in ERRORS {
+                let reference = Ref::new(format!("#/components/responses/Error{status}"));
+                operation.responses.responses.entry(status.to_owned()).or_insert(reference.into());
+            }
+        }
+    }
+    openapi
+}

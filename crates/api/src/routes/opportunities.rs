@@ -1,0 +1,131 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use domain::activity::{Activity, CreateActivity, CreateNote, Note};
+use domain::opportunity::{
+    CloseOpportunity, Conversion, CreateOpportunity, OpportunityDetail, OpportunityView, UpdateOpportunity,
+};
+use domain::query::{OpportunityFilter, StatsFilter};
+use domain::stats::PipelineStats;
+use domain::Timestamp;
+use store::service;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ApiResult;
+use crate::envelope::{Deleted, Envelope, ListEnvelope, created, list, ok};
+use crate::extract::{Auth, Body, Id, Params};
+use crate::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_opportunities, create_opportunity))
+        .routes(routes!(stats))
+        .routes(routes!(get_opportunity, update_opportunity, delete_opportunity))
+        .routes(routes!(close_opportunity))
+        .routes(routes!(convert_to_client))
+        .routes(routes!(list_notes, add_note))
+        .routes(routes!(list_activities, log_activity))
+}
+
+/// getOpportunities: filtered, sorted and paged, each with its client, category, assignee and counts.
+#[utoipa::path(get, path = "/opportunities", tag = "opportunities",
+    params(
+        ("status" = Option<Vec<domain::opportunity::Status>>, Query, description = "Repeatable and/or comma-separated.", explode = true),
+        ("assigned_to" = Option<uuid::Uuid>, Query), ("category_id" = Option<uuid::Uuid>, Query), ("client_id" = Option<uuid::Uuid>, Query),
+        ("source" = Option<String>, Query),
+        ("search" = Option<String>, Query, description = "Case-insensitive; matches title, description, prospect name, e-mail and phone."),
+        ("follow_up_due" = Option<bool>, Query, description = "Only leads not won or lost whose follow-up is due by the end of today (UTC)."),
+        ("sort" = Option<String>, Query, description = "created_at, updated_at, follow_up_date or estimated_value; prefix - for descending. Default -created_at."),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("offset" = Option<i64>, Query, minimum = 0)),
+    responses((status = 200, body = ListEnvelope<OpportunityView>)))]
+async fn list_opportunities(State(state): State<AppState>, Auth(actor): Auth, Params(params): Params) -> ApiResult<Json<ListEnvelope<OpportunityView>>> {
+    let filter = OpportunityFilter::parse(params, Timestamp::now())?;
+    let (opportunities, total) = state.store.opportunities(actor.org_id, &filter).await?;
+    Ok(list(opportunities, total, Some(filter.page)))
+}
+
+/// createOpportunity.
+#[utoipa::path(post, path = "/opportunities", tag = "opportunities", request_body = CreateOpportunity,
+    responses((status = 201, body = Envelope<OpportunityView>)))]
+async fn create_opportunity(State(state): State<AppState>, Auth(actor): Auth, Body(input): Body<CreateOpportunity>) -> ApiResult<(StatusCode, Json<Envelope<OpportunityView>>)> {
+    Ok(created(service::create_opportunity(state.store.as_ref(), &actor, input).await?))
+}
+
+/// getOpportunityStats.
+#[utoipa::path(get, path = "/opportunities/stats", tag = "opportunities",
+    params(("assigned_to" = Option<uuid::Uuid>, Query), ("category_id" = Option<uuid::Uuid>, Query)),
+    responses((status = 200, body = Envelope<PipelineStats>)))]
+async fn stats(State(state): State<AppState>, Auth(actor): Auth, Params(params): Params) -> ApiResult<Json<Envelope<PipelineStats>>> {
+    let filter = StatsFilter::parse(params)?;
+    let totals = state.store.stats(actor.org_id, &filter, Timestamp::now()).await?;
+    Ok(ok(PipelineStats::from_totals(&totals)))
+}
+
+/// getOpportunity: with its notes and activities in full, newest first.
+#[utoipa::path(get, path = "/opportunities/{id}", tag = "opportunities", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Envelope<OpportunityDetail>)))]
+async fn get_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Json<Envelope<OpportunityDetail>>> {
+    Ok(ok(service::opportunity(state.store.as_ref(), &actor, id).await?))
+}
+
+/// updateOpportunity: only the given fields change; `null` clears a nullable one.
+#[utoipa::path(patch, path = "/opportunities/{id}", tag = "opportunities", request_body = UpdateOpportunity,
+    params(("id" = uuid::Uuid, Path)), responses((status = 200, body = Envelope<OpportunityView>)))]
+async fn update_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, Body(input): Body<UpdateOpportunity>) -> ApiResult<Json<Envelope<OpportunityView>>> {
+    Ok(ok(service::update_opportunity(state.store.as_ref(), &actor, id, input).await?))
+}
+
+/// deleteOpportunity: its notes and activities go with it.
+#[utoipa::path(delete, path = "/opportunities/{id}", tag = "opportunities", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Envelope<Deleted>)))]
+async fn delete_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Json<Envelope<Deleted>>> {
+    service::delete_opportunity(state.store.as_ref(), &actor, id).await?;
+    Ok(ok(Deleted { id }))
+}
+
+/// closeOpportunity: won (probability 100) or lost (probability 0).
+#[utoipa::path(post, path = "/opportunities/{id}/close", tag = "opportunities", request_body = CloseOpportunity,
+    params(("id" = uuid::Uuid, Path)), responses((status = 200, body = Envelope<OpportunityView>)))]
+async fn close_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, Body(input): Body<CloseOpportunity>) -> ApiResult<Json<Envelope<OpportunityView>>> {
+    Ok(ok(service::close_opportunity(state.store.as_ref(), &actor, id, input).await?))
+}
+
+/// convertToClient: creates a client from the prospect, or links the one with the same e-mail.
+#[utoipa::path(post, path = "/opportunities/{id}/convert", tag = "opportunities", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Envelope<Conversion>)))]
+async fn convert_to_client(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Json<Envelope<Conversion>>> {
+    Ok(ok(service::convert_to_client(state.store.as_ref(), &actor, id).await?))
+}
+
+/// getOpportunityNotes: newest first.
+#[utoipa::path(get, path = "/opportunities/{id}/notes", tag = "notes", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ListEnvelope<Note>)))]
+async fn list_notes(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Json<ListEnvelope<Note>>> {
+    let notes = service::notes(state.store.as_ref(), &actor, id).await?;
+    let total = notes.len() as i64;
+    Ok(list(notes, total, None))
+}
+
+/// addOpportunityNote.
+#[utoipa::path(post, path = "/opportunities/{id}/notes", tag = "notes", request_body = CreateNote,
+    params(("id" = uuid::Uuid, Path)), responses((status = 201, body = Envelope<Note>)))]
+async fn add_note(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, Body(input): Body<CreateNote>) -> ApiResult<(StatusCode, Json<Envelope<Note>>)> {
+    Ok(created(service::add_note(state.store.as_ref(), &actor, id, input).await?))
+}
+
+/// getOpportunityActivities: the full timeline, newest first.
+#[utoipa::path(get, path = "/opportunities/{id}/activities", tag = "activities", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ListEnvelope<Activity>)))]
+async fn list_activities(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Json<ListEnvelope<Activity>>> {
+    let activities = service::activities(state.store.as_ref(), &actor, id).await?;
+    let total = activities.len() as i64;
+    Ok(list(activities, total, None))
+}
+
+/// logOpportunityActivity.
+#[utoipa::path(post, path = "/opportunities/{id}/activities", tag = "activities", request_body = CreateActivity,
+    params(("id" = uuid::Uuid, Path)), responses((status = 201, body = Envelope<Activity>)))]
+async fn log_activity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, Body(input): Body<CreateActivity>) -> ApiResult<(StatusCode, Json<Envelope<Activity>>)> {
+    Ok(created(service::log_activity(state.store.as_ref(), &actor, id, input).await?))
+}

@@ -1,0 +1,67 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use domain::auth::{CreateStaff, CreateToken, IssuedToken, Staff, UpdateStaff};
+use domain::Error;
+use store::service;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ApiResult;
+use crate::envelope::{Deleted, Envelope, ListEnvelope, created, list, ok};
+use crate::extract::{Auth, Body, Id};
+use crate::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_staff, create_staff))
+        .routes(routes!(update_staff))
+        .routes(routes!(issue_token))
+        .routes(routes!(revoke_token))
+        .routes(routes!(me))
+}
+
+/// Everyone in the organization, active or not.
+#[utoipa::path(get, path = "/staff", tag = "staff", responses((status = 200, body = ListEnvelope<Staff>)))]
+async fn list_staff(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<ListEnvelope<Staff>>> {
+    let staff = state.store.staff_members(actor.org_id).await?;
+    let total = staff.len() as i64;
+    Ok(list(staff, total, None))
+}
+
+/// Adds a staff member (owners and admins; only an owner adds an owner). Role defaults to member.
+#[utoipa::path(post, path = "/staff", tag = "staff", request_body = CreateStaff,
+    responses((status = 201, body = Envelope<Staff>)))]
+async fn create_staff(State(state): State<AppState>, Auth(actor): Auth, Body(input): Body<CreateStaff>) -> ApiResult<(StatusCode, Json<Envelope<Staff>>)> {
+    Ok(created(service::create_staff(state.store.as_ref(), &actor, input).await?))
+}
+
+/// Changes a role or deactivates (`is_active: false`); the last active owner cannot be demoted.
+#[utoipa::path(patch, path = "/staff/{id}", tag = "staff", request_body = UpdateStaff,
+    params(("id" = uuid::Uuid, Path)), responses((status = 200, body = Envelope<Staff>)))]
+async fn update_staff(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, Body(input): Body<UpdateStaff>) -> ApiResult<Json<Envelope<Staff>>> {
+    Ok(ok(service::update_staff(state.store.as_ref(), &actor, id, input).await?))
+}
+
+/// Issues an API token; the secret is in this response only. Staff may issue their own;
+/// owners and admins issue them for others.
+#[utoipa::path(post, path = "/staff/{id}/tokens", tag = "staff", request_body = CreateToken,
+    params(("id" = uuid::Uuid, Path)), responses((status = 201, body = Envelope<IssuedToken>)))]
+async fn issue_token(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, Body(input): Body<CreateToken>) -> ApiResult<(StatusCode, Json<Envelope<IssuedToken>>)> {
+    Ok(created(service::issue_token(state.store.as_ref(), &actor, id, input).await?))
+}
+
+/// Revokes a token at once.
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "staff", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Envelope<Deleted>)))]
+async fn revoke_token(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Json<Envelope<Deleted>>> {
+    service::revoke_token(state.store.as_ref(), &actor, id).await?;
+    Ok(ok(Deleted { id }))
+}
+
+/// The caller's own staff record.
+#[utoipa::path(get, path = "/me", tag = "staff", responses((status = 200, body = Envelope<Staff>)))]
+async fn me(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Envelope<Staff>>> {
+    let staff = state.store.staff(actor.org_id, actor.staff_id).await?.ok_or(Error::NotFound("staff member"))?;
+    Ok(ok(staff))
+}

@@ -1,0 +1,26 @@
+//! Routes that are about the service rather than the pipeline.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use utoipa::openapi::OpenApi;
+
+use crate::AppState;
+
+/// `GET /healthz`: the process is up and serving. Needs no token.
+pub fn health() -> Router<AppState> {
+    Router::new().route("/healthz", get(|| async { Json(json!({ "success": true, "data": { "status": "ok" } })) }))
+}
+
+/// `GET /api/v1/openapi.json`: the OpenAPI document generated from the handlers. Public, like
+/// any API reference, so tools can read it before they hold a token.
+pub fn openapi_json(document: Arc<OpenApi>) -> Router<AppState> {
+    Router::new().route("/api/v1/openapi.json", get(move |State(_): State<AppState>| async move { Json(document_value(&document)) }))
+}
+
+fn document_value(document: &OpenApi) -> Value {
+    serde_json::to_value(document).unwrap_or_else(|_| json!({}))
+}

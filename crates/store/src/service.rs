@@ -1,0 +1,356 @@
+//! The use cases behind every write: each loads what it needs, applies the domain's rule and
+//! saves the result inside one transaction, so a failed check leaves nothing half-written.
+
+use domain::activity::{Activity, CreateActivity, CreateNote, Note};
+use domain::auth::{Actor, ApiToken, CreateStaff, CreateToken, IssuedToken, Role, Staff, UpdateStaff};
+use domain::category::{Category, CreateCategory, UpdateCategory};
+use domain::client::{Client, ClientRef, CreateClient, UpdateClient};
+use domain::opportunity::{
+    Change, CloseOpportunity, Conversion, CreateOpportunity, Opportunity, OpportunityDetail, OpportunityView, References,
+    UpdateOpportunity,
+};
+use domain::{text, Error, FieldErrors, Result, Timestamp};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::{tokens, Store, Tx};
+
+/// An organization with its first owner and the owner's token (shown once).
+#[derive(Debug, Serialize)]
+pub struct CreatedOrganization {
+    pub org_id: Uuid,
+    pub staff_id: Uuid,
+    pub token: String,
+}
+
+const ORGANIZATION_NAME_MAX: usize = 200;
+const TOKEN_NAME_MAX: usize = 100;
+
+pub struct NewOrganization {
+    pub name: String,
+    pub owner_name: String,
+    pub owner_email: String,
+    /// Use this secret instead of a random one (for scripted set-ups).
+    pub token: Option<String>,
+}
+
+pub async fn create_organization(store: &dyn Store, new: NewOrganization) -> Result<CreatedOrganization> {
+    let mut tx = store.begin().await?;
+    let created = insert_organization(tx.as_mut(), new).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// On an empty database, creates the "Default" organization and its owner; otherwise nothing.
+/// Runs in one transaction, so two processes starting at once cannot both bootstrap.
+pub async fn bootstrap(store: &dyn Store, token: Option<String>) -> Result<Option<CreatedOrganization>> {
+    let mut tx = store.begin().await?;
+    if tx.any_organization().await? {
+        return Ok(None);
+    }
+    let new = NewOrganization {
+        name: "Default".into(),
+        owner_name: "Administrator".into(),
+        owner_email: "admin@localhost".into(),
+        token,
+    };
+    let created = insert_organization(tx.as_mut(), new).await?;
+    tx.commit().await?;
+    Ok(Some(created))
+}
+
+async fn insert_organization(tx: &mut dyn Tx, new: NewOrganization) -> Result<CreatedOrganization> {
+    let now = Timestamp::now();
+    let org_id = Uuid::now_v7();
+    let mut errors = FieldErrors::default();
+    let name = text::required(&mut errors, "name", Some(new.name), ORGANIZATION_NAME_MAX);
+    errors.into_result(())?;
+    tx.insert_organization(org_id, &name, now).await?;
+    let owner_input = CreateStaff { name: Some(new.owner_name), email: Some(new.owner_email), role: Some(Role::Owner) };
+    let owner = Staff::new(org_id, owner_input, now)?;
+    tx.save_staff(&owner).await?;
+    let token = new.token.unwrap_or_else(tokens::generate);
+    tx.insert_token(&ApiToken {
+        id: Uuid::now_v7(),
+        org_id,
+        staff_id: owner.id,
+        name: Some("first owner token".into()),
+        hash: tokens::hash(&token),
+        created_at: now,
+    })
+    .await?;
+    Ok(CreatedOrganization { org_id, staff_id: owner.id, token })
+}
+
+// ---- categories -------------------------------------------------------------------------
+
+pub async fn create_category(store: &dyn Store, actor: &Actor, input: CreateCategory) -> Result<Category> {
+    actor.require_manager()?;
+    let category = Category::new(actor.org_id, input, Timestamp::now())?;
+    let mut tx = store.begin().await?;
+    save_unique_category(tx.as_mut(), &category).await?;
+    tx.commit().await?;
+    Ok(category)
+}
+
+pub async fn update_category(store: &dyn Store, actor: &Actor, id: Uuid, input: UpdateCategory) -> Result<Category> {
+    actor.require_manager()?;
+    let mut tx = store.begin().await?;
+    let current = tx.category(actor.org_id, id).await?.ok_or(Error::NotFound("category"))?;
+    let category = current.updated(input, Timestamp::now())?;
+    if category != current {
+        save_unique_category(tx.as_mut(), &category).await?;
+        tx.commit().await?;
+    }
+    Ok(category)
+}
+
+async fn save_unique_category(tx: &mut dyn Tx, category: &Category) -> Result<()> {
+    if let Some(existing) = tx.category_by_name(category.org_id, &category.name_key()).await? {
+        if existing.id != category.id {
+            let message = format!("a category named \"{}\" already exists", existing.name);
+            return Err(Error::Duplicate { message, existing_id: existing.id });
+        }
+    }
+    tx.save_category(category).await
+}
+
+// ---- opportunities ----------------------------------------------------------------------
+
+pub async fn opportunity(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<OpportunityDetail> {
+    let view = store.opportunity_view(actor.org_id, id).await?.ok_or(Error::NotFound("opportunity"))?;
+    let notes = store.notes(actor.org_id, id).await?;
+    let activities = store.activities(actor.org_id, id).await?;
+    Ok(OpportunityDetail { view, notes, activities })
+}
+
+pub async fn create_opportunity(store: &dyn Store, actor: &Actor, input: CreateOpportunity) -> Result<OpportunityView> {
+    let now = Timestamp::now();
+    let built = Opportunity::new(actor, input, now);
+    let mut tx = store.begin().await?;
+    let opportunity = with_usable_references(tx.as_mut(), actor, built).await?;
+    tx.save_opportunity(&opportunity).await?;
+    tx.commit().await?;
+    view(store, actor, opportunity.id).await
+}
+
+pub async fn update_opportunity(
+    store: &dyn Store,
+    actor: &Actor,
+    id: Uuid,
+    input: UpdateOpportunity,
+) -> Result<OpportunityView> {
+    let mut tx = store.begin().await?;
+    let current = locked_opportunity(tx.as_mut(), actor, id).await?;
+    let built = current.updated(actor, input, Timestamp::now());
+    let change = with_usable_references(tx.as_mut(), actor, built).await?;
+    save_change(tx, &current, change).await?;
+    view(store, actor, id).await
+}
+
+pub async fn close_opportunity(store: &dyn Store, actor: &Actor, id: Uuid, input: CloseOpportunity) -> Result<OpportunityView> {
+    let mut tx = store.begin().await?;
+    let current = locked_opportunity(tx.as_mut(), actor, id).await?;
+    let change = current.closed(actor, input, Timestamp::now())?;
+    save_change(tx, &current, change).await?;
+    view(store, actor, id).await
+}
+
+pub async fn delete_opportunity(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<()> {
+    let mut tx = store.begin().await?;
+    if !tx.delete_opportunity(actor.org_id, id).await? {
+        return Err(Error::NotFound("opportunity"));
+    }
+    tx.commit().await
+}
+
+/// Creates a client from the prospect (or links the existing client with the same e-mail) and
+/// points the opportunity at it.
+pub async fn convert_to_client(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<Conversion> {
+    let now = Timestamp::now();
+    let mut tx = store.begin().await?;
+    let current = locked_opportunity(tx.as_mut(), actor, id).await?;
+    let prospect = current.prospect_as_client()?;
+    let existing = match prospect.email.as_deref() {
+        Some(email) => tx.client_by_email(actor.org_id, email).await?,
+        None => None,
+    };
+    let created = existing.is_none();
+    let client = match existing {
+        Some(client) => client,
+        None => {
+            let client = Client::new(actor.org_id, prospect, now)?;
+            tx.save_client(&client).await?;
+            client
+        }
+    };
+    let client_ref = ClientRef { id: client.id, name: client.name.clone(), email: client.email.clone(), phone: client.phone.clone() };
+    save_change(tx, &current, current.converted(actor, &client_ref, created, now)).await?;
+    Ok(Conversion { client_id: client.id, client, created })
+}
+
+pub async fn add_note(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, input: CreateNote) -> Result<Note> {
+    let note = Note::new(actor, opportunity_id, input, Timestamp::now())?;
+    let mut tx = store.begin().await?;
+    locked_opportunity(tx.as_mut(), actor, opportunity_id).await?;
+    tx.insert_note(&note).await?;
+    tx.commit().await?;
+    Ok(note)
+}
+
+pub async fn log_activity(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, input: CreateActivity) -> Result<Activity> {
+    let activity = Activity::new(actor, opportunity_id, input, Timestamp::now())?;
+    let mut tx = store.begin().await?;
+    locked_opportunity(tx.as_mut(), actor, opportunity_id).await?;
+    tx.insert_activity(&activity).await?;
+    tx.commit().await?;
+    Ok(activity)
+}
+
+pub async fn notes(store: &dyn Store, actor: &Actor, opportunity_id: Uuid) -> Result<Vec<Note>> {
+    require_opportunity(store, actor, opportunity_id).await?;
+    store.notes(actor.org_id, opportunity_id).await
+}
+
+pub async fn activities(store: &dyn Store, actor: &Actor, opportunity_id: Uuid) -> Result<Vec<Activity>> {
+    require_opportunity(store, actor, opportunity_id).await?;
+    store.activities(actor.org_id, opportunity_id).await
+}
+
+async fn require_opportunity(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<()> {
+    store.opportunity_view(actor.org_id, id).await?.map(drop).ok_or(Error::NotFound("opportunity"))
+}
+
+async fn locked_opportunity(tx: &mut dyn Tx, actor: &Actor, id: Uuid) -> Result<Opportunity> {
+    tx.opportunity(actor.org_id, id).await?.ok_or(Error::NotFound("opportunity"))
+}
+
+/// Merges the domain's field errors with the store's verdict on the references, so that one
+/// response names every bad field.
+async fn with_usable_references<T>(tx: &mut dyn Tx, actor: &Actor, built: Result<(T, References)>) -> Result<T> {
+    let (value, references, mut errors) = match built {
+        Ok((value, references)) => (Some(value), references, Default::default()),
+        Err(Error::Validation(errors)) => (None, References::default(), errors),
+        Err(other) => return Err(other),
+    };
+    errors.merge(tx.unusable_references(actor.org_id, &references).await?);
+    match value {
+        Some(value) if errors.is_empty() => Ok(value),
+        _ => Err(Error::Validation(errors)),
+    }
+}
+
+async fn save_change(mut tx: Box<dyn Tx>, before: &Opportunity, change: Change) -> Result<()> {
+    if change.is_empty(before) {
+        return Ok(());
+    }
+    tx.save_opportunity(&change.opportunity).await?;
+    for activity in &change.activities {
+        tx.insert_activity(activity).await?;
+    }
+    tx.commit().await
+}
+
+async fn view(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<OpportunityView> {
+    store.opportunity_view(actor.org_id, id).await?.ok_or(Error::NotFound("opportunity"))
+}
+
+// ---- clients ----------------------------------------------------------------------------
+
+pub async fn create_client(store: &dyn Store, actor: &Actor, input: CreateClient) -> Result<Client> {
+    let client = Client::new(actor.org_id, input, Timestamp::now())?;
+    let mut tx = store.begin().await?;
+    save_unique_client(tx.as_mut(), &client).await?;
+    tx.commit().await?;
+    Ok(client)
+}
+
+pub async fn update_client(store: &dyn Store, actor: &Actor, id: Uuid, input: UpdateClient) -> Result<Client> {
+    let mut tx = store.begin().await?;
+    let current = tx.client(actor.org_id, id).await?.ok_or(Error::NotFound("client"))?;
+    let client = current.updated(input, Timestamp::now())?;
+    if client != current {
+        save_unique_client(tx.as_mut(), &client).await?;
+        tx.commit().await?;
+    }
+    Ok(client)
+}
+
+async fn save_unique_client(tx: &mut dyn Tx, client: &Client) -> Result<()> {
+    if let Some(email) = &client.email {
+        if let Some(existing) = tx.client_by_email(client.org_id, email).await? {
+            if existing.id != client.id {
+                let message = format!("the client {} already has the e-mail {email}", existing.name);
+                return Err(Error::Duplicate { message, existing_id: existing.id });
+            }
+        }
+    }
+    tx.save_client(client).await
+}
+
+// ---- staff and tokens -------------------------------------------------------------------
+
+pub async fn create_staff(store: &dyn Store, actor: &Actor, input: CreateStaff) -> Result<Staff> {
+    let staff = Staff::new(actor.org_id, input, Timestamp::now())?;
+    actor.require_may_change_staff(&staff, Some(staff.role))?;
+    let mut tx = store.begin().await?;
+    save_unique_staff(tx.as_mut(), &staff).await?;
+    tx.commit().await?;
+    Ok(staff)
+}
+
+pub async fn update_staff(store: &dyn Store, actor: &Actor, id: Uuid, input: UpdateStaff) -> Result<Staff> {
+    let mut tx = store.begin().await?;
+    let current = tx.staff(actor.org_id, id).await?.ok_or(Error::NotFound("staff member"))?;
+    actor.require_may_change_staff(&current, input.role.value().copied())?;
+    let staff = current.updated(input, Timestamp::now())?;
+    if current.is_active_owner() && !staff.is_active_owner() && tx.active_owners(actor.org_id).await? <= 1 {
+        return Err(Error::Conflict("the organization must keep at least one active owner".into()));
+    }
+    if staff != current {
+        tx.save_staff(&staff).await?;
+        tx.commit().await?;
+    }
+    Ok(staff)
+}
+
+async fn save_unique_staff(tx: &mut dyn Tx, staff: &Staff) -> Result<()> {
+    if let Some(existing) = tx.staff_by_email(staff.org_id, &staff.email).await? {
+        let message = format!("the staff member {} already has the e-mail {}", existing.name, existing.email);
+        return Err(Error::Duplicate { message, existing_id: existing.id });
+    }
+    tx.save_staff(staff).await
+}
+
+pub async fn issue_token(store: &dyn Store, actor: &Actor, staff_id: Uuid, input: CreateToken) -> Result<IssuedToken> {
+    let mut tx = store.begin().await?;
+    let holder = tx.staff(actor.org_id, staff_id).await?.ok_or(Error::NotFound("staff member"))?;
+    actor.require_may_manage_tokens_of(&holder)?;
+    if !holder.is_active {
+        return Err(Error::Conflict("the staff member is deactivated; reactivate them first".into()));
+    }
+    let mut errors = FieldErrors::default();
+    let name = text::optional(&mut errors, "name", input.name, TOKEN_NAME_MAX);
+    errors.into_result(())?;
+    let secret = tokens::generate();
+    let token = ApiToken {
+        id: Uuid::now_v7(),
+        org_id: actor.org_id,
+        staff_id,
+        name,
+        hash: tokens::hash(&secret),
+        created_at: Timestamp::now(),
+    };
+    tx.insert_token(&token).await?;
+    tx.commit().await?;
+    Ok(IssuedToken { id: token.id, staff_id, name: token.name, token: secret, created_at: token.created_at })
+}
+
+pub async fn revoke_token(store: &dyn Store, actor: &Actor, token_id: Uuid) -> Result<()> {
+    let mut tx = store.begin().await?;
+    let holder_id = tx.token_holder(actor.org_id, token_id).await?.ok_or(Error::NotFound("token"))?;
+    let holder = tx.staff(actor.org_id, holder_id).await?.ok_or(Error::NotFound("token"))?;
+    actor.require_may_manage_tokens_of(&holder)?;
+    tx.revoke_token(actor.org_id, token_id, Timestamp::now()).await?;
+    tx.commit().await
+}
