@@ -1,0 +1,189 @@
+//! A real server on a real database for each test: the router served over loopback HTTP,
+//! a fresh database per test, and an organization with an owner token to call it with.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use store::Store;
+use store::service::{self, NewOrganization};
+
+/// Declares each test once and runs it against every backend.
+#[macro_export]
+macro_rules! suite {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::common::TestApp::sqlite().await).await
+                }
+            )*
+        }
+    };
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    /// The owner of the organization every test starts with.
+    pub owner: Caller,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// Someone holding a token: what a test acts as.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub token: String,
+    pub org_id: String,
+    pub staff_id: String,
+}
+
+/// A response: its status and its JSON body (`Value::Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    pub fn id(&self) -> String {
+        self.body["data"]["id"].as_str().expect("response has data.id").to_owned()
+    }
+
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// Asserts the status, printing the body when it is not the expected one.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        self
+    }
+
+    /// Asserts an error response in the documented envelope.
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> Self {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        assert_eq!(self.body["success"], json!(false), "{}", self.body);
+        assert_eq!(self.error_code(), code, "{}", self.body);
+        assert!(self.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", self.body);
+        self
+    }
+
+    /// The fields named in a 422's `details.fields`.
+    pub fn bad_fields(&self) -> Vec<String> {
+        let fields = self.body["error"]["details"]["fields"].as_object();
+        fields.map(|f| f.keys().cloned().collect()).unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub async fn sqlite() -> TestApp {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        Self::start(&url, dir).await
+    }
+
+    async fn start(url: &str, dir: tempfile::TempDir) -> TestApp {
+        let store = store::open(url).await.expect("open the test database");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("local address"));
+        let router = opportunities_api::router(store.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+        let owner = new_org(store.as_ref(), "Test Clinic").await;
+        TestApp { base, store, owner, http: reqwest::Client::new(), _dir: dir }
+    }
+
+    /// Another organization with its own owner, for isolation tests.
+    pub async fn other_org(&self) -> Caller {
+        new_org(self.store.as_ref(), "Other Clinic").await
+    }
+
+    /// A new staff member with `role` in the owner's organization, and a token for them.
+    pub async fn staff(&self, role: &str) -> Caller {
+        self.staff_in(&self.owner, role).await
+    }
+
+    pub async fn staff_in(&self, owner: &Caller, role: &str) -> Caller {
+        let email = format!("{}@example.com", uuid::Uuid::now_v7());
+        let staff = self.post(owner, "/staff", json!({"name": format!("A {role}"), "email": email, "role": role})).await.expect(201);
+        let token = self.post(owner, &format!("/staff/{}/tokens", staff.id()), json!({})).await.expect(201);
+        Caller {
+            token: token.data()["token"].as_str().unwrap().to_owned(),
+            org_id: owner.org_id.clone(),
+            staff_id: staff.id(),
+        }
+    }
+
+    pub async fn get(&self, caller: &Caller, path: &str) -> Reply {
+        self.call(Some(caller), Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, caller: &Caller, path: &str, body: Value) -> Reply {
+        self.call(Some(caller), Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, caller: &Caller, path: &str, body: Value) -> Reply {
+        self.call(Some(caller), Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, caller: &Caller, path: &str) -> Reply {
+        self.call(Some(caller), Method::DELETE, path, None).await
+    }
+
+    /// `path` is relative to `/api/v1` unless it starts with `//` (then it is taken from the root).
+    pub async fn call(&self, caller: Option<&Caller>, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut request = self.request(method, path);
+        if let Some(caller) = caller {
+            request = request.bearer_auth(&caller.token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::reply(request).await
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let url = match path.strip_prefix("//") {
+            Some(root) => format!("{}/{root}", self.base),
+            None => format!("{}/api/v1{path}", self.base),
+        };
+        self.http.request(method, url)
+    }
+
+    pub async fn reply(request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("a body");
+        Reply { status, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null), headers }
+    }
+
+    /// A prospect lead with the given extra fields.
+    pub async fn lead(&self, caller: &Caller, fields: Value) -> Reply {
+        let mut body = json!({"title": "Interested in Botox package", "prospect_name": "Jane Doe"});
+        body.as_object_mut().unwrap().extend(fields.as_object().cloned().unwrap_or_default());
+        self.post(caller, "/opportunities", body).await
+    }
+}
+
+async fn new_org(store: &dyn Store, name: &str) -> Caller {
+    let new = NewOrganization {
+        name: name.into(),
+        owner_name: "Olivia Owner".into(),
+        owner_email: "owner@example.com".into(),
+        token: None,
+    };
+    let created = service::create_organization(store, new).await.expect("create an organization");
+    Caller { token: created.token, org_id: created.org_id.to_string(), staff_id: created.staff_id.to_string() }
+}
