@@ -26,8 +26,7 @@ pub struct StatusSourceTotals {
 #[serde(rename_all = "camelCase")]
 pub struct PipelineStats {
     /// Every status, zeros included.
-    #[schema(value_type = BTreeMap<String, i64>)]
-    pub counts: BTreeMap<&'static str, i64>,
+    pub counts: StatusCounts,
     pub total: i64,
     /// Σ estimated_value over open, contacted, qualified and proposal.
     pub total_value: Money,
@@ -39,6 +38,36 @@ pub struct PipelineStats {
     pub win_rate: Option<f64>,
     /// Conversion per lead source, most leads first.
     pub by_source: Vec<SourceStats>,
+}
+
+/// How many opportunities are in each stage, in pipeline order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct StatusCounts {
+    pub open: i64,
+    pub contacted: i64,
+    pub qualified: i64,
+    pub proposal: i64,
+    pub won: i64,
+    pub lost: i64,
+    pub stale: i64,
+}
+
+impl StatusCounts {
+    fn total(&self) -> i64 {
+        self.open + self.contacted + self.qualified + self.proposal + self.won + self.lost + self.stale
+    }
+
+    fn get_mut(&mut self, status: Status) -> &mut i64 {
+        match status {
+            Status::Open => &mut self.open,
+            Status::Contacted => &mut self.contacted,
+            Status::Qualified => &mut self.qualified,
+            Status::Proposal => &mut self.proposal,
+            Status::Won => &mut self.won,
+            Status::Lost => &mut self.lost,
+            Status::Stale => &mut self.stale,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -56,11 +85,11 @@ pub struct SourceStats {
 
 impl PipelineStats {
     pub fn from_totals(rows: &[StatusSourceTotals]) -> Self {
-        let mut counts: BTreeMap<&'static str, i64> = Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+        let mut counts = StatusCounts::default();
         let mut sources: BTreeMap<Option<&str>, SourceTally> = BTreeMap::new();
         let (mut total_value, mut weighted, mut needs_follow_up) = (0i128, 0i128, 0);
         for row in rows {
-            *counts.entry(row.status.as_str()).or_default() += row.count;
+            *counts.get_mut(row.status) += row.count;
             if row.status.is_in_pipeline() {
                 total_value += i128::from(row.value_cents);
                 weighted += i128::from(row.weighted_cent_percents);
@@ -73,8 +102,8 @@ impl PipelineStats {
         let mut by_source: Vec<SourceStats> = sources.into_iter().map(|(source, tally)| tally.stats(source)).collect();
         by_source.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.source.cmp(&b.source)));
         PipelineStats {
-            total: counts.values().sum(),
-            win_rate: win_rate(counts[Status::Won.as_str()], counts[Status::Lost.as_str()]),
+            total: counts.total(),
+            win_rate: win_rate(counts.won, counts.lost),
             counts,
             total_value: Money::from_cents(i64::try_from(total_value).unwrap_or(i64::MAX)),
             weighted_value: Money::from_weighted_sum(weighted),
@@ -146,8 +175,7 @@ mod tests {
             row(Status::Lost, None, 1, 10_000, 0, 1),
             row(Status::Stale, Some("website"), 1, 7_000, 7_000 * 10, 1),
         ]);
-        assert_eq!(stats.counts["open"], 2);
-        assert_eq!(stats.counts["contacted"], 0);
+        assert_eq!((stats.counts.open, stats.counts.contacted), (2, 0));
         assert_eq!(stats.total, 8);
         assert_eq!(stats.total_value, Money::from_cents(150_000));
         assert_eq!(stats.weighted_value, Money::from_cents(50_000 + 40_000));
@@ -161,9 +189,10 @@ mod tests {
     #[test]
     fn an_empty_pipeline_has_every_status_and_no_win_rate() {
         let stats = PipelineStats::from_totals(&[]);
-        assert_eq!(stats.counts.len(), 7);
         assert_eq!((stats.total, stats.win_rate), (0, None));
         let json = serde_json::to_value(&stats).unwrap();
+        let text = serde_json::to_string(&stats.counts).unwrap();
+        assert_eq!(text, r#"{"open":0,"contacted":0,"qualified":0,"proposal":0,"won":0,"lost":0,"stale":0}"#);
         for key in ["counts", "total", "totalValue", "weightedValue", "needsFollowUp", "winRate", "bySource"] {
             assert!(json.get(key).is_some(), "{key}");
         }
