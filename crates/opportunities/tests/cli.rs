@@ -1,0 +1,91 @@
+//! The binary as an operator runs it: `serve` bootstraps an empty database and prints the
+//! owner's token once, `org create` works against a database a server is using, `migrate`
+//! reports, and SIGTERM stops the server cleanly.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_opportunities");
+
+struct Server {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Server {
+    async fn start(database: &str, bootstrap_token: Option<&str>) -> Server {
+        let mut command = Command::new(BINARY);
+        command.args(["serve", "--listen", "127.0.0.1:0", "--database", database]).stdout(Stdio::piped()).kill_on_drop(true);
+        command.env_remove("OPPORTUNITIES_BOOTSTRAP_TOKEN");
+        if let Some(token) = bootstrap_token {
+            command.env("OPPORTUNITIES_BOOTSTRAP_TOKEN", token);
+        }
+        let mut child = command.spawn().expect("start the server");
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Server { child, lines }
+    }
+
+    /// The next JSON line the server prints on stdout.
+    async fn next_line(&mut self) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(30), self.lines.next_line()).await;
+        let line = line.expect("the server prints in time").expect("stdout").expect("a line");
+        serde_json::from_str(&line).expect("stdout is JSON")
+    }
+
+    async fn base_url(&mut self) -> String {
+        let listening = self.next_line().await;
+        format!("http://{}", listening["listening"].as_str().expect("a listening line"))
+    }
+}
+
+async fn me(base: &str, token: &str) -> (u16, Value) {
+    let response = reqwest::Client::new().get(format!("{base}/api/v1/me")).bearer_auth(token).send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON"))
+}
+
+async fn run(args: &[&str]) -> Value {
+    let output = Command::new(BINARY).args(args).output().await.expect("run the binary");
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("stdout is JSON")
+}
+
+#[tokio::test]
+async fn serve_bootstraps_once_and_org_create_works_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("clinic.db").display());
+
+    let mut server = Server::start(&database, Some("opp_first_owner_secret")).await;
+    let bootstrap = server.next_line().await;
+    assert_eq!(bootstrap["token"], "opp_first_owner_secret");
+    let base = server.base_url().await;
+    let (status, owner) = me(&base, "opp_first_owner_secret").await;
+    assert_eq!(status, 200);
+    assert_eq!((owner["data"]["email"].as_str(), owner["data"]["role"].as_str()), (Some("admin@localhost"), Some("owner")));
+
+    let created = run(&["org", "create", "--name", "Second Clinic", "--owner-email", "boss@example.com", "--owner-name", "Boss", "--database", &database]).await;
+    let token = created["token"].as_str().unwrap();
+    assert!(token.starts_with("opp_"));
+    let (status, boss) = me(&base, token).await;
+    assert_eq!(status, 200);
+    assert_eq!(boss["data"]["org_id"], created["org_id"]);
+    assert_ne!(boss["data"]["org_id"], bootstrap["org_id"]);
+    assert_eq!(run(&["migrate", "--database", &database]).await, serde_json::json!({"migrated": true}));
+
+    terminate(&mut server).await;
+    let mut restarted = Server::start(&database, Some("opp_ignored_now")).await;
+    let first_line = restarted.next_line().await;
+    assert!(first_line.get("listening").is_some(), "no second bootstrap: {first_line}");
+}
+
+async fn terminate(server: &mut Server) {
+    let pid = server.child.id().expect("running") as i32;
+    let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await.expect("kill");
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(30), server.child.wait()).await.expect("stops in time").expect("exit");
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
+}
