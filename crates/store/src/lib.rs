@@ -3,7 +3,8 @@
 //! rules inside one transaction.
 
 pub mod service;
-pub mod sqlite;
+mod sql;
+mod sqlite;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use uuid::Uuid;
 /// needed and applying any migrations it lacks.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        return Ok(Arc::new(sqlite::SqliteStore::open(url).await?));
+        return Ok(Arc::new(sqlite::open(url).await?));
     }
     Err(Error::Conflict(format!("unsupported database URL `{url}`: use sqlite://PATH")))
 }

@@ -1,0 +1,147 @@
+//! The SQL shared by every backend. Statements are written once, in the dialect SQLite and
+//! PostgreSQL both accept (`$1` placeholders, `ON CONFLICT`, `FILTER`, `CAST`), with the few
+//! differences named in [`Dialect`]. A backend only runs them: it binds [`Param`]s with its
+//! own types, reads rows through [`RowReader`], and opens transactions.
+
+mod rows;
+mod store;
+
+use async_trait::async_trait;
+use domain::{Result, Timestamp};
+use uuid::Uuid;
+
+pub(crate) use self::rows::corrupt;
+pub(crate) use self::store::SqlStore;
+
+/// Where the two databases' SQL differs.
+pub(crate) struct Dialect {
+    /// Case-insensitive `LIKE`.
+    pub like: &'static str,
+    /// Appended to the reads a write transaction bases its decision on.
+    pub for_update: &'static str,
+    /// Appended to text in `ORDER BY`, so that both databases sort text by code point.
+    pub binary_order: &'static str,
+    /// Run first in the bootstrap transaction, so that two servers starting on an empty
+    /// database cannot both create the first organization.
+    pub bootstrap_lock: Option<&'static str>,
+}
+
+/// A value bound to a statement.
+#[derive(Debug, Clone)]
+pub(crate) enum Param {
+    Uuid(Option<Uuid>),
+    Text(Option<String>),
+    Int(Option<i64>),
+    Int32(i32),
+    Bool(bool),
+    Time(Option<Timestamp>),
+    Bytes(Vec<u8>),
+}
+
+macro_rules! param_from {
+    ($($t:ty => $variant:ident($convert:expr)),* $(,)?) => {
+        $(impl From<$t> for Param {
+            fn from(value: $t) -> Param {
+                Param::$variant($convert(value))
+            }
+        })*
+    };
+}
+
+param_from! {
+    Uuid => Uuid(Some),
+    Option<Uuid> => Uuid(|v| v),
+    &str => Text(|v: &str| Some(v.to_owned())),
+    String => Text(Some),
+    &String => Text(|v: &String| Some(v.clone())),
+    &Option<String> => Text(Clone::clone),
+    Option<String> => Text(|v| v),
+    i64 => Int(Some),
+    Option<i64> => Int(|v| v),
+    i32 => Int32(|v| v),
+    bool => Bool(|v| v),
+    Timestamp => Time(Some),
+    Option<Timestamp> => Time(|v| v),
+    &[u8] => Bytes(<[u8]>::to_vec),
+}
+
+/// SQL text and the values for its `$n` placeholders.
+#[derive(Debug, Clone)]
+pub(crate) struct Statement {
+    pub sql: String,
+    pub params: Vec<Param>,
+}
+
+impl Statement {
+    pub fn new(sql: impl Into<String>) -> Self {
+        Statement { sql: sql.into(), params: Vec::new() }
+    }
+
+    /// Adds the value for the next `$n` already written in the text.
+    pub fn bind(mut self, value: impl Into<Param>) -> Self {
+        self.params.push(value.into());
+        self
+    }
+
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Binds a new value and returns its placeholder, for text that refers to it.
+    pub fn param(&mut self, value: impl Into<Param>) -> String {
+        self.params.push(value.into());
+        format!("${}", self.params.len())
+    }
+
+    /// Writes the placeholder for a new value and binds it.
+    pub fn push_bind(&mut self, value: impl Into<Param>) -> &mut Self {
+        let placeholder = self.param(value);
+        self.push(&placeholder)
+    }
+}
+
+/// Reads one column of a result row as a domain value.
+pub(crate) trait RowReader: Send + Sync {
+    fn uuid(&self, column: &str) -> Result<Uuid>;
+    fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>>;
+    fn text(&self, column: &str) -> Result<String>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>>;
+    fn int(&self, column: &str) -> Result<i64>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>>;
+    fn int32(&self, column: &str) -> Result<i32>;
+    fn boolean(&self, column: &str) -> Result<bool>;
+    fn opt_timestamp(&self, column: &str) -> Result<Option<Timestamp>>;
+
+    fn timestamp(&self, column: &str) -> Result<Timestamp> {
+        self.opt_timestamp(column)?.ok_or_else(|| rows::corrupt(column))
+    }
+}
+
+/// Something statements run on: a backend's pool, or one of its transactions.
+#[async_trait]
+pub(crate) trait Run: Send {
+    type Row: RowReader;
+    async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<Self::Row>>;
+    async fn fetch_optional(&mut self, statement: Statement) -> Result<Option<Self::Row>>;
+    /// The number of rows the statement changed.
+    async fn execute(&mut self, statement: Statement) -> Result<u64>;
+
+    async fn fetch_one(&mut self, statement: Statement) -> Result<Self::Row> {
+        let sql = statement.sql.clone();
+        self.fetch_optional(statement).await?.ok_or_else(|| rows::corrupt(&format!("no row from {sql}")))
+    }
+}
+
+/// A database the shared SQL runs on.
+#[async_trait]
+pub(crate) trait Backend: Send + Sync + 'static {
+    type Reader: Run + Clone + Sync;
+    type Tx: Run + Sync + 'static;
+    const DIALECT: Dialect;
+
+    /// A handle for reads that need no transaction.
+    fn reader(&self) -> Self::Reader;
+    async fn begin(&self) -> Result<Self::Tx>;
+    async fn commit(tx: Self::Tx) -> Result<()>;
+}

@@ -1,0 +1,465 @@
+//! [`Store`] and [`Tx`] for any [`Backend`]: every statement of the service, once.
+
+use async_trait::async_trait;
+use domain::activity::{Activity, Note};
+use domain::auth::{Actor, ApiToken, Staff};
+use domain::category::Category;
+use domain::client::Client;
+use domain::opportunity::{Opportunity, OpportunityView, References};
+use domain::query::{ClientFilter, OpportunityFilter, SortKey, StatsFilter};
+use domain::stats::StatusSourceTotals;
+use domain::{FieldErrors, Result, Timestamp};
+use uuid::Uuid;
+
+use super::rows::{self, *};
+use super::{Backend, Dialect, RowReader, Run, Statement};
+use crate::{Store, Tx};
+
+pub(crate) struct SqlStore<B: Backend> {
+    backend: B,
+}
+
+impl<B: Backend> SqlStore<B> {
+    pub fn new(backend: B) -> Self {
+        SqlStore { backend }
+    }
+
+    fn dialect() -> &'static Dialect {
+        &B::DIALECT
+    }
+}
+
+async fn all<R: Run, T>(run: &mut R, statement: Statement, map: fn(&R::Row) -> Result<T>) -> Result<Vec<T>> {
+    run.fetch_all(statement).await?.iter().map(map).collect()
+}
+
+async fn optional<R: Run, T>(run: &mut R, statement: Statement, map: fn(&R::Row) -> Result<T>) -> Result<Option<T>> {
+    run.fetch_optional(statement).await?.as_ref().map(map).transpose()
+}
+
+fn by_id(columns: &str, table: &str, suffix: &str, org_id: Uuid, id: Uuid) -> Statement {
+    Statement::new(format!("SELECT {columns} FROM {table} WHERE org_id = $1 AND id = $2{suffix}")).bind(org_id).bind(id)
+}
+
+#[async_trait]
+impl<B: Backend> Store for SqlStore<B> {
+    async fn begin(&self) -> Result<Box<dyn Tx>> {
+        Ok(Box::new(SqlTx::<B> { tx: self.backend.begin().await? }))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.backend.reader().fetch_one(Statement::new("SELECT 1 AS one")).await.map(drop)
+    }
+
+    async fn authenticate(&self, token_hash: &[u8]) -> Result<Option<Actor>> {
+        let statement = Statement::new(
+            "SELECT t.id AS token_id, s.org_id, s.id AS staff_id, s.name, s.role
+             FROM api_tokens t JOIN staff s ON s.org_id = t.org_id AND s.id = t.staff_id
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND s.is_active = TRUE",
+        )
+        .bind(token_hash);
+        optional(&mut self.backend.reader(), statement, rows::actor).await
+    }
+
+    async fn categories(&self, org_id: Uuid, include_inactive: bool) -> Result<Vec<Category>> {
+        let order = Self::dialect().binary_order;
+        let statement = Statement::new(format!(
+            "SELECT {CATEGORY_COLUMNS} FROM categories WHERE org_id = $1 AND (is_active = TRUE OR $2)
+             ORDER BY sort_order, name_key{order}, id"
+        ))
+        .bind(org_id)
+        .bind(include_inactive);
+        all(&mut self.backend.reader(), statement, rows::category).await
+    }
+
+    async fn opportunities(&self, org_id: Uuid, filter: &OpportunityFilter) -> Result<(Vec<OpportunityView>, i64)> {
+        let mut reader = self.backend.reader();
+        let mut count = Statement::new("SELECT COUNT(*) AS total FROM opportunities o");
+        push_filter(&mut count, Self::dialect(), org_id, filter);
+        let total = reader.fetch_one(count).await?.int("total")?;
+
+        let mut list = Statement::new(view_select());
+        push_filter(&mut list, Self::dialect(), org_id, filter);
+        push_order(&mut list, filter);
+        list.push(" LIMIT ").push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
+        Ok((all(&mut reader, list, rows::opportunity_view).await?, total))
+    }
+
+    async fn opportunity_view(&self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityView>> {
+        let statement = Statement::new(format!("{} WHERE o.org_id = $1 AND o.id = $2", view_select())).bind(org_id).bind(id);
+        optional(&mut self.backend.reader(), statement, rows::opportunity_view).await
+    }
+
+    async fn notes(&self, org_id: Uuid, opportunity_id: Uuid) -> Result<Vec<Note>> {
+        let statement = Statement::new(format!(
+            "SELECT {NOTE_COLUMNS} FROM notes WHERE org_id = $1 AND opportunity_id = $2 ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(org_id)
+        .bind(opportunity_id);
+        all(&mut self.backend.reader(), statement, rows::note).await
+    }
+
+    async fn activities(&self, org_id: Uuid, opportunity_id: Uuid) -> Result<Vec<Activity>> {
+        let statement = Statement::new(format!(
+            "SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = $1 AND opportunity_id = $2
+             ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(org_id)
+        .bind(opportunity_id);
+        all(&mut self.backend.reader(), statement, rows::activity).await
+    }
+
+    async fn stats(&self, org_id: Uuid, filter: &StatsFilter, now: Timestamp) -> Result<Vec<StatusSourceTotals>> {
+        let statement = Statement::new(
+            "SELECT status, source, COUNT(*) AS count,
+                    CAST(COALESCE(SUM(estimated_value), 0) AS BIGINT) AS value_cents,
+                    CAST(COALESCE(SUM(estimated_value * probability), 0) AS BIGINT) AS weighted,
+                    COUNT(*) FILTER (WHERE follow_up_date <= $2) AS follow_up_due
+             FROM opportunities
+             WHERE org_id = $1 AND ($3 IS NULL OR assigned_to = $3) AND ($4 IS NULL OR category_id = $4)
+             GROUP BY status, source",
+        )
+        .bind(org_id)
+        .bind(now.end_of_day())
+        .bind(filter.assigned_to)
+        .bind(filter.category_id);
+        all(&mut self.backend.reader(), statement, rows::status_source_totals).await
+    }
+
+    async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)> {
+        let Dialect { like, binary_order, .. } = Self::dialect();
+        let condition = format!(
+            "WHERE org_id = $1 AND ($2 IS NULL OR name {like} $2 ESCAPE '\\' OR email {like} $2 ESCAPE '\\'
+             OR phone {like} $2 ESCAPE '\\')"
+        );
+        let pattern = filter.search.as_deref().map(like_pattern);
+        let mut reader = self.backend.reader();
+        let count = Statement::new(format!("SELECT COUNT(*) AS total FROM clients {condition}")).bind(org_id).bind(pattern.clone());
+        let total = reader.fetch_one(count).await?.int("total")?;
+        let page = Statement::new(format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients {condition} ORDER BY lower(name){binary_order}, id LIMIT $3 OFFSET $4"
+        ))
+        .bind(org_id)
+        .bind(pattern)
+        .bind(filter.page.limit)
+        .bind(filter.page.offset);
+        Ok((all(&mut reader, page, rows::client).await?, total))
+    }
+
+    async fn client(&self, org_id: Uuid, id: Uuid) -> Result<Option<Client>> {
+        optional(&mut self.backend.reader(), by_id(CLIENT_COLUMNS, "clients", "", org_id, id), rows::client).await
+    }
+
+    async fn staff_members(&self, org_id: Uuid) -> Result<Vec<Staff>> {
+        let order = Self::dialect().binary_order;
+        let statement =
+            Statement::new(format!("SELECT {STAFF_COLUMNS} FROM staff WHERE org_id = $1 ORDER BY lower(name){order}, id")).bind(org_id);
+        all(&mut self.backend.reader(), statement, rows::staff).await
+    }
+
+    async fn staff(&self, org_id: Uuid, id: Uuid) -> Result<Option<Staff>> {
+        optional(&mut self.backend.reader(), by_id(STAFF_COLUMNS, "staff", "", org_id, id), rows::staff).await
+    }
+}
+
+/// The `WHERE` clause of an opportunity list, shared by the page and its total.
+fn push_filter(statement: &mut Statement, dialect: &Dialect, org_id: Uuid, filter: &OpportunityFilter) {
+    statement.push(" WHERE o.org_id = ").push_bind(org_id);
+    if !filter.statuses.is_empty() {
+        statement.push(" AND o.status IN (");
+        for (i, status) in filter.statuses.iter().enumerate() {
+            statement.push(if i == 0 { "" } else { ", " }).push_bind(status.as_str());
+        }
+        statement.push(")");
+    }
+    for (column, value) in [("o.assigned_to", filter.assigned_to), ("o.category_id", filter.category_id), ("o.client_id", filter.client_id)] {
+        if let Some(value) = value {
+            statement.push(&format!(" AND {column} = ")).push_bind(value);
+        }
+    }
+    if let Some(source) = &filter.source {
+        statement.push(" AND o.source = ").push_bind(source);
+    }
+    if let Some(due_by) = filter.follow_up_due_by {
+        statement.push(" AND o.status NOT IN ('won', 'lost') AND o.follow_up_date <= ").push_bind(due_by);
+    }
+    if let Some(search) = &filter.search {
+        let placeholder = statement.param(like_pattern(search));
+        let like = dialect.like;
+        let columns = ["o.title", "o.description", "o.prospect_name", "o.prospect_email", "o.prospect_phone"]
+            .map(|column| format!("{column} {like} {placeholder} ESCAPE '\\'"));
+        statement.push(" AND (").push(&columns.join(" OR ")).push(")");
+    }
+}
+
+/// Nulls sort last in either direction: a lead with no follow-up date is not the most urgent.
+fn push_order(statement: &mut Statement, filter: &OpportunityFilter) {
+    let column = match filter.sort.key {
+        SortKey::CreatedAt => "o.created_at",
+        SortKey::UpdatedAt => "o.updated_at",
+        SortKey::FollowUpDate => "o.follow_up_date",
+        SortKey::EstimatedValue => "o.estimated_value",
+    };
+    let direction = if filter.sort.descending { "DESC" } else { "ASC" };
+    statement.push(&format!(" ORDER BY ({column} IS NULL), {column} {direction}, o.id {direction}"));
+}
+
+/// `%text%` for LIKE, with LIKE's own wildcards in the text matched literally.
+fn like_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+struct SqlTx<B: Backend> {
+    tx: B::Tx,
+}
+
+impl<B: Backend> SqlTx<B> {
+    async fn run(&mut self, statement: Statement) -> Result<()> {
+        self.tx.execute(statement).await.map(drop)
+    }
+
+    fn locked(&self) -> &'static str {
+        B::DIALECT.for_update
+    }
+}
+
+#[async_trait]
+impl<B: Backend> Tx for SqlTx<B> {
+    async fn commit(self: Box<Self>) -> Result<()> {
+        B::commit(self.tx).await
+    }
+
+    async fn any_organization(&mut self) -> Result<bool> {
+        if let Some(lock) = B::DIALECT.bootstrap_lock {
+            self.tx.fetch_one(Statement::new(lock)).await?;
+        }
+        let row = self.tx.fetch_one(Statement::new("SELECT EXISTS (SELECT 1 FROM organizations) AS found")).await?;
+        row.boolean("found")
+    }
+
+    async fn insert_organization(&mut self, org_id: Uuid, name: &str, now: Timestamp) -> Result<()> {
+        self.run(Statement::new("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)").bind(org_id).bind(name).bind(now))
+            .await
+    }
+
+    async fn opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Opportunity>> {
+        let statement = Statement::new(format!(
+            "SELECT {OPPORTUNITY_COLUMNS} FROM opportunities o WHERE o.org_id = $1 AND o.id = $2{}",
+            self.locked()
+        ))
+        .bind(org_id)
+        .bind(id);
+        optional(&mut self.tx, statement, rows::opportunity).await
+    }
+
+    async fn save_opportunity(&mut self, o: &Opportunity) -> Result<()> {
+        let statement = Statement::new(
+            "INSERT INTO opportunities (org_id, id, client_id, prospect_name, prospect_email, prospect_phone, category_id,
+                 title, description, estimated_value, probability, status, source, assigned_to, follow_up_date,
+                 closed_at, closed_reason, transaction_id, created_by, created_at, updated_at, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+             ON CONFLICT (org_id, id) DO UPDATE SET
+                 client_id = excluded.client_id, prospect_name = excluded.prospect_name,
+                 prospect_email = excluded.prospect_email, prospect_phone = excluded.prospect_phone,
+                 category_id = excluded.category_id, title = excluded.title, description = excluded.description,
+                 estimated_value = excluded.estimated_value, probability = excluded.probability,
+                 status = excluded.status, source = excluded.source, assigned_to = excluded.assigned_to,
+                 follow_up_date = excluded.follow_up_date, closed_at = excluded.closed_at,
+                 closed_reason = excluded.closed_reason, transaction_id = excluded.transaction_id,
+                 updated_at = excluded.updated_at, version = excluded.version",
+        )
+        .bind(o.org_id)
+        .bind(o.id)
+        .bind(o.client_id)
+        .bind(&o.prospect_name)
+        .bind(&o.prospect_email)
+        .bind(&o.prospect_phone)
+        .bind(o.category_id)
+        .bind(&o.title)
+        .bind(&o.description)
+        .bind(o.estimated_value.map(|v| v.cents()))
+        .bind(o.probability)
+        .bind(o.status.as_str())
+        .bind(&o.source)
+        .bind(o.assigned_to)
+        .bind(o.follow_up_date)
+        .bind(o.closed_at)
+        .bind(&o.closed_reason)
+        .bind(o.transaction_id)
+        .bind(o.created_by)
+        .bind(o.created_at)
+        .bind(o.updated_at)
+        .bind(o.version);
+        self.run(statement).await
+    }
+
+    async fn delete_opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<bool> {
+        let statement = Statement::new("DELETE FROM opportunities WHERE org_id = $1 AND id = $2").bind(org_id).bind(id);
+        Ok(self.tx.execute(statement).await? > 0)
+    }
+
+    async fn insert_note(&mut self, n: &Note) -> Result<()> {
+        let statement = Statement::new(format!("INSERT INTO notes ({NOTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+            .bind(n.org_id)
+            .bind(n.id)
+            .bind(n.opportunity_id)
+            .bind(&n.content)
+            .bind(n.created_by)
+            .bind(n.created_at);
+        self.run(statement).await
+    }
+
+    async fn insert_activity(&mut self, a: &Activity) -> Result<()> {
+        let statement =
+            Statement::new(format!("INSERT INTO activities ({ACTIVITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+                .bind(a.org_id)
+                .bind(a.id)
+                .bind(a.opportunity_id)
+                .bind(a.activity_type.as_str())
+                .bind(&a.description)
+                .bind(&a.outcome)
+                .bind(a.scheduled_at)
+                .bind(a.completed_at)
+                .bind(a.created_by)
+                .bind(a.created_at);
+        self.run(statement).await
+    }
+
+    async fn unusable_references(&mut self, org_id: Uuid, references: &References) -> Result<FieldErrors> {
+        let checks = [
+            ("client_id", references.client_id, "clients", "", "no client with this id"),
+            ("category_id", references.category_id, "categories", " AND is_active = TRUE", "no active category with this id"),
+            ("assigned_to", references.assigned_to, "staff", " AND is_active = TRUE", "no active staff member with this id"),
+        ];
+        let mut errors = FieldErrors::default();
+        for (field, id, table, condition, message) in checks {
+            let Some(id) = id else { continue };
+            let statement = Statement::new(format!("SELECT 1 AS found FROM {table} WHERE org_id = $1 AND id = $2{condition}"));
+            if self.tx.fetch_optional(statement.bind(org_id).bind(id)).await?.is_none() {
+                errors.add(field, message);
+            }
+        }
+        Ok(errors)
+    }
+
+    async fn client(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Client>> {
+        let statement = by_id(CLIENT_COLUMNS, "clients", self.locked(), org_id, id);
+        optional(&mut self.tx, statement, rows::client).await
+    }
+
+    async fn client_by_email(&mut self, org_id: Uuid, email: &str) -> Result<Option<Client>> {
+        let statement = Statement::new(format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE org_id = $1 AND email = $2")).bind(org_id).bind(email);
+        optional(&mut self.tx, statement, rows::client).await
+    }
+
+    async fn save_client(&mut self, c: &Client) -> Result<()> {
+        let statement = Statement::new(format!(
+            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (org_id, id) DO UPDATE SET
+                 name = excluded.name, email = excluded.email, phone = excluded.phone, updated_at = excluded.updated_at"
+        ))
+        .bind(c.org_id)
+        .bind(c.id)
+        .bind(&c.name)
+        .bind(&c.email)
+        .bind(&c.phone)
+        .bind(c.created_at)
+        .bind(c.updated_at);
+        self.run(statement).await
+    }
+
+    async fn category(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Category>> {
+        let statement = by_id(CATEGORY_COLUMNS, "categories", self.locked(), org_id, id);
+        optional(&mut self.tx, statement, rows::category).await
+    }
+
+    async fn category_by_name(&mut self, org_id: Uuid, name_key: &str) -> Result<Option<Category>> {
+        let statement = Statement::new(format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE org_id = $1 AND name_key = $2"))
+            .bind(org_id)
+            .bind(name_key);
+        optional(&mut self.tx, statement, rows::category).await
+    }
+
+    async fn save_category(&mut self, c: &Category) -> Result<()> {
+        let statement = Statement::new(
+            "INSERT INTO categories (org_id, id, name, name_key, color, sort_order, is_active, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (org_id, id) DO UPDATE SET
+                 name = excluded.name, name_key = excluded.name_key, color = excluded.color,
+                 sort_order = excluded.sort_order, is_active = excluded.is_active, updated_at = excluded.updated_at",
+        )
+        .bind(c.org_id)
+        .bind(c.id)
+        .bind(&c.name)
+        .bind(c.name_key())
+        .bind(&c.color)
+        .bind(c.sort_order)
+        .bind(c.is_active)
+        .bind(c.created_at)
+        .bind(c.updated_at);
+        self.run(statement).await
+    }
+
+    async fn staff(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Staff>> {
+        let statement = by_id(STAFF_COLUMNS, "staff", self.locked(), org_id, id);
+        optional(&mut self.tx, statement, rows::staff).await
+    }
+
+    async fn staff_by_email(&mut self, org_id: Uuid, email: &str) -> Result<Option<Staff>> {
+        let statement = Statement::new(format!("SELECT {STAFF_COLUMNS} FROM staff WHERE org_id = $1 AND email = $2")).bind(org_id).bind(email);
+        optional(&mut self.tx, statement, rows::staff).await
+    }
+
+    async fn save_staff(&mut self, s: &Staff) -> Result<()> {
+        let statement = Statement::new(format!(
+            "INSERT INTO staff ({STAFF_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (org_id, id) DO UPDATE SET
+                 name = excluded.name, email = excluded.email, role = excluded.role,
+                 is_active = excluded.is_active, updated_at = excluded.updated_at"
+        ))
+        .bind(s.org_id)
+        .bind(s.id)
+        .bind(&s.name)
+        .bind(&s.email)
+        .bind(s.role.as_str())
+        .bind(s.is_active)
+        .bind(s.created_at)
+        .bind(s.updated_at);
+        self.run(statement).await
+    }
+
+    async fn active_owners(&mut self, org_id: Uuid) -> Result<i64> {
+        let statement = Statement::new(format!(
+            "SELECT COUNT(*) AS owners FROM (SELECT id FROM staff WHERE org_id = $1 AND role = 'owner' AND is_active = TRUE{}) owners",
+            self.locked()
+        ))
+        .bind(org_id);
+        self.tx.fetch_one(statement).await?.int("owners")
+    }
+
+    async fn insert_token(&mut self, t: &ApiToken) -> Result<()> {
+        let statement = Statement::new(
+            "INSERT INTO api_tokens (org_id, id, staff_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(t.org_id)
+        .bind(t.id)
+        .bind(t.staff_id)
+        .bind(&t.name)
+        .bind(t.hash.as_slice())
+        .bind(t.created_at);
+        self.run(statement).await
+    }
+
+    async fn token_holder(&mut self, org_id: Uuid, token_id: Uuid) -> Result<Option<Uuid>> {
+        let statement = Statement::new("SELECT staff_id FROM api_tokens WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL")
+            .bind(org_id)
+            .bind(token_id);
+        self.tx.fetch_optional(statement).await?.map(|row| row.uuid("staff_id")).transpose()
+    }
+
+    async fn revoke_token(&mut self, org_id: Uuid, token_id: Uuid, now: Timestamp) -> Result<()> {
+        self.run(Statement::new("UPDATE api_tokens SET revoked_at = $3 WHERE org_id = $1 AND id = $2").bind(org_id).bind(token_id).bind(now))
+            .await
+    }
+}

@@ -1,0 +1,153 @@
+//! The embedded backend: one SQLite file in WAL mode. Writes go through a single connection
+//! (SQLite allows one writer at a time anyway, and queuing in the pool is cheaper than
+//! retrying on SQLITE_BUSY); reads use a pool of read-only connections that never wait for it.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use domain::{Error, Result, Timestamp};
+use sqlx::migrate::Migrator;
+use sqlx::query::Query;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
+use uuid::Uuid;
+
+use crate::DbResult;
+use crate::sql::{Backend, Dialect, Param, RowReader, Run, SqlStore, Statement};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+const READERS: u32 = 8;
+
+pub(crate) struct Sqlite3 {
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+/// Opens (creating if needed) and migrates the database file named by `url`.
+/// Durability: WAL with `synchronous=FULL` syncs the log on every commit, so an acknowledged
+/// write survives a crash of the process and a loss of power.
+pub(crate) async fn open(url: &str) -> Result<SqlStore<Sqlite3>> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(Error::Conflict("an in-memory SQLite database cannot be shared; give a file path".into()));
+    }
+    let options = SqliteConnectOptions::from_str(url)
+        .db()?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.db()?;
+    MIGRATOR.run(&writer).await.map_err(Error::internal)?;
+    let reader = SqlitePoolOptions::new().max_connections(READERS).connect_with(options.read_only(true)).await.db()?;
+    Ok(SqlStore::new(Sqlite3 { reader, writer }))
+}
+
+#[async_trait]
+impl Backend for Sqlite3 {
+    type Reader = SqlitePool;
+    type Tx = Transaction<'static, Sqlite>;
+    const DIALECT: Dialect = Dialect {
+        like: "LIKE",
+        // The write transaction already holds the database's only write lock.
+        for_update: "",
+        binary_order: "",
+        bootstrap_lock: None,
+    };
+
+    fn reader(&self) -> SqlitePool {
+        self.reader.clone()
+    }
+
+    async fn begin(&self) -> Result<Self::Tx> {
+        // IMMEDIATE takes the write lock now, so what the transaction reads cannot change
+        // under it, and another process writing waits (busy_timeout) instead of failing.
+        self.writer.begin_with("BEGIN IMMEDIATE").await.db()
+    }
+
+    async fn commit(tx: Self::Tx) -> Result<()> {
+        tx.commit().await.db()
+    }
+}
+
+fn query(statement: &Statement) -> Query<'_, Sqlite, SqliteArguments> {
+    statement.params.iter().fold(sqlx::query(AssertSqlSafe(statement.sql.as_str())), |query, param| match param {
+        Param::Uuid(value) => query.bind(*value),
+        Param::Text(value) => query.bind(value.clone()),
+        Param::Int(value) => query.bind(*value),
+        Param::Int32(value) => query.bind(*value),
+        Param::Bool(value) => query.bind(*value),
+        Param::Time(value) => query.bind(value.map(Timestamp::unix_micros)),
+        Param::Bytes(value) => query.bind(value.clone()),
+    })
+}
+
+#[async_trait]
+impl Run for SqlitePool {
+    type Row = SqliteRow;
+
+    async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<SqliteRow>> {
+        query(&statement).fetch_all(&*self).await.db()
+    }
+
+    async fn fetch_optional(&mut self, statement: Statement) -> Result<Option<SqliteRow>> {
+        query(&statement).fetch_optional(&*self).await.db()
+    }
+
+    async fn execute(&mut self, statement: Statement) -> Result<u64> {
+        Ok(query(&statement).execute(&*self).await.db()?.rows_affected())
+    }
+}
+
+#[async_trait]
+impl Run for Transaction<'static, Sqlite> {
+    type Row = SqliteRow;
+
+    async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<SqliteRow>> {
+        query(&statement).fetch_all(&mut **self).await.db()
+    }
+
+    async fn fetch_optional(&mut self, statement: Statement) -> Result<Option<SqliteRow>> {
+        query(&statement).fetch_optional(&mut **self).await.db()
+    }
+
+    async fn execute(&mut self, statement: Statement) -> Result<u64> {
+        Ok(query(&statement).execute(&mut **self).await.db()?.rows_affected())
+    }
+}
+
+/// Instants are stored as microseconds since the Unix epoch.
+impl RowReader for SqliteRow {
+    fn uuid(&self, column: &str) -> Result<Uuid> {
+        self.try_get(column).db()
+    }
+    fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>> {
+        self.try_get(column).db()
+    }
+    fn text(&self, column: &str) -> Result<String> {
+        self.try_get(column).db()
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>> {
+        self.try_get(column).db()
+    }
+    fn int(&self, column: &str) -> Result<i64> {
+        self.try_get(column).db()
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+        self.try_get(column).db()
+    }
+    fn int32(&self, column: &str) -> Result<i32> {
+        self.try_get(column).db()
+    }
+    fn boolean(&self, column: &str) -> Result<bool> {
+        self.try_get(column).db()
+    }
+    fn opt_timestamp(&self, column: &str) -> Result<Option<Timestamp>> {
+        let micros: Option<i64> = self.try_get(column).db()?;
+        micros.map(|m| Timestamp::from_unix_micros(m).ok_or_else(|| crate::sql::corrupt(column))).transpose()
+    }
+}
