@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use domain::auth::Actor;
 use domain::query::QueryParams;
-use domain::{Error, FieldErrors};
+use domain::{Error, FieldErrors, Input};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -64,10 +64,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     }
 }
 
-/// A JSON object body deserialized into `T`. Malformed JSON is a 400; a body that is valid
-/// JSON but not what `T` takes is a 422 naming every unknown or mistyped field. An empty body
-/// counts as `{}`, so endpoints whose fields are all optional can be called without one.
-pub struct Body<T>(pub T);
+/// A JSON object body read into `T`. Malformed JSON is a 400. Unknown and mistyped fields are
+/// left out of `T` and carried in the [`Input`], so that the domain's validation reports them
+/// together with its own findings in one 422. An empty body counts as `{}`, so endpoints whose
+/// fields are all optional can be called without one.
+pub struct Body<T>(pub Input<T>);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
@@ -102,10 +103,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
-/// Deserializes `object` into `T`, reporting every bad field rather than only the first:
-/// request types make every field optional, so a field that fails can be dropped and the
-/// rest tried again.
-fn deserialize_fields<T: DeserializeOwned>(mut object: Map<String, Value>) -> Result<T, FieldErrors> {
+/// Deserializes `object` into `T`, noting every bad field rather than only the first: request
+/// types make every field optional, so a field that fails can be dropped and the rest tried
+/// again. Fails only if no subset of the fields can be read.
+fn deserialize_fields<T: DeserializeOwned>(mut object: Map<String, Value>) -> Result<Input<T>, FieldErrors> {
     let mut errors = FieldErrors::default();
     let known = serde_aux::serde_introspection::serde_introspect::<T>();
     object.retain(|field, _| {
@@ -117,7 +118,7 @@ fn deserialize_fields<T: DeserializeOwned>(mut object: Map<String, Value>) -> Re
     });
     loop {
         match serde_path_to_error::deserialize::<_, T>(Value::Object(object.clone())) {
-            Ok(value) => return if errors.is_empty() { Ok(value) } else { Err(errors) },
+            Ok(value) => return Ok(Input::new(value, errors)),
             Err(error) => {
                 let field = error.path().iter().next().map(ToString::to_string).unwrap_or_else(|| "body".into());
                 errors.add(&field, error.inner().to_string());
@@ -137,8 +138,11 @@ mod tests {
 
     fn fields(body: Value) -> Vec<(String, String)> {
         let Value::Object(object) = body else { unreachable!() };
-        let errors = deserialize_fields::<CreateOpportunity>(object).err().unwrap_or_default();
-        errors.iter().map(|(f, m)| (f.to_owned(), m.to_owned())).collect()
+        let input = deserialize_fields::<CreateOpportunity>(object).expect("some fields are readable");
+        match input.check(|_| Ok(())) {
+            Err(Error::Validation(errors)) => errors.iter().map(|(f, m)| (f.to_owned(), m.to_owned())).collect(),
+            _ => Vec::new(),
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod category;
 pub mod client;
 pub mod error;
+pub mod input;
 pub mod money;
 pub mod opportunity;
 pub mod patch;
@@ -16,6 +17,7 @@ pub mod text;
 pub mod timestamp;
 
 pub use error::{Error, FieldErrors, Result};
+pub use input::Input;
 pub use money::Money;
 pub use patch::Patch;
 pub use timestamp::Timestamp;

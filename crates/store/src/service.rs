@@ -9,7 +9,7 @@ use domain::opportunity::{
     Change, CloseOpportunity, Conversion, CreateOpportunity, Opportunity, OpportunityDetail, OpportunityView, References,
     UpdateOpportunity,
 };
-use domain::{text, Error, FieldErrors, Result, Timestamp};
+use domain::{text, Error, FieldErrors, Input, Result, Timestamp};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -84,20 +84,20 @@ async fn insert_organization(tx: &mut dyn Tx, new: NewOrganization) -> Result<Cr
 
 // ---- categories -------------------------------------------------------------------------
 
-pub async fn create_category(store: &dyn Store, actor: &Actor, input: CreateCategory) -> Result<Category> {
+pub async fn create_category(store: &dyn Store, actor: &Actor, input: Input<CreateCategory>) -> Result<Category> {
     actor.require_manager()?;
-    let category = Category::new(actor.org_id, input, Timestamp::now())?;
+    let category = input.check(|fields| Category::new(actor.org_id, fields, Timestamp::now()))?;
     let mut tx = store.begin().await?;
     save_unique_category(tx.as_mut(), &category).await?;
     tx.commit().await?;
     Ok(category)
 }
 
-pub async fn update_category(store: &dyn Store, actor: &Actor, id: Uuid, input: UpdateCategory) -> Result<Category> {
+pub async fn update_category(store: &dyn Store, actor: &Actor, id: Uuid, input: Input<UpdateCategory>) -> Result<Category> {
     actor.require_manager()?;
     let mut tx = store.begin().await?;
     let current = tx.category(actor.org_id, id).await?.ok_or(Error::NotFound("category"))?;
-    let category = current.updated(input, Timestamp::now())?;
+    let category = input.check(|fields| current.updated(fields, Timestamp::now()))?;
     if category != current {
         save_unique_category(tx.as_mut(), &category).await?;
         tx.commit().await?;
@@ -124,9 +124,8 @@ pub async fn opportunity(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<O
     Ok(OpportunityDetail { view, notes, activities })
 }
 
-pub async fn create_opportunity(store: &dyn Store, actor: &Actor, input: CreateOpportunity) -> Result<OpportunityView> {
-    let now = Timestamp::now();
-    let built = Opportunity::new(actor, input, now);
+pub async fn create_opportunity(store: &dyn Store, actor: &Actor, input: Input<CreateOpportunity>) -> Result<OpportunityView> {
+    let built = input.check(|fields| Opportunity::new(actor, fields, Timestamp::now()));
     let mut tx = store.begin().await?;
     let opportunity = with_usable_references(tx.as_mut(), actor, built).await?;
     tx.save_opportunity(&opportunity).await?;
@@ -138,20 +137,20 @@ pub async fn update_opportunity(
     store: &dyn Store,
     actor: &Actor,
     id: Uuid,
-    input: UpdateOpportunity,
+    input: Input<UpdateOpportunity>,
 ) -> Result<OpportunityView> {
     let mut tx = store.begin().await?;
     let current = locked_opportunity(tx.as_mut(), actor, id).await?;
-    let built = current.updated(actor, input, Timestamp::now());
+    let built = input.check(|fields| current.updated(actor, fields, Timestamp::now()));
     let change = with_usable_references(tx.as_mut(), actor, built).await?;
     save_change(tx, &current, change).await?;
     view(store, actor, id).await
 }
 
-pub async fn close_opportunity(store: &dyn Store, actor: &Actor, id: Uuid, input: CloseOpportunity) -> Result<OpportunityView> {
+pub async fn close_opportunity(store: &dyn Store, actor: &Actor, id: Uuid, input: Input<CloseOpportunity>) -> Result<OpportunityView> {
     let mut tx = store.begin().await?;
     let current = locked_opportunity(tx.as_mut(), actor, id).await?;
-    let change = current.closed(actor, input, Timestamp::now())?;
+    let change = input.check(|fields| current.closed(actor, fields, Timestamp::now()))?;
     save_change(tx, &current, change).await?;
     view(store, actor, id).await
 }
@@ -189,8 +188,8 @@ pub async fn convert_to_client(store: &dyn Store, actor: &Actor, id: Uuid) -> Re
     Ok(Conversion { client_id: client.id, client, created })
 }
 
-pub async fn add_note(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, input: CreateNote) -> Result<Note> {
-    let note = Note::new(actor, opportunity_id, input, Timestamp::now())?;
+pub async fn add_note(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, input: Input<CreateNote>) -> Result<Note> {
+    let note = input.check(|fields| Note::new(actor, opportunity_id, fields, Timestamp::now()))?;
     let mut tx = store.begin().await?;
     locked_opportunity(tx.as_mut(), actor, opportunity_id).await?;
     tx.insert_note(&note).await?;
@@ -198,8 +197,8 @@ pub async fn add_note(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, in
     Ok(note)
 }
 
-pub async fn log_activity(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, input: CreateActivity) -> Result<Activity> {
-    let activity = Activity::new(actor, opportunity_id, input, Timestamp::now())?;
+pub async fn log_activity(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, input: Input<CreateActivity>) -> Result<Activity> {
+    let activity = input.check(|fields| Activity::new(actor, opportunity_id, fields, Timestamp::now()))?;
     let mut tx = store.begin().await?;
     locked_opportunity(tx.as_mut(), actor, opportunity_id).await?;
     tx.insert_activity(&activity).await?;
@@ -257,18 +256,18 @@ async fn view(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<OpportunityV
 
 // ---- clients ----------------------------------------------------------------------------
 
-pub async fn create_client(store: &dyn Store, actor: &Actor, input: CreateClient) -> Result<Client> {
-    let client = Client::new(actor.org_id, input, Timestamp::now())?;
+pub async fn create_client(store: &dyn Store, actor: &Actor, input: Input<CreateClient>) -> Result<Client> {
+    let client = input.check(|fields| Client::new(actor.org_id, fields, Timestamp::now()))?;
     let mut tx = store.begin().await?;
     save_unique_client(tx.as_mut(), &client).await?;
     tx.commit().await?;
     Ok(client)
 }
 
-pub async fn update_client(store: &dyn Store, actor: &Actor, id: Uuid, input: UpdateClient) -> Result<Client> {
+pub async fn update_client(store: &dyn Store, actor: &Actor, id: Uuid, input: Input<UpdateClient>) -> Result<Client> {
     let mut tx = store.begin().await?;
     let current = tx.client(actor.org_id, id).await?.ok_or(Error::NotFound("client"))?;
-    let client = current.updated(input, Timestamp::now())?;
+    let client = input.check(|fields| current.updated(fields, Timestamp::now()))?;
     if client != current {
         save_unique_client(tx.as_mut(), &client).await?;
         tx.commit().await?;
@@ -290,8 +289,9 @@ async fn save_unique_client(tx: &mut dyn Tx, client: &Client) -> Result<()> {
 
 // ---- staff and tokens -------------------------------------------------------------------
 
-pub async fn create_staff(store: &dyn Store, actor: &Actor, input: CreateStaff) -> Result<Staff> {
-    let staff = Staff::new(actor.org_id, input, Timestamp::now())?;
+pub async fn create_staff(store: &dyn Store, actor: &Actor, input: Input<CreateStaff>) -> Result<Staff> {
+    actor.require_manager()?;
+    let staff = input.check(|fields| Staff::new(actor.org_id, fields, Timestamp::now()))?;
     actor.require_may_change_staff(&staff, Some(staff.role))?;
     let mut tx = store.begin().await?;
     save_unique_staff(tx.as_mut(), &staff).await?;
@@ -299,11 +299,11 @@ pub async fn create_staff(store: &dyn Store, actor: &Actor, input: CreateStaff) 
     Ok(staff)
 }
 
-pub async fn update_staff(store: &dyn Store, actor: &Actor, id: Uuid, input: UpdateStaff) -> Result<Staff> {
+pub async fn update_staff(store: &dyn Store, actor: &Actor, id: Uuid, input: Input<UpdateStaff>) -> Result<Staff> {
     let mut tx = store.begin().await?;
     let current = tx.staff(actor.org_id, id).await?.ok_or(Error::NotFound("staff member"))?;
-    actor.require_may_change_staff(&current, input.role.value().copied())?;
-    let staff = current.updated(input, Timestamp::now())?;
+    actor.require_may_change_staff(&current, input.fields().role.value().copied())?;
+    let staff = input.check(|fields| current.updated(fields, Timestamp::now()))?;
     if current.is_active_owner() && !staff.is_active_owner() && tx.active_owners(actor.org_id).await? <= 1 {
         return Err(Error::Conflict("the organization must keep at least one active owner".into()));
     }
@@ -322,16 +322,18 @@ async fn save_unique_staff(tx: &mut dyn Tx, staff: &Staff) -> Result<()> {
     tx.save_staff(staff).await
 }
 
-pub async fn issue_token(store: &dyn Store, actor: &Actor, staff_id: Uuid, input: CreateToken) -> Result<IssuedToken> {
+pub async fn issue_token(store: &dyn Store, actor: &Actor, staff_id: Uuid, input: Input<CreateToken>) -> Result<IssuedToken> {
     let mut tx = store.begin().await?;
     let holder = tx.staff(actor.org_id, staff_id).await?.ok_or(Error::NotFound("staff member"))?;
     actor.require_may_manage_tokens_of(&holder)?;
     if !holder.is_active {
         return Err(Error::Conflict("the staff member is deactivated; reactivate them first".into()));
     }
-    let mut errors = FieldErrors::default();
-    let name = text::optional(&mut errors, "name", input.name, TOKEN_NAME_MAX);
-    errors.into_result(())?;
+    let name = input.check(|fields| {
+        let mut errors = FieldErrors::default();
+        let name = text::optional(&mut errors, "name", fields.name, TOKEN_NAME_MAX);
+        errors.into_result(name)
+    })?;
     let secret = tokens::generate();
     let token = ApiToken {
         id: Uuid::now_v7(),
