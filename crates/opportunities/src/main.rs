@@ -3,10 +3,11 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use store::Store;
+use store::{OpenOptions, Store};
 use store::service::{self, NewOrganization};
 
 #[derive(Parser)]
@@ -32,9 +33,15 @@ enum Command {
 
 #[derive(Args)]
 struct DatabaseArgs {
-    /// sqlite://PATH
+    /// sqlite://PATH or postgres://USER@HOST/DATABASE
     #[arg(long = "database", env = "OPPORTUNITIES_DATABASE_URL", default_value = "sqlite://opportunities.db")]
     url: String,
+    /// Database connections per process (SQLite: read connections; there is one writer).
+    #[arg(long, env = "OPPORTUNITIES_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pool_size: u32,
+    /// PostgreSQL cancels any statement running longer than this many milliseconds.
+    #[arg(long, env = "OPPORTUNITIES_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
+    statement_timeout_ms: u64,
 }
 
 #[derive(Args)]
@@ -139,7 +146,11 @@ async fn shutdown_signal() {
 }
 
 async fn open(database: &DatabaseArgs) -> Result<Arc<dyn Store>, String> {
-    store::open(&database.url).await.map_err(|error| format!("cannot open {}: {}", database.url, describe(error)))
+    let options = OpenOptions {
+        pool_size: database.pool_size,
+        statement_timeout: Duration::from_millis(database.statement_timeout_ms),
+    };
+    store::open(&database.url, &options).await.map_err(|error| format!("cannot open {}: {}", database.url, describe(error)))
 }
 
 /// The error with its causes, for the operator reading the log.

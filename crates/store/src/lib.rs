@@ -2,12 +2,14 @@
 //! use cases in [`service`], written once over the trait so that every backend applies the same
 //! rules inside one transaction.
 
+mod postgres;
 pub mod service;
 mod sql;
 mod sqlite;
 pub mod tokens;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::activity::{Activity, Note};
@@ -20,13 +22,38 @@ use domain::stats::StatusSourceTotals;
 use domain::{Error, FieldErrors, Result, Timestamp};
 use uuid::Uuid;
 
-/// Opens the database named by `url` (`sqlite://path` or `sqlite::memory:`), creating it if
-/// needed and applying any migrations it lacks.
-pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        return Ok(Arc::new(sqlite::open(url).await?));
+/// How to connect: the operator's knobs.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Connections for reads (SQLite) or for everything (PostgreSQL), per process.
+    pub pool_size: u32,
+    /// PostgreSQL cancels a statement running longer than this. (SQLite has no equivalent.)
+    pub statement_timeout: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { pool_size: 16, statement_timeout: Duration::from_secs(10) }
     }
-    Err(Error::Conflict(format!("unsupported database URL `{url}`: use sqlite://PATH")))
+}
+
+/// How busy the connection pool is, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    pub size: u32,
+    pub idle: u32,
+}
+
+/// Opens the database named by `url` (`sqlite://PATH` or `postgres://...`), creating an
+/// SQLite file if needed, and applies any migrations it lacks.
+pub async fn open(url: &str, options: &OpenOptions) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        return Ok(Arc::new(sqlite::open(url, options).await?));
+    }
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        return Ok(Arc::new(postgres::open(url, options).await?));
+    }
+    Err(Error::Conflict(format!("unsupported database URL `{url}`: use sqlite://PATH or postgres://...")))
 }
 
 /// What the API reads, and [`Store::begin`] for everything it writes.
@@ -35,7 +62,9 @@ pub trait Store: Send + Sync {
     /// A transaction that holds the write lock (SQLite) or locks what it reads (PostgreSQL):
     /// what it reads stays true until it commits.
     async fn begin(&self) -> Result<Box<dyn Tx>>;
+    /// Succeeds when the database answers a query.
     async fn ping(&self) -> Result<()>;
+    fn pool_state(&self) -> PoolState;
 
     /// The active staff member holding the unrevoked token with this hash.
     async fn authenticate(&self, token_hash: &[u8]) -> Result<Option<Actor>>;

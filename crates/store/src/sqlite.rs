@@ -15,12 +15,10 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 use uuid::Uuid;
 
-use crate::DbResult;
+use crate::{DbResult, OpenOptions, PoolState};
 use crate::sql::{Backend, Dialect, Param, RowReader, Run, SqlStore, Statement};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
-
-const READERS: u32 = 8;
 
 pub(crate) struct Sqlite3 {
     reader: SqlitePool,
@@ -30,20 +28,21 @@ pub(crate) struct Sqlite3 {
 /// Opens (creating if needed) and migrates the database file named by `url`.
 /// Durability: WAL with `synchronous=FULL` syncs the log on every commit, so an acknowledged
 /// write survives a crash of the process and a loss of power.
-pub(crate) async fn open(url: &str) -> Result<SqlStore<Sqlite3>> {
+pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Sqlite3>> {
     if url.contains(":memory:") || url.contains("mode=memory") {
         return Err(Error::Conflict("an in-memory SQLite database cannot be shared; give a file path".into()));
     }
-    let options = SqliteConnectOptions::from_str(url)
+    let pool_size = options.pool_size;
+    let connect = SqliteConnectOptions::from_str(url)
         .db()?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
-    let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.db()?;
+    let writer = SqlitePoolOptions::new().max_connections(1).connect_with(connect.clone()).await.db()?;
     MIGRATOR.run(&writer).await.map_err(Error::internal)?;
-    let reader = SqlitePoolOptions::new().max_connections(READERS).connect_with(options.read_only(true)).await.db()?;
+    let reader = SqlitePoolOptions::new().max_connections(pool_size).connect_with(connect.read_only(true)).await.db()?;
     Ok(SqlStore::new(Sqlite3 { reader, writer }))
 }
 
@@ -71,6 +70,10 @@ impl Backend for Sqlite3 {
 
     async fn commit(tx: Self::Tx) -> Result<()> {
         tx.commit().await.db()
+    }
+
+    fn pool_state(&self) -> PoolState {
+        PoolState { size: self.reader.size(), idle: u32::try_from(self.reader.num_idle()).unwrap_or(u32::MAX) }
     }
 }
 

@@ -3,10 +3,12 @@
 
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::sync::Arc;
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use sqlx::Connection;
 use store::Store;
 use store::service::{self, NewOrganization};
 
@@ -22,8 +24,21 @@ macro_rules! suite {
                 }
             )*
         }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    if let Some(app) = $crate::common::TestApp::postgres().await {
+                        super::$test(app).await
+                    }
+                }
+            )*
+        }
     };
 }
+
+/// Set to a PostgreSQL URL to run every test against PostgreSQL too.
+pub const POSTGRES_URL: &str = "OPPORTUNITIES_TEST_POSTGRES_URL";
 
 pub struct TestApp {
     pub base: String,
@@ -94,8 +109,28 @@ impl TestApp {
         Self::start(&url, dir).await
     }
 
+    /// A fresh schema in the database `OPPORTUNITIES_TEST_POSTGRES_URL` names, or `None` (and
+    /// a notice on stderr, once per test binary) when that variable is not set.
+    pub async fn postgres() -> Option<TestApp> {
+        let Ok(url) = std::env::var(POSTGRES_URL) else {
+            static NOTICE: std::sync::Once = std::sync::Once::new();
+            NOTICE.call_once(|| {
+                // Straight to stderr: the test harness does not capture this, so it is seen.
+                let _ = writeln!(std::io::stderr(), "\n*** SKIPPED the PostgreSQL half of these tests: {POSTGRES_URL} is not set ***\n");
+            });
+            return None;
+        };
+        let schema = format!("test_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect to OPPORTUNITIES_TEST_POSTGRES_URL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.expect("create a schema");
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{separator}options[search_path]={schema}");
+        Some(Self::start(&url, tempfile::tempdir().expect("temporary directory")).await)
+    }
+
     async fn start(url: &str, dir: tempfile::TempDir) -> TestApp {
-        let store = store::open(url).await.expect("open the test database");
+        let options = store::OpenOptions { pool_size: 4, ..Default::default() };
+        let store = store::open(url, &options).await.expect("open the test database");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let base = format!("http://{}", listener.local_addr().expect("local address"));
         let router = opportunities_api::router(store.clone());

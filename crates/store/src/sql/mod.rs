@@ -144,4 +144,5 @@ pub(crate) trait Backend: Send + Sync + 'static {
     fn reader(&self) -> Self::Reader;
     async fn begin(&self) -> Result<Self::Tx>;
     async fn commit(tx: Self::Tx) -> Result<()>;
+    fn pool_state(&self) -> crate::PoolState;
 }

@@ -51,6 +51,10 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend.reader().fetch_one(Statement::new("SELECT 1 AS one")).await.map(drop)
     }
 
+    fn pool_state(&self) -> crate::PoolState {
+        self.backend.pool_state()
+    }
+
     async fn authenticate(&self, token_hash: &[u8]) -> Result<Option<Actor>> {
         let statement = Statement::new(
             "SELECT t.id AS token_id, s.org_id, s.id AS staff_id, s.name, s.role

@@ -1,0 +1,143 @@
+//! The shared backend: PostgreSQL, for several stateless replicas over one database.
+//! Transactions run at READ COMMITTED and lock the rows they decide on (`FOR UPDATE`).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use domain::{Error, Result, Timestamp};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::query::Query;
+use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::sql::{Backend, Dialect, Param, RowReader, Run, SqlStore, Statement};
+use crate::{DbResult, OpenOptions, PoolState};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub(crate) struct Postgres15 {
+    pool: PgPool,
+}
+
+/// Connects and migrates. sqlx holds an advisory lock while migrating, so replicas that start
+/// together apply each migration exactly once.
+pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Postgres15>> {
+    let timeout = format!("{}ms", options.statement_timeout.as_millis());
+    let connect = PgConnectOptions::from_str(url).db()?.options([("statement_timeout", timeout.as_str())]);
+    let pool = PgPoolOptions::new()
+        .max_connections(options.pool_size)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(connect)
+        .await
+        .db()?;
+    MIGRATOR.run(&pool).await.map_err(Error::internal)?;
+    Ok(SqlStore::new(Postgres15 { pool }))
+}
+
+#[async_trait]
+impl Backend for Postgres15 {
+    type Reader = PgPool;
+    type Tx = Transaction<'static, Postgres>;
+    const DIALECT: Dialect = Dialect {
+        like: "ILIKE",
+        for_update: " FOR UPDATE",
+        binary_order: " COLLATE \"C\"",
+        bootstrap_lock: Some("SELECT pg_advisory_xact_lock(7460211945) IS NULL AS locked"),
+    };
+
+    fn reader(&self) -> PgPool {
+        self.pool.clone()
+    }
+
+    async fn begin(&self) -> Result<Self::Tx> {
+        self.pool.begin().await.db()
+    }
+
+    async fn commit(tx: Self::Tx) -> Result<()> {
+        tx.commit().await.db()
+    }
+
+    fn pool_state(&self) -> PoolState {
+        PoolState { size: self.pool.size(), idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX) }
+    }
+}
+
+fn query(statement: &Statement) -> Query<'_, Postgres, PgArguments> {
+    statement.params.iter().fold(sqlx::query(AssertSqlSafe(statement.sql.as_str())), |query, param| match param {
+        Param::Uuid(value) => query.bind(*value),
+        Param::Text(value) => query.bind(value.clone()),
+        Param::Int(value) => query.bind(*value),
+        Param::Int32(value) => query.bind(*value),
+        Param::Bool(value) => query.bind(*value),
+        Param::Time(value) => query.bind(value.map(Timestamp::datetime)),
+        Param::Bytes(value) => query.bind(value.clone()),
+    })
+}
+
+#[async_trait]
+impl Run for PgPool {
+    type Row = PgRow;
+
+    async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<PgRow>> {
+        query(&statement).fetch_all(&*self).await.db()
+    }
+
+    async fn fetch_optional(&mut self, statement: Statement) -> Result<Option<PgRow>> {
+        query(&statement).fetch_optional(&*self).await.db()
+    }
+
+    async fn execute(&mut self, statement: Statement) -> Result<u64> {
+        Ok(query(&statement).execute(&*self).await.db()?.rows_affected())
+    }
+}
+
+#[async_trait]
+impl Run for Transaction<'static, Postgres> {
+    type Row = PgRow;
+
+    async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<PgRow>> {
+        query(&statement).fetch_all(&mut **self).await.db()
+    }
+
+    async fn fetch_optional(&mut self, statement: Statement) -> Result<Option<PgRow>> {
+        query(&statement).fetch_optional(&mut **self).await.db()
+    }
+
+    async fn execute(&mut self, statement: Statement) -> Result<u64> {
+        Ok(query(&statement).execute(&mut **self).await.db()?.rows_affected())
+    }
+}
+
+impl RowReader for PgRow {
+    fn uuid(&self, column: &str) -> Result<Uuid> {
+        self.try_get(column).db()
+    }
+    fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>> {
+        self.try_get(column).db()
+    }
+    fn text(&self, column: &str) -> Result<String> {
+        self.try_get(column).db()
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>> {
+        self.try_get(column).db()
+    }
+    fn int(&self, column: &str) -> Result<i64> {
+        self.try_get(column).db()
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+        self.try_get(column).db()
+    }
+    fn int32(&self, column: &str) -> Result<i32> {
+        self.try_get(column).db()
+    }
+    fn boolean(&self, column: &str) -> Result<bool> {
+        self.try_get(column).db()
+    }
+    fn opt_timestamp(&self, column: &str) -> Result<Option<Timestamp>> {
+        let at: Option<OffsetDateTime> = self.try_get(column).db()?;
+        Ok(at.map(Timestamp::from_datetime))
+    }
+}
