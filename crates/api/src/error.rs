@@ -19,6 +19,7 @@ pub enum ApiError {
     UnsupportedMediaType,
     RouteNotFound,
     MethodNotAllowed,
+    NotReady,
 }
 
 impl From<Error> for ApiError {
@@ -92,6 +93,9 @@ impl ApiError {
                 json!({}),
             ),
             ApiError::RouteNotFound => (S::NOT_FOUND, "not_found", "no such route; the API lives under /api/v1".into(), json!({})),
+            ApiError::NotReady => {
+                (S::SERVICE_UNAVAILABLE, "not_ready", "the database is not reachable; try again shortly".into(), json!({}))
+            }
             ApiError::MethodNotAllowed => {
                 (S::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method".into(), json!({}))
             }

@@ -4,6 +4,7 @@
 mod envelope;
 mod error;
 mod extract;
+mod observe;
 mod openapi;
 mod routes;
 
@@ -11,8 +12,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::get;
 use store::Store;
-use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
@@ -26,15 +28,19 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
 }
 
-/// The whole service: `/api/v1/...`, `/healthz`, and envelopes for unknown routes.
+/// The whole service: `/api/v1/...`, `/healthz`, `/readyz`, `/metrics`, and envelopes for
+/// unknown routes.
 pub fn router(store: Arc<dyn Store>) -> Router {
     let (api, openapi) = OpenApiRouter::new().nest("/api/v1", routes::api()).split_for_parts();
     let openapi = Arc::new(openapi::finish(openapi));
     api.merge(routes::system::openapi_json(openapi))
         .merge(routes::system::health())
+        .route("/metrics", get(observe::render))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(observe::record))
+        .layer(observe::trace_layer())
+        .layer(observe::request_ids())
         .with_state(AppState { store })
 }

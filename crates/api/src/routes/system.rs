@@ -8,11 +8,22 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use utoipa::openapi::OpenApi;
 
-use crate::AppState;
+use crate::{ApiError, AppState};
 
-/// `GET /healthz`: the process is up and serving. Needs no token.
+/// `GET /healthz`: the process is up and serving. `GET /readyz`: and its database answers, so a
+/// load balancer may send it traffic. Neither needs a token.
 pub fn health() -> Router<AppState> {
-    Router::new().route("/healthz", get(|| async { Json(json!({ "success": true, "data": { "status": "ok" } })) }))
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({ "success": true, "data": { "status": "ok" } })) }))
+        .route("/readyz", get(ready))
+}
+
+async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    state.store.ping().await.map_err(|error| {
+        tracing::warn!(%error, "database not reachable");
+        ApiError::NotReady
+    })?;
+    Ok(Json(json!({ "success": true, "data": { "status": "ready" } })))
 }
 
 /// `GET /api/v1/openapi.json`: the OpenAPI document generated from the handlers. Public, like
