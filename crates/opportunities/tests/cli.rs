@@ -2,45 +2,11 @@
 //! owner's token once, `org create` works against a database a server is using, `migrate`
 //! reports, and SIGTERM stops the server cleanly.
 
-use std::process::Stdio;
-use std::time::Duration;
+mod common;
 
+use common::{BINARY, Server};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_opportunities");
-
-struct Server {
-    child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
-}
-
-impl Server {
-    async fn start(database: &str, bootstrap_token: Option<&str>) -> Server {
-        let mut command = Command::new(BINARY);
-        command.args(["serve", "--listen", "127.0.0.1:0", "--database", database]).stdout(Stdio::piped()).kill_on_drop(true);
-        command.env_remove("OPPORTUNITIES_BOOTSTRAP_TOKEN");
-        if let Some(token) = bootstrap_token {
-            command.env("OPPORTUNITIES_BOOTSTRAP_TOKEN", token);
-        }
-        let mut child = command.spawn().expect("start the server");
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Server { child, lines }
-    }
-
-    /// The next JSON line the server prints on stdout.
-    async fn next_line(&mut self) -> Value {
-        let line = tokio::time::timeout(Duration::from_secs(30), self.lines.next_line()).await;
-        let line = line.expect("the server prints in time").expect("stdout").expect("a line");
-        serde_json::from_str(&line).expect("stdout is JSON")
-    }
-
-    async fn base_url(&mut self) -> String {
-        let listening = self.next_line().await;
-        format!("http://{}", listening["listening"].as_str().expect("a listening line"))
-    }
-}
+use tokio::process::Command;
 
 async fn me(base: &str, token: &str) -> (u16, Value) {
     let response = reqwest::Client::new().get(format!("{base}/api/v1/me")).bearer_auth(token).send().await.expect("request");
@@ -76,16 +42,8 @@ async fn serve_bootstraps_once_and_org_create_works_beside_it() {
     assert_ne!(boss["data"]["org_id"], bootstrap["org_id"]);
     assert_eq!(run(&["migrate", "--database", &database]).await, serde_json::json!({"migrated": true}));
 
-    terminate(&mut server).await;
+    server.terminate().await;
     let mut restarted = Server::start(&database, Some("opp_ignored_now")).await;
     let first_line = restarted.next_line().await;
     assert!(first_line.get("listening").is_some(), "no second bootstrap: {first_line}");
-}
-
-async fn terminate(server: &mut Server) {
-    let pid = server.child.id().expect("running") as i32;
-    let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await.expect("kill");
-    assert!(status.success());
-    let exit = tokio::time::timeout(Duration::from_secs(30), server.child.wait()).await.expect("stops in time").expect("exit");
-    assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
 }

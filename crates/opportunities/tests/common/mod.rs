@@ -1,0 +1,68 @@
+//! Running the `opportunities` binary as an operator would.
+
+#![allow(dead_code)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_opportunities");
+
+pub struct Server {
+    pub child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Server {
+    pub async fn start(database: &str, bootstrap_token: Option<&str>) -> Server {
+        let mut command = Command::new(BINARY);
+        command.args(["serve", "--listen", "127.0.0.1:0", "--database", database]).stdout(Stdio::piped()).kill_on_drop(true);
+        command.env_remove("OPPORTUNITIES_BOOTSTRAP_TOKEN").env("RUST_LOG", "warn");
+        if let Some(token) = bootstrap_token {
+            command.env("OPPORTUNITIES_BOOTSTRAP_TOKEN", token);
+        }
+        let mut child = command.spawn().expect("start the server");
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Server { child, lines }
+    }
+
+    /// The next JSON line the server prints on stdout.
+    pub async fn next_line(&mut self) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(30), self.lines.next_line()).await;
+        let line = line.expect("the server prints in time").expect("stdout").expect("a line");
+        serde_json::from_str(&line).expect("stdout is JSON")
+    }
+
+    pub async fn base_url(&mut self) -> String {
+        let listening = self.next_line().await;
+        format!("http://{}", listening["listening"].as_str().expect("a listening line"))
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub async fn terminate(&mut self) {
+        let pid = self.child.id().expect("running").to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill");
+        assert!(status.success());
+        let exit = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await.expect("stops in time").expect("exit");
+        assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
+    }
+}
+
+/// A URL for a fresh, empty schema in the database `OPPORTUNITIES_TEST_POSTGRES_URL` names, or
+/// `None` (with a notice that the test is skipped) when that variable is not set.
+pub async fn fresh_postgres_schema() -> Option<String> {
+    use sqlx::Connection;
+    let Ok(url) = std::env::var("OPPORTUNITIES_TEST_POSTGRES_URL") else {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "\n*** SKIPPED: OPPORTUNITIES_TEST_POSTGRES_URL is not set ***\n");
+        return None;
+    };
+    let schema = format!("replicas_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect to OPPORTUNITIES_TEST_POSTGRES_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.expect("create a schema");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{separator}options[search_path]={schema}"))
+}
