@@ -1,7 +1,8 @@
 //! The seed's result shape: `{"success": true, "data": …}` (lists add `meta`).
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use domain::query::Page;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -32,6 +33,24 @@ pub struct Meta {
 #[derive(Serialize, ToSchema)]
 pub struct Deleted {
     pub id: uuid::Uuid,
+}
+
+/// An opportunity in the envelope, with its version as the `ETag` for conditional requests.
+pub struct Tagged<T> {
+    status: StatusCode,
+    version: i64,
+    data: T,
+}
+
+impl<T: Serialize> IntoResponse for Tagged<T> {
+    fn into_response(self) -> Response {
+        let etag = format!("\"{}\"", self.version);
+        (self.status, [(header::ETAG, etag)], ok(self.data)).into_response()
+    }
+}
+
+pub fn tagged<T>(status: StatusCode, version: i64, data: T) -> Tagged<T> {
+    Tagged { status, version, data }
 }
 
 pub fn ok<T>(data: T) -> Json<Envelope<T>> {

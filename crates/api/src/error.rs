@@ -14,6 +14,7 @@ pub enum ApiError {
     Domain(Error),
     MalformedBody(String),
     InvalidPath(String),
+    InvalidHeader(&'static str),
     Unauthorized(&'static str),
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -72,6 +73,12 @@ impl ApiError {
                 }
                 Error::Conflict(_) => (S::CONFLICT, "conflict", message(&error), json!({})),
                 Error::Forbidden(_) => (S::FORBIDDEN, "forbidden", message(&error), json!({})),
+                Error::PreconditionFailed { current_version } => (
+                    S::PRECONDITION_FAILED,
+                    "precondition_failed",
+                    message(&error),
+                    json!({ "current_version": current_version }),
+                ),
                 Error::Internal(source) => {
                     tracing::error!(error = %source, "request failed");
                     (S::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; try again".into(), json!({}))
@@ -79,6 +86,7 @@ impl ApiError {
             },
             ApiError::MalformedBody(why) => (S::BAD_REQUEST, "bad_request", format!("the body is not valid JSON: {why}"), json!({})),
             ApiError::InvalidPath(why) => (S::BAD_REQUEST, "bad_request", why, json!({})),
+            ApiError::InvalidHeader(why) => (S::BAD_REQUEST, "bad_request", why.into(), json!({})),
             ApiError::Unauthorized(why) => (S::UNAUTHORIZED, "unauthorized", why.into(), json!({})),
             ApiError::PayloadTooLarge => (
                 S::PAYLOAD_TOO_LARGE,

@@ -50,6 +50,38 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
+/// The version named by `If-Match`, if the request is conditional. `*` matches any version.
+/// ETags are the opportunity's `version` in quotes (`"3"`); `W/"3"` and a bare `3` are
+/// accepted too.
+pub struct IfMatch(pub Option<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(header::IF_MATCH) else { return Ok(IfMatch(None)) };
+        let text = value.to_str().unwrap_or("").trim();
+        if text == "*" {
+            return Ok(IfMatch(None));
+        }
+        let tag = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+        tag.parse::<i64>().map(|version| IfMatch(Some(version))).map_err(|_| {
+            ApiError::InvalidHeader("If-Match must be the ETag of the version you read, such as \"3\"")
+        })
+    }
+}
+
+/// `If-Match` as the OpenAPI document describes it.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfMatchHeader {
+    /// The `ETag` of the version this change is based on, such as `"3"`: the change is refused
+    /// with 412 if the opportunity has changed since.
+    #[param(rename = "If-Match")]
+    #[allow(dead_code)]
+    if_match: Option<String>,
+}
+
 /// The query string as name/value pairs, for the domain's parsers.
 pub struct Params(pub QueryParams);
 

@@ -23,6 +23,8 @@ pub enum Error {
     AlreadyConverted { client_id: Uuid },
     #[error("{0}")]
     Conflict(String),
+    #[error("the opportunity changed since you read it (it is now version {current_version}); read it again and retry")]
+    PreconditionFailed { current_version: i64 },
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("internal error")]

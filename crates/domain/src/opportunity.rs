@@ -235,6 +235,14 @@ impl Opportunity {
         errors.into_result((opportunity, references))
     }
 
+    /// The version a conditional request (`If-Match`) expects must be the current one.
+    pub fn require_version(&self, expected: Option<i64>) -> Result<()> {
+        match expected {
+            Some(version) if version != self.version => Err(Error::PreconditionFailed { current_version: self.version }),
+            _ => Ok(()),
+        }
+    }
+
     pub fn references(&self) -> References {
         References { client_id: self.client_id, category_id: self.category_id, assigned_to: self.assigned_to }
     }

@@ -92,7 +92,8 @@ pub trait Tx: Send {
 
     async fn opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Opportunity>>;
     async fn save_opportunity(&mut self, opportunity: &Opportunity) -> Result<()>;
-    async fn delete_opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<bool>;
+    /// Deletes it with its notes and activities.
+    async fn delete_opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<()>;
     async fn insert_note(&mut self, note: &Note) -> Result<()>;
     async fn insert_activity(&mut self, activity: &Activity) -> Result<()>;
     /// A message for each referenced record that does not exist in the organization or may not

@@ -137,38 +137,44 @@ pub async fn update_opportunity(
     store: &dyn Store,
     actor: &Actor,
     id: Uuid,
+    expected_version: Option<i64>,
     input: Input<UpdateOpportunity>,
 ) -> Result<OpportunityView> {
     let mut tx = store.begin().await?;
-    let current = locked_opportunity(tx.as_mut(), actor, id).await?;
+    let current = locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
     let built = input.check(|fields| current.updated(actor, fields, Timestamp::now()));
     let change = with_usable_references(tx.as_mut(), actor, built).await?;
     save_change(tx, &current, change).await?;
     view(store, actor, id).await
 }
 
-pub async fn close_opportunity(store: &dyn Store, actor: &Actor, id: Uuid, input: Input<CloseOpportunity>) -> Result<OpportunityView> {
+pub async fn close_opportunity(
+    store: &dyn Store,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i64>,
+    input: Input<CloseOpportunity>,
+) -> Result<OpportunityView> {
     let mut tx = store.begin().await?;
-    let current = locked_opportunity(tx.as_mut(), actor, id).await?;
+    let current = locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
     let change = input.check(|fields| current.closed(actor, fields, Timestamp::now()))?;
     save_change(tx, &current, change).await?;
     view(store, actor, id).await
 }
 
-pub async fn delete_opportunity(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<()> {
+pub async fn delete_opportunity(store: &dyn Store, actor: &Actor, id: Uuid, expected_version: Option<i64>) -> Result<()> {
     let mut tx = store.begin().await?;
-    if !tx.delete_opportunity(actor.org_id, id).await? {
-        return Err(Error::NotFound("opportunity"));
-    }
+    locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
+    tx.delete_opportunity(actor.org_id, id).await?;
     tx.commit().await
 }
 
 /// Creates a client from the prospect (or links the existing client with the same e-mail) and
 /// points the opportunity at it.
-pub async fn convert_to_client(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<Conversion> {
+pub async fn convert_to_client(store: &dyn Store, actor: &Actor, id: Uuid, expected_version: Option<i64>) -> Result<Conversion> {
     let now = Timestamp::now();
     let mut tx = store.begin().await?;
-    let current = locked_opportunity(tx.as_mut(), actor, id).await?;
+    let current = locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
     let prospect = current.prospect_as_client()?;
     let existing = match prospect.email.as_deref() {
         Some(email) => tx.client_by_email(actor.org_id, email).await?,
@@ -191,7 +197,7 @@ pub async fn convert_to_client(store: &dyn Store, actor: &Actor, id: Uuid) -> Re
 pub async fn add_note(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, input: Input<CreateNote>) -> Result<Note> {
     let note = input.check(|fields| Note::new(actor, opportunity_id, fields, Timestamp::now()))?;
     let mut tx = store.begin().await?;
-    locked_opportunity(tx.as_mut(), actor, opportunity_id).await?;
+    locked_opportunity(tx.as_mut(), actor, opportunity_id, None).await?;
     tx.insert_note(&note).await?;
     tx.commit().await?;
     Ok(note)
@@ -200,7 +206,7 @@ pub async fn add_note(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, in
 pub async fn log_activity(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, input: Input<CreateActivity>) -> Result<Activity> {
     let activity = input.check(|fields| Activity::new(actor, opportunity_id, fields, Timestamp::now()))?;
     let mut tx = store.begin().await?;
-    locked_opportunity(tx.as_mut(), actor, opportunity_id).await?;
+    locked_opportunity(tx.as_mut(), actor, opportunity_id, None).await?;
     tx.insert_activity(&activity).await?;
     tx.commit().await?;
     Ok(activity)
@@ -220,8 +226,12 @@ async fn require_opportunity(store: &dyn Store, actor: &Actor, id: Uuid) -> Resu
     store.opportunity_view(actor.org_id, id).await?.map(drop).ok_or(Error::NotFound("opportunity"))
 }
 
-async fn locked_opportunity(tx: &mut dyn Tx, actor: &Actor, id: Uuid) -> Result<Opportunity> {
-    tx.opportunity(actor.org_id, id).await?.ok_or(Error::NotFound("opportunity"))
+/// The opportunity, locked until the transaction ends, if it is at the version the caller
+/// expects (when it expects one).
+async fn locked_opportunity(tx: &mut dyn Tx, actor: &Actor, id: Uuid, expected_version: Option<i64>) -> Result<Opportunity> {
+    let opportunity = tx.opportunity(actor.org_id, id).await?.ok_or(Error::NotFound("opportunity"))?;
+    opportunity.require_version(expected_version)?;
+    Ok(opportunity)
 }
 
 /// Merges the domain's field errors with the store's verdict on the references, so that one

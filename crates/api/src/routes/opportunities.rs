@@ -13,8 +13,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiResult;
-use crate::envelope::{Deleted, Envelope, ListEnvelope, created, list, ok};
-use crate::extract::{Auth, Body, Id, Params};
+use crate::envelope::{Deleted, Envelope, ListEnvelope, Tagged, created, list, ok, tagged};
+use crate::extract::{Auth, Body, Id, IfMatch, IfMatchHeader, Params};
 use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -47,9 +47,10 @@ async fn list_opportunities(State(state): State<AppState>, Auth(actor): Auth, Pa
 
 /// createOpportunity.
 #[utoipa::path(post, path = "/opportunities", tag = "opportunities", request_body = CreateOpportunity,
-    responses((status = 201, body = Envelope<OpportunityView>)))]
-async fn create_opportunity(State(state): State<AppState>, Auth(actor): Auth, Body(input): Body<CreateOpportunity>) -> ApiResult<(StatusCode, Json<Envelope<OpportunityView>>)> {
-    Ok(created(service::create_opportunity(state.store.as_ref(), &actor, input).await?))
+    responses((status = 201, body = Envelope<OpportunityView>, headers(("ETag" = String, description = "The version, for If-Match.")))))]
+async fn create_opportunity(State(state): State<AppState>, Auth(actor): Auth, Body(input): Body<CreateOpportunity>) -> ApiResult<Tagged<OpportunityView>> {
+    let view = service::create_opportunity(state.store.as_ref(), &actor, input).await?;
+    Ok(tagged(StatusCode::CREATED, view.opportunity.version, view))
 }
 
 /// getOpportunityStats.
@@ -64,38 +65,43 @@ async fn stats(State(state): State<AppState>, Auth(actor): Auth, Params(params):
 
 /// getOpportunity: with its notes and activities in full, newest first.
 #[utoipa::path(get, path = "/opportunities/{id}", tag = "opportunities", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = Envelope<OpportunityDetail>)))]
-async fn get_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Json<Envelope<OpportunityDetail>>> {
-    Ok(ok(service::opportunity(state.store.as_ref(), &actor, id).await?))
+    responses((status = 200, body = Envelope<OpportunityDetail>, headers(("ETag" = String, description = "The version, for If-Match.")))))]
+async fn get_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Tagged<OpportunityDetail>> {
+    let detail = service::opportunity(state.store.as_ref(), &actor, id).await?;
+    Ok(tagged(StatusCode::OK, detail.view.opportunity.version, detail))
 }
 
 /// updateOpportunity: only the given fields change; `null` clears a nullable one.
 #[utoipa::path(patch, path = "/opportunities/{id}", tag = "opportunities", request_body = UpdateOpportunity,
-    params(("id" = uuid::Uuid, Path)), responses((status = 200, body = Envelope<OpportunityView>)))]
-async fn update_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, Body(input): Body<UpdateOpportunity>) -> ApiResult<Json<Envelope<OpportunityView>>> {
-    Ok(ok(service::update_opportunity(state.store.as_ref(), &actor, id, input).await?))
+    params(("id" = uuid::Uuid, Path), IfMatchHeader),
+    responses((status = 200, body = Envelope<OpportunityView>, headers(("ETag" = String, description = "The new version.")))))]
+async fn update_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, IfMatch(expected): IfMatch, Body(input): Body<UpdateOpportunity>) -> ApiResult<Tagged<OpportunityView>> {
+    let view = service::update_opportunity(state.store.as_ref(), &actor, id, expected, input).await?;
+    Ok(tagged(StatusCode::OK, view.opportunity.version, view))
 }
 
 /// deleteOpportunity: its notes and activities go with it.
-#[utoipa::path(delete, path = "/opportunities/{id}", tag = "opportunities", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(delete, path = "/opportunities/{id}", tag = "opportunities", params(("id" = uuid::Uuid, Path), IfMatchHeader),
     responses((status = 200, body = Envelope<Deleted>)))]
-async fn delete_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Json<Envelope<Deleted>>> {
-    service::delete_opportunity(state.store.as_ref(), &actor, id).await?;
+async fn delete_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, IfMatch(expected): IfMatch) -> ApiResult<Json<Envelope<Deleted>>> {
+    service::delete_opportunity(state.store.as_ref(), &actor, id, expected).await?;
     Ok(ok(Deleted { id }))
 }
 
 /// closeOpportunity: won (probability 100) or lost (probability 0).
 #[utoipa::path(post, path = "/opportunities/{id}/close", tag = "opportunities", request_body = CloseOpportunity,
-    params(("id" = uuid::Uuid, Path)), responses((status = 200, body = Envelope<OpportunityView>)))]
-async fn close_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, Body(input): Body<CloseOpportunity>) -> ApiResult<Json<Envelope<OpportunityView>>> {
-    Ok(ok(service::close_opportunity(state.store.as_ref(), &actor, id, input).await?))
+    params(("id" = uuid::Uuid, Path), IfMatchHeader),
+    responses((status = 200, body = Envelope<OpportunityView>, headers(("ETag" = String, description = "The new version.")))))]
+async fn close_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, IfMatch(expected): IfMatch, Body(input): Body<CloseOpportunity>) -> ApiResult<Tagged<OpportunityView>> {
+    let view = service::close_opportunity(state.store.as_ref(), &actor, id, expected, input).await?;
+    Ok(tagged(StatusCode::OK, view.opportunity.version, view))
 }
 
 /// convertToClient: creates a client from the prospect, or links the one with the same e-mail.
-#[utoipa::path(post, path = "/opportunities/{id}/convert", tag = "opportunities", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(post, path = "/opportunities/{id}/convert", tag = "opportunities", params(("id" = uuid::Uuid, Path), IfMatchHeader),
     responses((status = 200, body = Envelope<Conversion>)))]
-async fn convert_to_client(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Json<Envelope<Conversion>>> {
-    Ok(ok(service::convert_to_client(state.store.as_ref(), &actor, id).await?))
+async fn convert_to_client(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, IfMatch(expected): IfMatch) -> ApiResult<Json<Envelope<Conversion>>> {
+    Ok(ok(service::convert_to_client(state.store.as_ref(), &actor, id, expected).await?))
 }
 
 /// getOpportunityNotes: newest first.

@@ -298,9 +298,8 @@ impl<B: Backend> Tx for SqlTx<B> {
         self.run(statement).await
     }
 
-    async fn delete_opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<bool> {
-        let statement = Statement::new("DELETE FROM opportunities WHERE org_id = $1 AND id = $2").bind(org_id).bind(id);
-        Ok(self.tx.execute(statement).await? > 0)
+    async fn delete_opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<()> {
+        self.run(Statement::new("DELETE FROM opportunities WHERE org_id = $1 AND id = $2").bind(org_id).bind(id)).await
     }
 
     async fn insert_note(&mut self, n: &Note) -> Result<()> {
