@@ -21,6 +21,8 @@ pub enum ApiError {
     RouteNotFound,
     MethodNotAllowed,
     NotReady,
+    IdempotencyKeyReused,
+    IdempotencyKeyInProgress,
 }
 
 impl From<Error> for ApiError {
@@ -101,6 +103,18 @@ impl ApiError {
                 json!({}),
             ),
             ApiError::RouteNotFound => (S::NOT_FOUND, "not_found", "no such route; the API lives under /api/v1".into(), json!({})),
+            ApiError::IdempotencyKeyReused => (
+                S::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for a different request; use a new key for a new request".into(),
+                json!({}),
+            ),
+            ApiError::IdempotencyKeyInProgress => (
+                S::CONFLICT,
+                "idempotency_key_in_progress",
+                "a request with this Idempotency-Key is still being processed; retry in a moment".into(),
+                json!({}),
+            ),
             ApiError::NotReady => {
                 (S::SERVICE_UNAVAILABLE, "not_ready", "the database is not reachable; try again shortly".into(), json!({}))
             }

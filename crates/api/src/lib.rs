@@ -4,6 +4,7 @@
 mod envelope;
 mod error;
 mod extract;
+mod idempotency;
 mod observe;
 mod openapi;
 mod routes;
@@ -31,9 +32,11 @@ pub struct AppState {
 /// The whole service: `/api/v1/...`, `/healthz`, `/readyz`, `/metrics`, and envelopes for
 /// unknown routes.
 pub fn router(store: Arc<dyn Store>) -> Router {
+    let state = AppState { store };
     let (api, openapi) = OpenApiRouter::new().nest("/api/v1", routes::api()).split_for_parts();
     let openapi = Arc::new(openapi::finish(openapi));
-    api.merge(routes::system::openapi_json(openapi))
+    api.layer(middleware::from_fn_with_state(state.clone(), idempotency::for_staff))
+        .merge(routes::system::openapi_json(openapi))
         .merge(routes::system::health())
         .route("/metrics", get(observe::render))
         .fallback(|| async { ApiError::RouteNotFound })
@@ -42,5 +45,5 @@ pub fn router(store: Arc<dyn Store>) -> Router {
         .layer(middleware::from_fn(observe::record))
         .layer(observe::trace_layer())
         .layer(observe::request_ids())
-        .with_state(AppState { store })
+        .with_state(state)
 }

@@ -2,7 +2,10 @@
 //! authentication and the error envelope for every error status the API can answer.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApi, Ref, ResponseBuilder, content::ContentBuilder};
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{
+    ComponentsBuilder, InfoBuilder, ObjectBuilder, OpenApi, Ref, Required, ResponseBuilder, Type, content::ContentBuilder,
+};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::error::{ErrorBody, ErrorEnvelope};
@@ -18,6 +21,21 @@ const ERRORS: [(&str, &str); 9] = [
     ("422", "Invalid fields, each named in `details.fields` (`validation_failed`)."),
     ("500", "An unexpected failure on the server (`internal`)."),
 ];
+
+/// Every POST takes an `Idempotency-Key`.
+fn idempotency_key() -> Parameter {
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "A unique key (such as a UUID) that makes retries safe: a retry with the same key and body \
+             gets the first response again (with `Idempotent-Replayed: true`); the same key with \
+             another body is refused with 422 `idempotency_key_reused`. Kept at least 24 hours.",
+        ))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255))))
+        .build()
+}
 
 pub fn finish(mut openapi: OpenApi) -> OpenApi {
     openapi.info = InfoBuilder::new()
@@ -39,6 +57,9 @@ pub fn finish(mut openapi: OpenApi) -> OpenApi {
     openapi.components = Some(components);
     openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
     for item in openapi.paths.paths.values_mut() {
+        if let Some(post) = item.post.as_mut() {
+            post.parameters.get_or_insert_with(Vec::new).push(idempotency_key().into());
+        }
         let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
         for operation in operations.into_iter().flatten() {
             for (status, _) in ERRORS {

@@ -126,11 +126,23 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
     let address = listener.local_addr().map_err(|error| error.to_string())?;
     print(json!({ "listening": address.to_string() }));
+    tokio::spawn(purge_idempotency_keys_hourly(store.clone()));
     tracing::info!(%address, "serving");
     axum::serve(listener, api::router(store))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|error| error.to_string())
+}
+
+async fn purge_idempotency_keys_hourly(store: Arc<dyn Store>) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        hourly.tick().await;
+        match service::purge_expired_idempotency_keys(store.as_ref()).await {
+            Ok(purged) => tracing::debug!(purged, "purged expired idempotency keys"),
+            Err(error) => tracing::warn!(error = %describe(error), "could not purge expired idempotency keys"),
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, let in-flight requests finish, then exit.

@@ -105,6 +105,17 @@ async fn three_replicas_on_one_database_lose_nothing() {
     let ids: BTreeMap<usize, String> = creates.join_all().await.into_iter().collect();
     assert_eq!(ids.len(), LEADS);
 
+    // A retry that lands on another replica is answered from the first response.
+    let mut replies = Vec::new();
+    for replica in 0..3 {
+        let request = cluster.http.post(format!("{}/api/v1/clients", cluster.bases[replica])).bearer_auth(TOKEN);
+        let request = request.header("idempotency-key", "import-42").json(&json!({"name": "Imported Client"}));
+        let response = request.send().await.expect("the replica answers");
+        assert_eq!(response.status(), 201);
+        replies.push(response.json::<Value>().await.expect("JSON"));
+    }
+    assert!(replies.iter().all(|reply| reply == &replies[0]), "one client, whichever replica the retry reached");
+
     let mut work = JoinSet::new();
     for (&i, id) in &ids {
         let (cluster, id) = (cluster.clone(), id.clone());
@@ -149,7 +160,7 @@ async fn three_replicas_on_one_database_lose_nothing() {
         assert_eq!(data["probability"], expected.probability, "lead {i}");
     }
     let clients = cluster.get(0, "/clients?limit=200").await;
-    assert_eq!(clients["meta"]["total"], ids.keys().filter(|&&i| plan(i).converted).count());
+    assert_eq!(clients["meta"]["total"], 1 + ids.keys().filter(|&&i| plan(i).converted).count());
 
     let recount = recount(&listed);
     for replica in 0..3 {

@@ -80,6 +80,28 @@ pub trait Store: Send + Sync {
     async fn client(&self, org_id: Uuid, id: Uuid) -> Result<Option<Client>>;
     async fn staff_members(&self, org_id: Uuid) -> Result<Vec<Staff>>;
     async fn staff(&self, org_id: Uuid, id: Uuid) -> Result<Option<Staff>>;
+
+    /// Records that a request with this key and body hash is being processed, unless the key
+    /// was used before (see [`Claim`]). A claim left unfinished for a minute (its server died)
+    /// may be taken over.
+    async fn claim_idempotency_key(&self, org_id: Uuid, key: &str, request_hash: &[u8], now: Timestamp) -> Result<Claim>;
+    /// Stores the response to replay, or, with `None`, gives the key up so a retry runs anew.
+    async fn finish_idempotency_key(&self, org_id: Uuid, key: &str, response: Option<(u16, &[u8])>) -> Result<()>;
+    /// Forgets keys claimed before `before`; returns how many.
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64>;
+}
+
+/// What a request's `Idempotency-Key` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// First use: process the request, then finish the key.
+    Fresh,
+    /// Another request with the same key is being processed right now.
+    InProgress,
+    /// Used before for a different request.
+    Mismatch,
+    /// Done before: answer this again.
+    Replay { status: u16, body: Vec<u8> },
 }
 
 /// One write transaction. Dropping it without [`Tx::commit`] rolls everything back.

@@ -136,6 +136,9 @@ impl RowReader for PgRow {
     fn boolean(&self, column: &str) -> Result<bool> {
         self.try_get(column).db()
     }
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
+        self.try_get(column).db()
+    }
     fn opt_timestamp(&self, column: &str) -> Result<Option<Timestamp>> {
         let at: Option<OffsetDateTime> = self.try_get(column).db()?;
         Ok(at.map(Timestamp::from_datetime))

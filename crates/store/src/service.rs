@@ -366,3 +366,13 @@ pub async fn revoke_token(store: &dyn Store, actor: &Actor, token_id: Uuid) -> R
     tx.revoke_token(actor.org_id, token_id, Timestamp::now()).await?;
     tx.commit().await
 }
+
+// ---- idempotency keys -------------------------------------------------------------------
+
+/// How long an `Idempotency-Key` is remembered: twice the 24 hours clients are promised.
+pub const IDEMPOTENCY_RETENTION: time::Duration = time::Duration::hours(48);
+
+pub async fn purge_expired_idempotency_keys(store: &dyn Store) -> Result<u64> {
+    let before = Timestamp::from_datetime(Timestamp::now().datetime() - IDEMPOTENCY_RETENTION);
+    store.purge_idempotency_keys(before).await
+}

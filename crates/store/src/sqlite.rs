@@ -149,6 +149,9 @@ impl RowReader for SqliteRow {
     fn boolean(&self, column: &str) -> Result<bool> {
         self.try_get(column).db()
     }
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
+        self.try_get(column).db()
+    }
     fn opt_timestamp(&self, column: &str) -> Result<Option<Timestamp>> {
         let micros: Option<i64> = self.try_get(column).db()?;
         micros.map(|m| Timestamp::from_unix_micros(m).ok_or_else(|| crate::sql::corrupt(column))).transpose()

@@ -59,6 +59,7 @@ param_from! {
     i64 => Int(Some),
     Option<i64> => Int(|v| v),
     i32 => Int32(|v| v),
+    Option<i32> => Int(|v: Option<i32>| v.map(i64::from)),
     bool => Bool(|v| v),
     Timestamp => Time(Some),
     Option<Timestamp> => Time(|v| v),
@@ -111,6 +112,7 @@ pub(crate) trait RowReader: Send + Sync {
     fn opt_int(&self, column: &str) -> Result<Option<i64>>;
     fn int32(&self, column: &str) -> Result<i32>;
     fn boolean(&self, column: &str) -> Result<bool>;
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>>;
     fn opt_timestamp(&self, column: &str) -> Result<Option<Timestamp>>;
 
     fn timestamp(&self, column: &str) -> Result<Timestamp> {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::rows::{self, *};
 use super::{Backend, Dialect, RowReader, Run, Statement};
-use crate::{Store, Tx};
+use crate::{Claim, Store, Tx};
 
 pub(crate) struct SqlStore<B: Backend> {
     backend: B,
@@ -164,7 +164,64 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn staff(&self, org_id: Uuid, id: Uuid) -> Result<Option<Staff>> {
         optional(&mut self.backend.reader(), by_id(STAFF_COLUMNS, "staff", "", org_id, id), rows::staff).await
     }
+
+    async fn claim_idempotency_key(&self, org_id: Uuid, key: &str, request_hash: &[u8], now: Timestamp) -> Result<Claim> {
+        let mut tx = self.backend.begin().await?;
+        let insert = Statement::new(
+            "INSERT INTO idempotency_keys (org_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (org_id, key) DO NOTHING",
+        );
+        if tx.execute(insert.bind(org_id).bind(key).bind(request_hash).bind(now)).await? == 1 {
+            B::commit(tx).await?;
+            return Ok(Claim::Fresh);
+        }
+        let existing = Statement::new(format!(
+            "SELECT request_hash, status, response, created_at FROM idempotency_keys WHERE org_id = $1 AND key = $2{}",
+            B::DIALECT.for_update
+        ));
+        let row = tx.fetch_one(existing.bind(org_id).bind(key)).await?;
+        if row.opt_bytes("request_hash")?.as_deref() != Some(request_hash) {
+            return Ok(Claim::Mismatch);
+        }
+        if let (Some(status), Some(body)) = (row.opt_int("status")?, row.opt_bytes("response")?) {
+            let status = u16::try_from(status).map_err(|_| rows::corrupt("status"))?;
+            return Ok(Claim::Replay { status, body });
+        }
+        if row.timestamp("created_at")?.unix_micros() > now.unix_micros() - ABANDONED_CLAIM_MICROS {
+            return Ok(Claim::InProgress);
+        }
+        let take_over = Statement::new("UPDATE idempotency_keys SET created_at = $3 WHERE org_id = $1 AND key = $2");
+        tx.execute(take_over.bind(org_id).bind(key).bind(now)).await?;
+        B::commit(tx).await?;
+        Ok(Claim::Fresh)
+    }
+
+    async fn finish_idempotency_key(&self, org_id: Uuid, key: &str, response: Option<(u16, &[u8])>) -> Result<()> {
+        let mut tx = self.backend.begin().await?;
+        let statement = match response {
+            Some((status, body)) => {
+                Statement::new("UPDATE idempotency_keys SET status = $3, response = $4 WHERE org_id = $1 AND key = $2")
+                    .bind(org_id)
+                    .bind(key)
+                    .bind(i32::from(status))
+                    .bind(body)
+            }
+            None => Statement::new("DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2").bind(org_id).bind(key),
+        };
+        tx.execute(statement).await?;
+        B::commit(tx).await
+    }
+
+    async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64> {
+        let mut tx = self.backend.begin().await?;
+        let purged = tx.execute(Statement::new("DELETE FROM idempotency_keys WHERE created_at < $1").bind(before)).await?;
+        B::commit(tx).await?;
+        Ok(purged)
+    }
 }
+
+/// A claim whose request has not finished after a minute belongs to a server that died.
+const ABANDONED_CLAIM_MICROS: i64 = 60_000_000;
 
 /// The `WHERE` clause of an opportunity list, shared by the page and its total.
 fn push_filter(statement: &mut Statement, dialect: &Dialect, org_id: Uuid, filter: &OpportunityFilter) {
