@@ -49,6 +49,15 @@ impl Server {
         let exit = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await.expect("stops in time").expect("exit");
         assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
     }
+
+    /// SIGKILL: the process dies at once, wherever it is (mid-request, mid-commit, mid-fsync),
+    /// with no chance to flush or roll back anything; then waits until it is gone.
+    pub async fn kill(&mut self) {
+        use std::os::unix::process::ExitStatusExt;
+        self.child.start_kill().expect("send SIGKILL");
+        let exit = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await.expect("dies in time").expect("exit");
+        assert_eq!(exit.signal(), Some(9), "killed by SIGKILL, got {exit}");
+    }
 }
 
 /// A URL for a fresh, empty schema in the database `OPPORTUNITIES_TEST_POSTGRES_URL` names, or
