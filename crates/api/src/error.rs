@@ -22,6 +22,7 @@ pub enum ApiError {
     MethodNotAllowed,
     NotReady,
     IdempotencyKeyReused,
+    RateLimited { retry_after_secs: u64 },
     IdempotencyKeyInProgress,
 }
 
@@ -103,6 +104,12 @@ impl ApiError {
                 json!({}),
             ),
             ApiError::RouteNotFound => (S::NOT_FOUND, "not_found", "no such route; the API lives under /api/v1".into(), json!({})),
+            ApiError::RateLimited { retry_after_secs } => (
+                S::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many submissions; try again in {retry_after_secs} seconds"),
+                json!({ "retry_after_seconds": retry_after_secs }),
+            ),
             ApiError::IdempotencyKeyReused => (
                 S::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",
@@ -127,12 +134,16 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let unauthorized = matches!(self, ApiError::Unauthorized(_));
+        let extra_header = match &self {
+            ApiError::Unauthorized(_) => Some((header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"))),
+            ApiError::RateLimited { retry_after_secs } => Some((header::RETRY_AFTER, header::HeaderValue::from(*retry_after_secs))),
+            _ => None,
+        };
         let (status, code, message, details) = self.parts();
         let body = ErrorEnvelope { success: false, error: ErrorBody { code, message, details } };
         let mut response = (status, Json(body)).into_response();
-        if unauthorized {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        if let Some((name, value)) = extra_header {
+            response.headers_mut().insert(name, value);
         }
         response
     }

@@ -115,13 +115,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                 let mime = mime.trim().to_ascii_lowercase();
                 mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::MalformedBody(rejection.body_text())
-            }
-        })?;
+        let bytes = read_body(request, state).await?;
         let object = match (is_json, bytes.is_empty()) {
             (None, true) => Map::new(),
             (Some(true), _) => match serde_json::from_slice::<Value>(&bytes) {
@@ -133,6 +127,40 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
         };
         deserialize_fields(object).map(Body).map_err(|errors| Error::Validation(errors).into())
     }
+}
+
+/// Like [`Body`], but an HTML form post (`application/x-www-form-urlencoded`) is accepted too,
+/// so a plain web page can submit without JavaScript.
+pub struct FormOrJson<T>(pub Input<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for FormOrJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let is_form = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Body::from_request(request, state).await.map(|Body(input)| FormOrJson(input));
+        }
+        let bytes = read_body(request, state).await?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&bytes).map_err(|error| ApiError::MalformedBody(error.to_string()))?;
+        let object = pairs.into_iter().map(|(name, value)| (name, Value::String(value))).collect();
+        deserialize_fields(object).map(FormOrJson).map_err(|errors| Error::Validation(errors).into())
+    }
+}
+
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::MalformedBody(rejection.body_text())
+        }
+    })
 }
 
 /// Deserializes `object` into `T`, noting every bad field rather than only the first: request

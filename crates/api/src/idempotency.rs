@@ -22,7 +22,7 @@ const KEY_MAX: usize = 255;
 /// For the staff API: the key belongs to the caller's organization. Requests whose token does
 /// not authenticate pass through to be refused by the handler.
 pub async fn for_staff(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.method() != Method::POST || !request.headers().contains_key(IDEMPOTENCY_KEY) {
+    if !applies_to(&request) {
         return next.run(request).await;
     }
     let token = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
@@ -37,6 +37,11 @@ pub async fn for_staff(State(state): State<AppState>, request: Request, next: Ne
         Some(org_id) => run_once(&state, org_id, request, next).await.unwrap_or_else(IntoResponse::into_response),
         None => next.run(request).await,
     }
+}
+
+/// A POST that carries a key.
+pub fn applies_to(request: &Request) -> bool {
+    request.method() == Method::POST && request.headers().contains_key(IDEMPOTENCY_KEY)
 }
 
 /// Runs the request unless its key was used before, and keeps a successful response for retries.

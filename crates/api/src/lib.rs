@@ -5,6 +5,7 @@ mod envelope;
 mod error;
 mod extract;
 mod idempotency;
+mod intake;
 mod observe;
 mod openapi;
 mod routes;
@@ -19,24 +20,36 @@ use store::Store;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
+pub use intake::IntakeLimits;
+use intake::IntakeGuard;
 
 /// Requests larger than this are refused with 413: the longest note (10,000 characters of
 /// four-byte UTF-8) fits with room to spare.
 pub const BODY_LIMIT_BYTES: usize = 128 * 1024;
 
+/// A website inquiry is a few fields of text.
+pub const PUBLIC_BODY_LIMIT_BYTES: usize = 16 * 1024;
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    intake: Arc<IntakeGuard>,
 }
 
 /// The whole service: `/api/v1/...`, `/healthz`, `/readyz`, `/metrics`, and envelopes for
 /// unknown routes.
 pub fn router(store: Arc<dyn Store>) -> Router {
-    let state = AppState { store };
-    let (api, openapi) = OpenApiRouter::new().nest("/api/v1", routes::api()).split_for_parts();
+    router_with(store, IntakeLimits::default())
+}
+
+/// [`router`] with the given limits on public lead-form submissions.
+pub fn router_with(store: Arc<dyn Store>, intake: IntakeLimits) -> Router {
+    let state = AppState { store, intake: Arc::new(IntakeGuard::new(intake)) };
+    let staff = routes::api().layer(middleware::from_fn_with_state(state.clone(), idempotency::for_staff));
+    let public = routes::public(state.clone()).layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT_BYTES));
+    let (api, openapi) = OpenApiRouter::new().nest("/api/v1", staff.merge(public)).split_for_parts();
     let openapi = Arc::new(openapi::finish(openapi));
-    api.layer(middleware::from_fn_with_state(state.clone(), idempotency::for_staff))
-        .merge(routes::system::openapi_json(openapi))
+    api.merge(routes::system::openapi_json(openapi))
         .merge(routes::system::health())
         .route("/metrics", get(observe::render))
         .fallback(|| async { ApiError::RouteNotFound })

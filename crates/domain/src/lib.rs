@@ -8,6 +8,7 @@ pub mod category;
 pub mod client;
 pub mod error;
 pub mod input;
+pub mod lead_form;
 pub mod money;
 pub mod opportunity;
 pub mod patch;

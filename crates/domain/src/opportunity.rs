@@ -201,13 +201,14 @@ impl Change {
 }
 
 impl Opportunity {
-    /// A new opportunity and the references that the store must check.
-    pub fn new(actor: &Actor, input: CreateOpportunity, now: Timestamp) -> Result<(Opportunity, References)> {
+    /// A new opportunity in `org_id`, written by `created_by` (a staff member), and the
+    /// references that the store must check.
+    pub fn new(org_id: Uuid, created_by: Uuid, input: CreateOpportunity, now: Timestamp) -> Result<(Opportunity, References)> {
         let mut errors = FieldErrors::default();
         let status = input.status.unwrap_or(Status::Open);
         let mut opportunity = Opportunity {
             id: Uuid::now_v7(),
-            org_id: actor.org_id,
+            org_id,
             client_id: input.client_id,
             prospect_name: text::optional(&mut errors, "prospect_name", input.prospect_name, NAME_MAX),
             prospect_email: text::email(&mut errors, "prospect_email", input.prospect_email),
@@ -224,7 +225,7 @@ impl Opportunity {
             closed_at: None,
             closed_reason: None,
             transaction_id: None,
-            created_by: actor.staff_id,
+            created_by,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -459,7 +460,7 @@ mod tests {
             source: Some(" Website ".into()),
             ..Default::default()
         };
-        Opportunity::new(actor, input, Timestamp::now()).unwrap().0
+        Opportunity::new(actor.org_id, actor.staff_id, input, Timestamp::now()).unwrap().0
     }
 
     #[test]
@@ -469,7 +470,7 @@ mod tests {
         assert_eq!((lead.title.as_str(), lead.status, lead.probability), ("Botox", Status::Open, DEFAULT_PROBABILITY));
         assert_eq!(lead.prospect_email.as_deref(), Some("jane@example.com"));
         assert_eq!(lead.source.as_deref(), Some("website"));
-        let Err(Error::Validation(errors)) = Opportunity::new(&actor, CreateOpportunity::default(), Timestamp::now()) else {
+        let Err(Error::Validation(errors)) = Opportunity::new(actor.org_id, actor.staff_id, CreateOpportunity::default(), Timestamp::now()) else {
             panic!("expected validation errors")
         };
         let fields: Vec<_> = errors.iter().map(|(f, _)| f).collect();

@@ -1,6 +1,7 @@
 //! `opportunities`: serve the API, create organizations, migrate the database.
 //! Machine-readable results go to stdout as JSON lines; logs go to stderr.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,7 +129,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     print(json!({ "listening": address.to_string() }));
     tokio::spawn(purge_idempotency_keys_hourly(store.clone()));
     tracing::info!(%address, "serving");
-    axum::serve(listener, api::router(store))
+    // Peer addresses feed the per-address limit on public lead-form submissions.
+    axum::serve(listener, api::router(store).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|error| error.to_string())

@@ -16,6 +16,7 @@ use domain::activity::{Activity, Note};
 use domain::auth::{Actor, ApiToken, Staff};
 use domain::category::Category;
 use domain::client::Client;
+use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, References};
 use domain::query::{ClientFilter, OpportunityFilter, StatsFilter};
 use domain::stats::StatusSourceTotals;
@@ -80,6 +81,9 @@ pub trait Store: Send + Sync {
     async fn client(&self, org_id: Uuid, id: Uuid) -> Result<Option<Client>>;
     async fn staff_members(&self, org_id: Uuid) -> Result<Vec<Staff>>;
     async fn staff(&self, org_id: Uuid, id: Uuid) -> Result<Option<Staff>>;
+    async fn lead_forms(&self, org_id: Uuid) -> Result<Vec<LeadForm>>;
+    /// The form a public submission names, in whichever organization it is.
+    async fn lead_form_by_key(&self, form_key: &str) -> Result<Option<LeadForm>>;
 
     /// Records that a request with this key and body hash is being processed, unless the key
     /// was used before (see [`Claim`]). A claim left unfinished for a minute (its server died)
@@ -134,6 +138,9 @@ pub trait Tx: Send {
     async fn staff_by_email(&mut self, org_id: Uuid, email: &str) -> Result<Option<Staff>>;
     async fn save_staff(&mut self, staff: &Staff) -> Result<()>;
     async fn active_owners(&mut self, org_id: Uuid) -> Result<i64>;
+
+    async fn lead_form(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<LeadForm>>;
+    async fn save_lead_form(&mut self, form: &LeadForm) -> Result<()>;
 
     async fn insert_token(&mut self, token: &ApiToken) -> Result<()>;
     /// The staff member a live token belongs to.

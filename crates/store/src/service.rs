@@ -5,6 +5,7 @@ use domain::activity::{Activity, CreateActivity, CreateNote, Note};
 use domain::auth::{Actor, ApiToken, CreateStaff, CreateToken, IssuedToken, Role, Staff, UpdateStaff};
 use domain::category::{Category, CreateCategory, UpdateCategory};
 use domain::client::{Client, ClientRef, CreateClient, UpdateClient};
+use domain::lead_form::{CreateLeadForm, LeadForm, Submission, UpdateLeadForm};
 use domain::opportunity::{
     Change, CloseOpportunity, Conversion, CreateOpportunity, Opportunity, OpportunityDetail, OpportunityView, References,
     UpdateOpportunity,
@@ -125,7 +126,7 @@ pub async fn opportunity(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<O
 }
 
 pub async fn create_opportunity(store: &dyn Store, actor: &Actor, input: Input<CreateOpportunity>) -> Result<OpportunityView> {
-    let built = input.check(|fields| Opportunity::new(actor, fields, Timestamp::now()));
+    let built = input.check(|fields| Opportunity::new(actor.org_id, actor.staff_id, fields, Timestamp::now()));
     let mut tx = store.begin().await?;
     let opportunity = with_usable_references(tx.as_mut(), actor, built).await?;
     tx.save_opportunity(&opportunity).await?;
@@ -375,4 +376,53 @@ pub const IDEMPOTENCY_RETENTION: time::Duration = time::Duration::hours(48);
 pub async fn purge_expired_idempotency_keys(store: &dyn Store) -> Result<u64> {
     let before = Timestamp::from_datetime(Timestamp::now().datetime() - IDEMPOTENCY_RETENTION);
     store.purge_idempotency_keys(before).await
+}
+
+// ---- website lead forms -----------------------------------------------------------------
+
+pub async fn create_lead_form(store: &dyn Store, actor: &Actor, input: Input<CreateLeadForm>) -> Result<LeadForm> {
+    actor.require_manager()?;
+    let built = input.check(|fields| LeadForm::new(actor, fields, tokens::generate_form_key(), Timestamp::now()));
+    let mut tx = store.begin().await?;
+    let form = with_usable_references(tx.as_mut(), actor, built).await?;
+    tx.save_lead_form(&form).await?;
+    tx.commit().await?;
+    Ok(form)
+}
+
+pub async fn update_lead_form(store: &dyn Store, actor: &Actor, id: Uuid, input: Input<UpdateLeadForm>) -> Result<LeadForm> {
+    actor.require_manager()?;
+    let mut tx = store.begin().await?;
+    let current = tx.lead_form(actor.org_id, id).await?.ok_or(Error::NotFound("lead form"))?;
+    let built = input.check(|fields| current.updated(fields, Timestamp::now()));
+    let form = with_usable_references(tx.as_mut(), actor, built).await?;
+    if form != current {
+        tx.save_lead_form(&form).await?;
+        tx.commit().await?;
+    }
+    Ok(form)
+}
+
+/// Turns a visitor's submission into a website lead. A category or assignee that has since
+/// been deactivated is left off rather than losing the inquiry. A bot's submission (a filled
+/// honeypot) is accepted and dropped.
+pub async fn submit_to_lead_form(store: &dyn Store, form: &LeadForm, input: Input<Submission>) -> Result<()> {
+    let now = Timestamp::now();
+    let is_from_a_bot = input.fields().is_from_a_bot();
+    let inquiry = input.check(|submission| form.inquiry(submission, now))?;
+    if is_from_a_bot {
+        return Ok(());
+    }
+    let (mut opportunity, references) = Opportunity::new(form.org_id, form.created_by, inquiry, now)?;
+    let mut tx = store.begin().await?;
+    let unusable = tx.unusable_references(form.org_id, &references).await?;
+    for (field, _) in unusable.iter() {
+        match field {
+            "category_id" => opportunity.category_id = None,
+            "assigned_to" => opportunity.assigned_to = None,
+            _ => {}
+        }
+    }
+    tx.save_opportunity(&opportunity).await?;
+    tx.commit().await
 }

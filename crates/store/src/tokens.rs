@@ -5,12 +5,23 @@ use sha2::{Digest, Sha256};
 /// Marks a string as an Opportunities API token.
 pub const PREFIX: &str = "opp_";
 
+/// Marks a string as the public key of a website lead form.
+pub const FORM_KEY_PREFIX: &str = "lf_";
+
 /// A new secret: the prefix and 256 random bits in hex.
 pub fn generate() -> String {
-    let mut bytes = [0u8; 32];
+    format!("{PREFIX}{}", random_hex::<32>())
+}
+
+/// A new lead form key: public, so 128 random bits only make it unguessable.
+pub fn generate_form_key() -> String {
+    format!("{FORM_KEY_PREFIX}{}", random_hex::<16>())
+}
+
+fn random_hex<const BYTES: usize>() -> String {
+    let mut bytes = [0u8; BYTES];
     rand::fill(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{PREFIX}{hex}")
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What is stored and looked up: a token is never kept in the clear. A fast hash is enough

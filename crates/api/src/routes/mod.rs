@@ -2,6 +2,7 @@
 
 mod categories;
 mod clients;
+mod lead_forms;
 mod opportunities;
 mod staff;
 pub mod system;
@@ -12,10 +13,17 @@ use crate::{ApiError, AppState};
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// Every route under `/api/v1` that needs a token.
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .merge(lead_forms::router())
         .merge(categories::router())
         .merge(opportunities::router())
         .merge(clients::router())
         .merge(staff::router())
+}
+
+/// Routes under `/api/v1` that anyone may call.
+pub fn public(state: AppState) -> OpenApiRouter<AppState> {
+    lead_forms::public(state)
 }

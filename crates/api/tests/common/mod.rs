@@ -4,7 +4,11 @@
 #![allow(dead_code)]
 
 use std::io::Write;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
+
+use opportunities_api::IntakeLimits;
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -131,12 +135,14 @@ impl TestApp {
     async fn start(url: &str, dir: tempfile::TempDir) -> TestApp {
         let options = store::OpenOptions { pool_size: 4, ..Default::default() };
         let store = store::open(url, &options).await.expect("open the test database");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-        let base = format!("http://{}", listener.local_addr().expect("local address"));
-        let router = opportunities_api::router(store.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+        let base = serve(store.clone(), GENEROUS).await;
         let owner = new_org(store.as_ref(), "Test Clinic").await;
         TestApp { base, store, owner, http: reqwest::Client::new(), _dir: dir }
+    }
+
+    /// A second server on the same database with other limits on public submissions.
+    pub async fn server_with_limits(&self, limits: IntakeLimits) -> String {
+        serve(self.store.clone(), limits).await
     }
 
     /// Another organization with its own owner, for isolation tests.
@@ -210,6 +216,21 @@ impl TestApp {
         body.as_object_mut().unwrap().extend(fields.as_object().cloned().unwrap_or_default());
         self.post(caller, "/opportunities", body).await
     }
+}
+
+/// Tests submit to lead forms many times from one address; the rate-limit test sets its own.
+const GENEROUS: IntakeLimits = IntakeLimits {
+    per_address_per_minute: NonZeroU32::new(10_000).unwrap(),
+    per_form_per_minute: NonZeroU32::new(10_000).unwrap(),
+};
+
+/// Serves the router over loopback HTTP, with peer addresses as in production; returns its base URL.
+async fn serve(store: Arc<dyn Store>, limits: IntakeLimits) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let base = format!("http://{}", listener.local_addr().expect("local address"));
+    let router = opportunities_api::router_with(store, limits).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    base
 }
 
 async fn new_org(store: &dyn Store, name: &str) -> Caller {

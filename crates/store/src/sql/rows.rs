@@ -4,6 +4,7 @@ use domain::activity::{Activity, ActivityType, Note};
 use domain::auth::{Actor, Role, Staff};
 use domain::category::{Category, CategoryRef};
 use domain::client::{Client, ClientRef};
+use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, StaffRef, Status};
 use domain::stats::StatusSourceTotals;
 use domain::{Error, Money, Result};
@@ -33,6 +34,8 @@ pub(super) fn view_select() -> String {
 pub(super) const CLIENT_COLUMNS: &str = "org_id, id, name, email, phone, created_at, updated_at";
 pub(super) const CATEGORY_COLUMNS: &str = "org_id, id, name, color, sort_order, is_active, created_at, updated_at";
 pub(super) const STAFF_COLUMNS: &str = "org_id, id, name, email, role, is_active, created_at, updated_at";
+pub(super) const LEAD_FORM_COLUMNS: &str =
+    "org_id, id, form_key, name, category_id, assigned_to, allowed_origins, is_active, created_by, created_at, updated_at";
 pub(super) const NOTE_COLUMNS: &str = "org_id, id, opportunity_id, content, created_by, created_at";
 pub(super) const ACTIVITY_COLUMNS: &str =
     "org_id, id, opportunity_id, activity_type, description, outcome, scheduled_at, completed_at, created_by, created_at";
@@ -167,6 +170,22 @@ pub(super) fn staff(row: &impl RowReader) -> Result<Staff> {
         email: row.text("email")?,
         role: parsed(row, "role", Role::parse)?,
         is_active: row.boolean("is_active")?,
+        created_at: row.timestamp("created_at")?,
+        updated_at: row.timestamp("updated_at")?,
+    })
+}
+
+pub(super) fn lead_form(row: &impl RowReader) -> Result<LeadForm> {
+    Ok(LeadForm {
+        id: row.uuid("id")?,
+        org_id: row.uuid("org_id")?,
+        form_key: row.text("form_key")?,
+        name: row.text("name")?,
+        category_id: row.opt_uuid("category_id")?,
+        assigned_to: row.opt_uuid("assigned_to")?,
+        allowed_origins: row.text("allowed_origins")?.lines().map(str::to_owned).collect(),
+        is_active: row.boolean("is_active")?,
+        created_by: row.uuid("created_by")?,
         created_at: row.timestamp("created_at")?,
         updated_at: row.timestamp("updated_at")?,
     })

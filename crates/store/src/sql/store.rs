@@ -5,6 +5,7 @@ use domain::activity::{Activity, Note};
 use domain::auth::{Actor, ApiToken, Staff};
 use domain::category::Category;
 use domain::client::Client;
+use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, References};
 use domain::query::{ClientFilter, OpportunityFilter, SortKey, StatsFilter};
 use domain::stats::StatusSourceTotals;
@@ -163,6 +164,18 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn staff(&self, org_id: Uuid, id: Uuid) -> Result<Option<Staff>> {
         optional(&mut self.backend.reader(), by_id(STAFF_COLUMNS, "staff", "", org_id, id), rows::staff).await
+    }
+
+    async fn lead_forms(&self, org_id: Uuid) -> Result<Vec<LeadForm>> {
+        let order = Self::dialect().binary_order;
+        let statement =
+            Statement::new(format!("SELECT {LEAD_FORM_COLUMNS} FROM lead_forms WHERE org_id = $1 ORDER BY lower(name){order}, id"));
+        all(&mut self.backend.reader(), statement.bind(org_id), rows::lead_form).await
+    }
+
+    async fn lead_form_by_key(&self, form_key: &str) -> Result<Option<LeadForm>> {
+        let statement = Statement::new(format!("SELECT {LEAD_FORM_COLUMNS} FROM lead_forms WHERE form_key = $1")).bind(form_key);
+        optional(&mut self.backend.reader(), statement, rows::lead_form).await
     }
 
     async fn claim_idempotency_key(&self, org_id: Uuid, key: &str, request_hash: &[u8], now: Timestamp) -> Result<Claim> {
@@ -496,6 +509,33 @@ impl<B: Backend> Tx for SqlTx<B> {
         ))
         .bind(org_id);
         self.tx.fetch_one(statement).await?.int("owners")
+    }
+
+    async fn lead_form(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<LeadForm>> {
+        let statement = by_id(LEAD_FORM_COLUMNS, "lead_forms", self.locked(), org_id, id);
+        optional(&mut self.tx, statement, rows::lead_form).await
+    }
+
+    async fn save_lead_form(&mut self, f: &LeadForm) -> Result<()> {
+        let statement = Statement::new(format!(
+            "INSERT INTO lead_forms ({LEAD_FORM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (org_id, id) DO UPDATE SET
+                 name = excluded.name, category_id = excluded.category_id, assigned_to = excluded.assigned_to,
+                 allowed_origins = excluded.allowed_origins, is_active = excluded.is_active,
+                 updated_at = excluded.updated_at"
+        ))
+        .bind(f.org_id)
+        .bind(f.id)
+        .bind(&f.form_key)
+        .bind(&f.name)
+        .bind(f.category_id)
+        .bind(f.assigned_to)
+        .bind(f.allowed_origins.join("\n"))
+        .bind(f.is_active)
+        .bind(f.created_by)
+        .bind(f.created_at)
+        .bind(f.updated_at);
+        self.run(statement).await
     }
 
     async fn insert_token(&mut self, t: &ApiToken) -> Result<()> {

@@ -1,0 +1,58 @@
+//! Flood protection for public lead forms: per client address and per form, so one noisy
+//! visitor cannot use up a form's budget and a botnet cannot bury a clinic in fake leads.
+//! Limits are kept in memory, per replica.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::ApiError;
+
+/// Submissions allowed per minute (as a burst, refilled evenly over the minute).
+#[derive(Debug, Clone, Copy)]
+pub struct IntakeLimits {
+    pub per_address_per_minute: NonZeroU32,
+    pub per_form_per_minute: NonZeroU32,
+}
+
+impl Default for IntakeLimits {
+    fn default() -> Self {
+        IntakeLimits { per_address_per_minute: NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN), per_form_per_minute: NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN) }
+    }
+}
+
+pub struct IntakeGuard {
+    per_address: DefaultKeyedRateLimiter<IpAddr>,
+    per_form: DefaultKeyedRateLimiter<String>,
+    checks: AtomicU64,
+}
+
+impl IntakeGuard {
+    pub fn new(limits: IntakeLimits) -> Self {
+        IntakeGuard {
+            per_address: RateLimiter::keyed(Quota::per_minute(limits.per_address_per_minute)),
+            per_form: RateLimiter::keyed(Quota::per_minute(limits.per_form_per_minute)),
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one submission, or says how long to wait (429 with `Retry-After`).
+    pub fn admit(&self, address: IpAddr, form_key: &str) -> Result<(), ApiError> {
+        // Forget idle keys now and then, so memory follows the active visitors only.
+        if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+            self.per_address.retain_recent();
+            self.per_form.retain_recent();
+        }
+        let now = DefaultClock::default().now();
+        self.per_address
+            .check_key(&address)
+            .and_then(|()| self.per_form.check_key(&form_key.to_owned()))
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(now);
+                ApiError::RateLimited { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) }
+            })
+    }
+}

@@ -1,0 +1,140 @@
+//! Website lead forms: set up by owners and admins, submitted to by anyone.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use domain::Error;
+use domain::lead_form::{CreateLeadForm, LeadForm, Submission, UpdateLeadForm};
+use serde::Serialize;
+use store::service;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ApiResult;
+use crate::envelope::{Envelope, ListEnvelope, created, list, ok};
+use crate::extract::{Auth, Body, FormOrJson, Id};
+use crate::{ApiError, AppState, idempotency};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_lead_forms, create_lead_form)).routes(routes!(update_lead_form))
+}
+
+/// The public submission endpoint, with its preflight. Rate limits run first, so that
+/// floods cost no database work.
+pub fn public(state: AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(submit))
+        .route("/public/lead-forms/{form_key}/submissions", axum::routing::options(preflight))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), once_per_idempotency_key))
+        .route_layer(axum::middleware::from_fn_with_state(state, rate_limit))
+}
+
+/// Every lead form of the organization (owners and admins).
+#[utoipa::path(get, path = "/lead-forms", tag = "lead forms", responses((status = 200, body = ListEnvelope<LeadForm>)))]
+async fn list_lead_forms(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<ListEnvelope<LeadForm>>> {
+    actor.require_manager()?;
+    let forms = state.store.lead_forms(actor.org_id).await?;
+    let total = forms.len() as i64;
+    Ok(list(forms, total, None))
+}
+
+/// Creates a form and its public `form_key` (owners and admins).
+#[utoipa::path(post, path = "/lead-forms", tag = "lead forms", request_body = CreateLeadForm,
+    responses((status = 201, body = Envelope<LeadForm>)))]
+async fn create_lead_form(State(state): State<AppState>, Auth(actor): Auth, Body(input): Body<CreateLeadForm>) -> ApiResult<(StatusCode, Json<Envelope<LeadForm>>)> {
+    Ok(created(service::create_lead_form(state.store.as_ref(), &actor, input).await?))
+}
+
+/// Renames, re-targets or disables (`is_active: false`) a form (owners and admins).
+#[utoipa::path(patch, path = "/lead-forms/{id}", tag = "lead forms", request_body = UpdateLeadForm,
+    params(("id" = uuid::Uuid, Path)), responses((status = 200, body = Envelope<LeadForm>)))]
+async fn update_lead_form(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, Body(input): Body<UpdateLeadForm>) -> ApiResult<Json<Envelope<LeadForm>>> {
+    Ok(ok(service::update_lead_form(state.store.as_ref(), &actor, id, input).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+struct Received {
+    /// Always `true`: the inquiry was received.
+    received: bool,
+}
+
+/// A website inquiry: becomes an opportunity with source `website`, the message as its
+/// description and a follow-up due tomorrow. No token; JSON or an HTML form post.
+#[utoipa::path(post, path = "/public/lead-forms/{form_key}/submissions", tag = "lead forms",
+    params(("form_key" = String, Path)), security(()),
+    request_body(content(
+        (Submission = "application/json"),
+        (Submission = "application/x-www-form-urlencoded"),
+    )),
+    responses((status = 201, body = Envelope<Received>), (status = 429, description = "Too many submissions; see Retry-After.")))]
+async fn submit(State(state): State<AppState>, Path(form_key): Path<String>, headers: HeaderMap, FormOrJson(input): FormOrJson<Submission>) -> Result<Response, ApiError> {
+    let form = active_form(&state, &form_key).await?;
+    let origin = allowed_origin(&form, &headers)?;
+    service::submit_to_lead_form(state.store.as_ref(), &form, input).await?;
+    Ok(with_cors(origin, created(Received { received: true }).into_response()))
+}
+
+/// CORS preflight: only the form's allowed origins may post from a browser.
+async fn preflight(State(state): State<AppState>, Path(form_key): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let form = active_form(&state, &form_key).await?;
+    let origin = allowed_origin(&form, &headers)?;
+    let mut response = with_cors(origin, StatusCode::NO_CONTENT.into_response());
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type, idempotency-key"));
+    headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    Ok(response)
+}
+
+/// An unknown and a disabled form look the same from outside.
+async fn active_form(state: &AppState, form_key: &str) -> Result<LeadForm, ApiError> {
+    let form = state.store.lead_form_by_key(form_key).await?;
+    Ok(form.filter(|form| form.is_active).ok_or(Error::NotFound("lead form"))?)
+}
+
+/// The request's `Origin`, if it has one and the form allows it. Pages elsewhere are refused
+/// outright, because a plain HTML form post from them would otherwise go through unchecked.
+fn allowed_origin(form: &LeadForm, headers: &HeaderMap) -> Result<Option<HeaderValue>, ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN) else { return Ok(None) };
+    match origin.to_str() {
+        Ok(text) if form.allows_origin(text) => Ok(Some(origin.clone())),
+        _ => Err(Error::Forbidden("this form does not accept submissions from that web site; add it to the form's allowed_origins").into()),
+    }
+}
+
+fn with_cors(origin: Option<HeaderValue>, mut response: Response) -> Response {
+    if let Some(origin) = origin {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+async fn rate_limit(State(state): State<AppState>, Path(form_key): Path<String>, request: Request, next: Next) -> Response {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(peer)| peer.ip());
+    match state.intake.admit(address, &form_key) {
+        Ok(()) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Idempotency-Key for submissions belongs to the form's organization.
+async fn once_per_idempotency_key(State(state): State<AppState>, Path(form_key): Path<String>, request: Request, next: Next) -> Response {
+    if !idempotency::applies_to(&request) {
+        return next.run(request).await;
+    }
+    match state.store.lead_form_by_key(&form_key).await {
+        Ok(Some(form)) => idempotency::run_once(&state, form.org_id, request, next).await.unwrap_or_else(IntoResponse::into_response),
+        Ok(None) => next.run(request).await,
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}

@@ -1,0 +1,157 @@
+//! Website lead intake: forms set up by managers, submitted to by anyone, safely.
+
+mod common;
+
+use std::num::NonZeroU32;
+
+use common::{Reply, TestApp};
+use opportunities_api::IntakeLimits;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+suite!(
+    managers_set_up_forms,
+    a_submission_becomes_a_website_lead,
+    plain_html_form_posts_are_accepted,
+    bad_submissions_are_refused_and_bots_dropped,
+    only_allowed_origins_may_submit_from_a_browser,
+    submissions_are_rate_limited_per_address_and_per_form,
+    a_retried_submission_creates_one_lead,
+);
+
+async fn form(app: &TestApp, fields: Value) -> Reply {
+    let mut body = json!({"name": "Botox inquiries", "allowed_origins": ["https://clinic.example"]});
+    body.as_object_mut().unwrap().extend(fields.as_object().cloned().unwrap_or_default());
+    app.post(&app.owner, "/lead-forms", body).await.expect(201)
+}
+
+fn submissions(form: &Reply) -> String {
+    format!("/public/lead-forms/{}/submissions", form.data()["form_key"].as_str().unwrap())
+}
+
+async fn submit(app: &TestApp, path: &str, body: Value) -> Reply {
+    TestApp::reply(app.request(Method::POST, path).json(&body)).await
+}
+
+async fn leads(app: &TestApp) -> Vec<Value> {
+    app.get(&app.owner, "/opportunities").await.expect(200).data().as_array().unwrap().clone()
+}
+
+async fn managers_set_up_forms(app: TestApp) {
+    let created = form(&app, json!({"allowed_origins": ["https://Clinic.example/"]})).await;
+    let data = created.data();
+    assert!(data["form_key"].as_str().unwrap().starts_with("lf_"));
+    assert_eq!(data["allowed_origins"], json!(["https://clinic.example"]));
+    assert_eq!((data["is_active"].clone(), data["created_by"].clone()), (json!(true), json!(app.owner.staff_id)));
+    let member = app.staff("member").await;
+    app.post(&member, "/lead-forms", json!({"name": "x"})).await.expect_error(403, "forbidden");
+    app.get(&member, "/lead-forms").await.expect_error(403, "forbidden");
+    let bad = app.post(&app.owner, "/lead-forms", json!({"name": "", "allowed_origins": ["clinic.example"]})).await;
+    assert_eq!(bad.expect_error(422, "validation_failed").bad_fields(), ["allowed_origins", "name"]);
+    let disabled = app.patch(&app.owner, &format!("/lead-forms/{}", created.id()), json!({"is_active": false})).await.expect(200);
+    assert_eq!(disabled.data()["is_active"], false);
+    assert_eq!(app.get(&app.owner, "/lead-forms").await.expect(200).body["meta"]["total"], 1);
+    submit(&app, &submissions(&created), json!({"name": "Jane", "email": "jane@example.com"})).await.expect_error(404, "not_found");
+    submit(&app, "/public/lead-forms/lf_nope/submissions", json!({"name": "Jane"})).await.expect_error(404, "not_found");
+}
+
+async fn a_submission_becomes_a_website_lead(app: TestApp) {
+    let sales = app.staff("member").await;
+    let category = app.post(&app.owner, "/opportunity-categories", json!({"name": "Botox"})).await.expect(201);
+    let created = form(&app, json!({"category_id": category.id(), "assigned_to": sales.staff_id})).await;
+    let body = json!({"name": "Jane Doe", "email": "Jane@Example.com", "phone": "+15551234567", "message": "Is Friday possible?"});
+    let received = submit(&app, &submissions(&created), body).await.expect(201);
+    assert_eq!(received.body, json!({"success": true, "data": {"received": true}}));
+    let leads = leads(&app).await;
+    let lead = &leads[0];
+    assert_eq!(lead["title"], "Website Inquiry - Botox inquiries");
+    assert_eq!((lead["source"].clone(), lead["status"].clone()), (json!("website"), json!("open")));
+    assert_eq!((lead["prospect_email"].clone(), lead["description"].clone()), (json!("jane@example.com"), json!("Is Friday possible?")));
+    assert_eq!((lead["category"]["name"].clone(), lead["assigned_staff"]["id"].clone()), (json!("Botox"), json!(sales.staff_id)));
+    assert_eq!(lead["created_by"], json!(app.owner.staff_id), "the form's creator");
+    let follow_up = time::OffsetDateTime::parse(lead["follow_up_date"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+    let hours = (follow_up - time::OffsetDateTime::now_utc()).whole_hours();
+    assert!((23..=24).contains(&hours), "due the next day, {hours} h from now");
+
+    // A category or assignee retired since does not cost the clinic the inquiry.
+    app.patch(&app.owner, &format!("/opportunity-categories/{}", category.id()), json!({"is_active": false})).await.expect(200);
+    submit(&app, &submissions(&created), json!({"name": "Ann", "phone": "555-0100"})).await.expect(201);
+    assert_eq!(self::leads(&app).await[0]["category"], Value::Null);
+}
+
+async fn plain_html_form_posts_are_accepted(app: TestApp) {
+    let created = form(&app, json!({})).await;
+    let request = app
+        .request(Method::POST, &submissions(&created))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=Ann+Lee&email=ann%40example.com&message=Caf%C3%A9+at+5%3F");
+    TestApp::reply(request).await.expect(201);
+    let lead = &leads(&app).await[0];
+    assert_eq!((lead["prospect_name"].clone(), lead["description"].clone()), (json!("Ann Lee"), json!("Café at 5?")));
+    let unknown = app.request(Method::POST, &submissions(&created)).header("content-type", "application/x-www-form-urlencoded").body("name=A&email=a%40b.c&submit=Send");
+    assert_eq!(TestApp::reply(unknown).await.expect_error(422, "validation_failed").bad_fields(), ["submit"]);
+}
+
+async fn bad_submissions_are_refused_and_bots_dropped(app: TestApp) {
+    let path = submissions(&form(&app, json!({})).await);
+    let empty = submit(&app, &path, json!({"message": "x".repeat(5_001)})).await.expect_error(422, "validation_failed");
+    assert_eq!(empty.bad_fields(), ["email", "message", "name"]);
+    submit(&app, &path, json!({"name": "A", "email": "not-an-address"})).await.expect_error(422, "validation_failed");
+    let bot = submit(&app, &path, json!({"name": "Buy pills", "email": "bot@spam.example", "website": "http://spam.example"})).await;
+    assert_eq!(bot.expect(201).body, json!({"success": true, "data": {"received": true}}), "answered like anyone");
+    let huge = app.request(Method::POST, &path).header("content-type", "application/json").body(format!("{{\"name\":\"{}\"}}", "a".repeat(20_000)));
+    TestApp::reply(huge).await.expect_error(413, "payload_too_large");
+    assert!(leads(&app).await.is_empty(), "nothing was created");
+}
+
+async fn only_allowed_origins_may_submit_from_a_browser(app: TestApp) {
+    let path = submissions(&form(&app, json!({})).await);
+    let preflight = |origin: &'static str| {
+        app.request(Method::OPTIONS, &path).header("origin", origin).header("access-control-request-method", "POST")
+    };
+    let allowed = preflight("https://clinic.example").send().await.unwrap();
+    assert_eq!(allowed.status(), 204);
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "https://clinic.example");
+    assert!(allowed.headers()["access-control-allow-headers"].to_str().unwrap().contains("content-type"));
+    let refused = preflight("https://evil.example").send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
+
+    let body = json!({"name": "Jane", "email": "jane@example.com"});
+    let from_site = TestApp::reply(app.request(Method::POST, &path).header("origin", "https://clinic.example").json(&body)).await.expect(201);
+    assert_eq!(from_site.headers["access-control-allow-origin"], "https://clinic.example");
+    let elsewhere = app.request(Method::POST, &path).header("origin", "https://evil.example").json(&body);
+    TestApp::reply(elsewhere).await.expect_error(403, "forbidden");
+    assert_eq!(leads(&app).await.len(), 1, "only the allowed origin's submission");
+}
+
+async fn submissions_are_rate_limited_per_address_and_per_form(app: TestApp) {
+    let limits = |address, form| IntakeLimits {
+        per_address_per_minute: NonZeroU32::new(address).unwrap(),
+        per_form_per_minute: NonZeroU32::new(form).unwrap(),
+    };
+    let http = reqwest::Client::new();
+    let body = json!({"name": "Jane", "email": "jane@example.com"});
+    for (limits, allowed, path) in [
+        (limits(3, 100), 3, submissions(&form(&app, json!({})).await)),
+        (limits(100, 2), 2, submissions(&form(&app, json!({})).await)),
+    ] {
+        let base = app.server_with_limits(limits).await;
+        let url = format!("{base}/api/v1{path}");
+        for _ in 0..allowed {
+            assert_eq!(http.post(&url).json(&body).send().await.unwrap().status(), 201);
+        }
+        let limited = TestApp::reply(http.post(&url).json(&body)).await.expect_error(429, "rate_limited");
+        let retry_after: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry_after), "Retry-After: {retry_after}");
+    }
+}
+
+async fn a_retried_submission_creates_one_lead(app: TestApp) {
+    let path = submissions(&form(&app, json!({})).await);
+    let body = json!({"name": "Jane", "email": "jane@example.com"});
+    for _ in 0..3 {
+        TestApp::reply(app.request(Method::POST, &path).header("idempotency-key", "visit-1").json(&body)).await.expect(201);
+    }
+    assert_eq!(leads(&app).await.len(), 1);
+}

@@ -1,0 +1,216 @@
+//! Website lead forms: a public endpoint per form that turns an inquiry into an opportunity.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::{non_null, Actor};
+use crate::opportunity::{CreateOpportunity, References};
+use crate::{text, FieldErrors, Patch, Result, Timestamp};
+
+pub const NAME_MAX: usize = 100;
+pub const MESSAGE_MAX: usize = 5_000;
+pub const ORIGINS_MAX: usize = 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LeadForm {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    /// The public key in the submission URL: `/api/v1/public/lead-forms/{form_key}/submissions`.
+    pub form_key: String,
+    pub name: String,
+    /// Given to every opportunity the form creates, while the category is active.
+    pub category_id: Option<Uuid>,
+    /// Assigned every opportunity the form creates, while the staff member is active.
+    pub assigned_to: Option<Uuid>,
+    /// Web origins (`https://clinic.example`) whose pages may submit; browsers elsewhere are refused.
+    pub allowed_origins: Vec<String>,
+    pub is_active: bool,
+    pub created_by: Uuid,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLeadForm {
+    pub name: Option<String>,
+    pub category_id: Option<Uuid>,
+    pub assigned_to: Option<Uuid>,
+    pub allowed_origins: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateLeadForm {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub category_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub assigned_to: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub allowed_origins: Patch<Vec<String>>,
+    /// `false` disables the form: its submissions answer 404.
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub is_active: Patch<bool>,
+}
+
+/// What a visitor sends through a website form, as JSON or as a plain HTML form post.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// Up to 5,000 characters; becomes the opportunity's description.
+    pub message: Option<String>,
+    /// A honeypot: keep this field hidden from people and empty. Bots fill it in; their
+    /// submission is answered like any other and dropped.
+    pub website: Option<String>,
+}
+
+impl LeadForm {
+    pub fn new(actor: &Actor, input: CreateLeadForm, form_key: String, now: Timestamp) -> Result<(LeadForm, References)> {
+        let mut errors = FieldErrors::default();
+        let form = LeadForm {
+            id: Uuid::now_v7(),
+            org_id: actor.org_id,
+            form_key,
+            name: text::required(&mut errors, "name", input.name, NAME_MAX),
+            category_id: input.category_id,
+            assigned_to: input.assigned_to,
+            allowed_origins: origins(&mut errors, input.allowed_origins.unwrap_or_default()),
+            is_active: true,
+            created_by: actor.staff_id,
+            created_at: now,
+            updated_at: now,
+        };
+        let references = form.references();
+        errors.into_result((form, references))
+    }
+
+    pub fn updated(&self, input: UpdateLeadForm, now: Timestamp) -> Result<(LeadForm, References)> {
+        let mut errors = FieldErrors::default();
+        let mut form = self.clone();
+        match input.name {
+            Patch::Absent => {}
+            Patch::Null => errors.add("name", "cannot be null"),
+            Patch::Value(name) => form.name = text::required(&mut errors, "name", Some(name), NAME_MAX),
+        }
+        form.category_id = input.category_id.clone().apply(form.category_id);
+        form.assigned_to = input.assigned_to.clone().apply(form.assigned_to);
+        if !input.allowed_origins.is_absent() {
+            form.allowed_origins = origins(&mut errors, input.allowed_origins.apply(None).unwrap_or_default());
+        }
+        form.is_active = non_null(&mut errors, "is_active", input.is_active, form.is_active);
+        if form != *self {
+            form.updated_at = now;
+        }
+        let references = References {
+            client_id: None,
+            category_id: input.category_id.value().copied(),
+            assigned_to: input.assigned_to.value().copied(),
+        };
+        errors.into_result((form, references))
+    }
+
+    fn references(&self) -> References {
+        References { client_id: None, category_id: self.category_id, assigned_to: self.assigned_to }
+    }
+
+    /// Whether a browser page at `origin` may submit to this form.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+        self.allowed_origins.iter().any(|allowed| *allowed == origin)
+    }
+
+    /// The opportunity a submission becomes: a website lead, due for a follow-up tomorrow.
+    pub fn inquiry(&self, submission: Submission, now: Timestamp) -> Result<CreateOpportunity> {
+        let mut errors = FieldErrors::default();
+        let name = text::required(&mut errors, "name", submission.name, crate::opportunity::NAME_MAX);
+        let email = text::email(&mut errors, "email", submission.email);
+        let phone = text::optional(&mut errors, "phone", submission.phone, crate::opportunity::PHONE_MAX);
+        let message = text::optional(&mut errors, "message", submission.message, MESSAGE_MAX);
+        if email.is_none() && phone.is_none() {
+            errors.add("email", "an e-mail address or a phone number is required, so the clinic can answer");
+        }
+        let title: String = format!("Website Inquiry - {}", self.name).chars().take(crate::opportunity::TITLE_MAX).collect();
+        errors.into_result(CreateOpportunity {
+            title: Some(title),
+            prospect_name: Some(name),
+            prospect_email: email,
+            prospect_phone: phone,
+            description: message,
+            source: Some("website".into()),
+            category_id: self.category_id,
+            assigned_to: self.assigned_to,
+            follow_up_date: Some(Timestamp::from_datetime(now.datetime() + time::Duration::days(1))),
+            ..CreateOpportunity::default()
+        })
+    }
+}
+
+impl Submission {
+    /// A filled-in honeypot: a bot, whose submission is dropped without telling it so.
+    pub fn is_from_a_bot(&self) -> bool {
+        self.website.as_deref().is_some_and(|value| !value.trim().is_empty())
+    }
+}
+
+/// Origins as browsers send them: `scheme://host[:port]`, lowercase, no path.
+fn origins(errors: &mut FieldErrors, values: Vec<String>) -> Vec<String> {
+    if values.len() > ORIGINS_MAX {
+        errors.add("allowed_origins", format!("at most {ORIGINS_MAX} origins"));
+    }
+    let normalized: Vec<String> = values.iter().map(|v| v.trim().trim_end_matches('/').to_ascii_lowercase()).collect();
+    let valid = |origin: &str| {
+        let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+        rest.is_some_and(|host| !host.is_empty() && !host.contains(['/', '?', '#', ' ', '*']))
+    };
+    if let Some(bad) = normalized.iter().find(|origin| !valid(origin)) {
+        errors.add("allowed_origins", format!("`{bad}` is not an origin such as https://clinic.example"));
+    }
+    normalized
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+
+    fn form(origins: &[&str]) -> LeadForm {
+        let actor = Actor { org_id: Uuid::nil(), staff_id: Uuid::nil(), name: "A".into(), role: Role::Admin, token_id: Uuid::nil() };
+        let input = CreateLeadForm {
+            name: Some("Botox".into()),
+            allowed_origins: Some(origins.iter().map(|o| o.to_string()).collect()),
+            ..Default::default()
+        };
+        LeadForm::new(&actor, input, "lf_x".into(), Timestamp::now()).unwrap().0
+    }
+
+    #[test]
+    fn origins_are_normalised_and_matched_exactly() {
+        let form = form(&["https://Clinic.example/", "http://localhost:3000"]);
+        assert!(form.allows_origin("https://clinic.example"));
+        assert!(form.allows_origin("http://localhost:3000"));
+        assert!(!form.allows_origin("https://clinic.example.evil"));
+        assert!(!form.allows_origin("http://clinic.example"));
+    }
+
+    #[test]
+    fn a_submission_becomes_a_website_lead_due_tomorrow() {
+        let now = Timestamp::parse("2026-02-19T10:00:00Z").unwrap();
+        let submission = Submission { name: Some("Jane".into()), email: Some("jane@example.com".into()), ..Default::default() };
+        let lead = form(&[]).inquiry(submission, now).unwrap();
+        assert_eq!(lead.title.as_deref(), Some("Website Inquiry - Botox"));
+        assert_eq!(lead.source.as_deref(), Some("website"));
+        assert_eq!(lead.follow_up_date.unwrap().to_string(), "2026-02-20T10:00:00Z");
+        assert!(form(&[]).inquiry(Submission { name: Some("Jane".into()), ..Default::default() }, now).is_err());
+    }
+}
