@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use domain::auth::Actor;
 use domain::query::QueryParams;
-use domain::{Error, FieldErrors, Input};
+use domain::{Error, FieldErrors, Input, Timestamp};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -32,7 +32,15 @@ impl FromRequestParts<AppState> for Auth {
             .filter(|token| !token.is_empty())
             .ok_or(ApiError::Unauthorized("the Authorization header must be Bearer <token>"))?;
         let actor = state.store.authenticate(&store::tokens::hash(token)).await?;
-        actor.map(Auth).ok_or(ApiError::Unauthorized("the token is unknown, revoked, or its staff member is deactivated"))
+        let actor = actor.ok_or(ApiError::Unauthorized("the token is unknown, revoked, or its staff member is deactivated"))?;
+        let now = Timestamp::now();
+        if actor.token_use_is_stale(now) {
+            // Bookkeeping only: a failure to record it must not fail the request.
+            if let Err(error) = state.store.touch_token(&actor, now).await {
+                tracing::warn!(%error, "could not record when a token was last used");
+            }
+        }
+        Ok(Auth(actor))
     }
 }
 

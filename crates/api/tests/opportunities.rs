@@ -21,6 +21,7 @@ suite!(
     categories_are_ordered_unique_and_editable,
     clients_are_searchable_and_unique_by_email,
     staff_tokens_and_me,
+    tokens_record_their_last_use_and_never_show_their_secret,
 );
 
 async fn a_new_lead_gets_defaults_and_normalised_fields(app: TestApp) {
@@ -392,4 +393,21 @@ async fn staff_tokens_and_me(app: TestApp) {
     assert_eq!(inactive.data()["is_active"], false);
     let unassignable = app.lead(owner, json!({"assigned_to": created.id()})).await.expect_error(422, "validation_failed");
     assert_eq!(unassignable.bad_fields(), ["assigned_to"]);
+}
+
+async fn tokens_record_their_last_use_and_never_show_their_secret(app: TestApp) {
+    let member = app.staff("member").await;
+    let path = format!("/staff/{}/tokens", member.staff_id);
+    let before = app.get(&app.owner, &path).await.expect(200);
+    assert_eq!(before.data()[0]["last_used_at"], Value::Null, "issued, not yet used");
+    app.get(&member, "/me").await.expect(200);
+    let after = app.get(&member, &path).await.expect(200);
+    let token = &after.data()[0];
+    assert!(token["last_used_at"].is_string(), "{token}");
+    assert!(token.get("token").is_none() && token.get("hash").is_none(), "no secret in a listing: {token}");
+    let other = app.staff("member").await;
+    app.get(&member, &format!("/staff/{}/tokens", other.staff_id)).await.expect_error(403, "forbidden");
+    app.delete(&app.owner, &format!("/tokens/{}", token["id"].as_str().unwrap())).await.expect(200);
+    let revoked = app.get(&app.owner, &path).await.expect(200);
+    assert!(revoked.data()[0]["revoked_at"].is_string());
 }

@@ -40,9 +40,17 @@ pub struct Actor {
     pub name: String,
     pub role: Role,
     pub token_id: Uuid,
+    /// When the token was last used before this request, to the minute.
+    pub token_last_used_at: Option<Timestamp>,
 }
 
 impl Actor {
+    /// `last_used_at` is kept to the minute: recording every request would turn every read
+    /// into a write.
+    pub fn token_use_is_stale(&self, now: Timestamp) -> bool {
+        self.token_last_used_at.is_none_or(|at| now.unix_micros() - at.unix_micros() >= 60_000_000)
+    }
+
     /// Categories and staff are the organization's set-up: owners and admins only.
     pub fn require_manager(&self) -> Result<()> {
         if self.role.manages_organization() {
@@ -180,6 +188,18 @@ pub struct CreateToken {
     pub name: Option<String>,
 }
 
+/// A token as listed: never its secret.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenInfo {
+    pub id: Uuid,
+    pub staff_id: Uuid,
+    pub name: Option<String>,
+    pub created_at: Timestamp,
+    /// To the minute; null if never used.
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IssuedToken {
     pub id: Uuid,
@@ -195,7 +215,7 @@ mod tests {
     use super::*;
 
     fn actor(role: Role) -> Actor {
-        Actor { org_id: Uuid::nil(), staff_id: Uuid::now_v7(), name: "a".into(), role, token_id: Uuid::nil() }
+        Actor { org_id: Uuid::nil(), staff_id: Uuid::now_v7(), name: "a".into(), role, token_id: Uuid::nil(), token_last_used_at: None }
     }
 
     fn staff(role: Role) -> Staff {

@@ -185,7 +185,7 @@ mod tests {
     use crate::auth::Role;
 
     fn form(origins: &[&str]) -> LeadForm {
-        let actor = Actor { org_id: Uuid::nil(), staff_id: Uuid::nil(), name: "A".into(), role: Role::Admin, token_id: Uuid::nil() };
+        let actor = Actor { org_id: Uuid::nil(), staff_id: Uuid::nil(), name: "A".into(), role: Role::Admin, token_id: Uuid::nil(), token_last_used_at: None };
         let input = CreateLeadForm {
             name: Some("Botox".into()),
             allowed_origins: Some(origins.iter().map(|o| o.to_string()).collect()),

@@ -449,7 +449,7 @@ mod tests {
     use crate::auth::Role;
 
     fn actor() -> Actor {
-        Actor { org_id: Uuid::now_v7(), staff_id: Uuid::now_v7(), name: "Sam".into(), role: Role::Member, token_id: Uuid::nil() }
+        Actor { org_id: Uuid::now_v7(), staff_id: Uuid::now_v7(), name: "Sam".into(), role: Role::Member, token_id: Uuid::nil(), token_last_used_at: None }
     }
 
     fn lead(actor: &Actor) -> Opportunity {

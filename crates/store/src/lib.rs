@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::activity::{Activity, Note};
-use domain::auth::{Actor, ApiToken, Staff};
+use domain::auth::{Actor, ApiToken, Staff, TokenInfo};
 use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
@@ -69,6 +69,10 @@ pub trait Store: Send + Sync {
 
     /// The active staff member holding the unrevoked token with this hash.
     async fn authenticate(&self, token_hash: &[u8]) -> Result<Option<Actor>>;
+    /// Records that the caller's token was used now.
+    async fn touch_token(&self, actor: &Actor, now: Timestamp) -> Result<()>;
+    /// A staff member's tokens, newest first, without their secrets.
+    async fn tokens(&self, org_id: Uuid, staff_id: Uuid) -> Result<Vec<TokenInfo>>;
     async fn categories(&self, org_id: Uuid, include_inactive: bool) -> Result<Vec<Category>>;
     async fn opportunities(&self, org_id: Uuid, filter: &OpportunityFilter) -> Result<(Vec<OpportunityView>, i64)>;
     async fn opportunity_view(&self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityView>>;

@@ -2,7 +2,7 @@
 //! saves the result inside one transaction, so a failed check leaves nothing half-written.
 
 use domain::activity::{Activity, CreateActivity, CreateNote, Note};
-use domain::auth::{Actor, ApiToken, CreateStaff, CreateToken, IssuedToken, Role, Staff, UpdateStaff};
+use domain::auth::{Actor, ApiToken, CreateStaff, CreateToken, IssuedToken, Role, Staff, TokenInfo, UpdateStaff};
 use domain::category::{Category, CreateCategory, UpdateCategory};
 use domain::client::{Client, ClientRef, CreateClient, UpdateClient};
 use domain::lead_form::{CreateLeadForm, LeadForm, Submission, UpdateLeadForm};
@@ -357,6 +357,12 @@ pub async fn issue_token(store: &dyn Store, actor: &Actor, staff_id: Uuid, input
     tx.insert_token(&token).await?;
     tx.commit().await?;
     Ok(IssuedToken { id: token.id, staff_id, name: token.name, token: secret, created_at: token.created_at })
+}
+
+pub async fn tokens(store: &dyn Store, actor: &Actor, staff_id: Uuid) -> Result<Vec<TokenInfo>> {
+    let holder = store.staff(actor.org_id, staff_id).await?.ok_or(Error::NotFound("staff member"))?;
+    actor.require_may_manage_tokens_of(&holder)?;
+    store.tokens(actor.org_id, staff_id).await
 }
 
 pub async fn revoke_token(store: &dyn Store, actor: &Actor, token_id: Uuid) -> Result<()> {

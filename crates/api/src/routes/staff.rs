@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use domain::auth::{CreateStaff, CreateToken, IssuedToken, Staff, UpdateStaff};
+use domain::auth::{CreateStaff, CreateToken, IssuedToken, Staff, TokenInfo, UpdateStaff};
 use domain::Error;
 use store::service;
 use utoipa_axum::router::OpenApiRouter;
@@ -16,7 +16,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_staff, create_staff))
         .routes(routes!(update_staff))
-        .routes(routes!(issue_token))
+        .routes(routes!(list_tokens, issue_token))
         .routes(routes!(revoke_token))
         .routes(routes!(me))
 }
@@ -49,6 +49,15 @@ async fn update_staff(State(state): State<AppState>, Auth(actor): Auth, Id(id): 
     params(("id" = uuid::Uuid, Path)), responses((status = 201, body = Envelope<IssuedToken>)))]
 async fn issue_token(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, Body(input): Body<CreateToken>) -> ApiResult<(StatusCode, Json<Envelope<IssuedToken>>)> {
     Ok(created(service::issue_token(state.store.as_ref(), &actor, id, input).await?))
+}
+
+/// A staff member's tokens, newest first, with when each was last used (never the secret).
+#[utoipa::path(get, path = "/staff/{id}/tokens", tag = "staff", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ListEnvelope<TokenInfo>)))]
+async fn list_tokens(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Json<ListEnvelope<TokenInfo>>> {
+    let tokens = service::tokens(state.store.as_ref(), &actor, id).await?;
+    let total = tokens.len() as i64;
+    Ok(list(tokens, total, None))
 }
 
 /// Revokes a token at once.

@@ -1,7 +1,7 @@
 //! Column lists and the mapping from result rows to domain types, for every backend.
 
 use domain::activity::{Activity, ActivityType, Note};
-use domain::auth::{Actor, Role, Staff};
+use domain::auth::{Actor, Role, Staff, TokenInfo};
 use domain::category::{Category, CategoryRef};
 use domain::client::{Client, ClientRef};
 use domain::lead_form::LeadForm;
@@ -55,6 +55,18 @@ pub(super) fn actor(row: &impl RowReader) -> Result<Actor> {
         name: row.text("name")?,
         role: parsed(row, "role", Role::parse)?,
         token_id: row.uuid("token_id")?,
+        token_last_used_at: row.opt_timestamp("last_used_at")?,
+    })
+}
+
+pub(super) fn token_info(row: &impl RowReader) -> Result<TokenInfo> {
+    Ok(TokenInfo {
+        id: row.uuid("id")?,
+        staff_id: row.uuid("staff_id")?,
+        name: row.opt_text("name")?,
+        created_at: row.timestamp("created_at")?,
+        last_used_at: row.opt_timestamp("last_used_at")?,
+        revoked_at: row.opt_timestamp("revoked_at")?,
     })
 }
 

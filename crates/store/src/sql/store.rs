@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use domain::activity::{Activity, Note};
-use domain::auth::{Actor, ApiToken, Staff};
+use domain::auth::{Actor, ApiToken, Staff, TokenInfo};
 use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
@@ -58,12 +58,27 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn authenticate(&self, token_hash: &[u8]) -> Result<Option<Actor>> {
         let statement = Statement::new(
-            "SELECT t.id AS token_id, s.org_id, s.id AS staff_id, s.name, s.role
+            "SELECT t.id AS token_id, t.last_used_at, s.org_id, s.id AS staff_id, s.name, s.role
              FROM api_tokens t JOIN staff s ON s.org_id = t.org_id AND s.id = t.staff_id
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND s.is_active = TRUE",
         )
         .bind(token_hash);
         optional(&mut self.backend.reader(), statement, rows::actor).await
+    }
+
+    async fn touch_token(&self, actor: &Actor, now: Timestamp) -> Result<()> {
+        let mut tx = self.backend.begin().await?;
+        let statement = Statement::new("UPDATE api_tokens SET last_used_at = $3 WHERE org_id = $1 AND id = $2");
+        tx.execute(statement.bind(actor.org_id).bind(actor.token_id).bind(now)).await?;
+        B::commit(tx).await
+    }
+
+    async fn tokens(&self, org_id: Uuid, staff_id: Uuid) -> Result<Vec<TokenInfo>> {
+        let statement = Statement::new(
+            "SELECT id, staff_id, name, created_at, last_used_at, revoked_at FROM api_tokens
+             WHERE org_id = $1 AND staff_id = $2 ORDER BY created_at DESC, id DESC",
+        );
+        all(&mut self.backend.reader(), statement.bind(org_id).bind(staff_id), rows::token_info).await
     }
 
     async fn categories(&self, org_id: Uuid, include_inactive: bool) -> Result<Vec<Category>> {
