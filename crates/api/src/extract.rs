@@ -100,7 +100,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
         let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::Domain(Error::parameter("query", "is not a valid query string")))?;
-        Ok(Params(QueryParams::new(pairs)))
+        Ok(Params(QueryParams::new(pairs)?))
     }
 }
 

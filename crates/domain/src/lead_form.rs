@@ -171,7 +171,7 @@ fn origins(errors: &mut FieldErrors, values: Vec<String>) -> Vec<String> {
     let normalized: Vec<String> = values.iter().map(|v| v.trim().trim_end_matches('/').to_ascii_lowercase()).collect();
     let valid = |origin: &str| {
         let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
-        rest.is_some_and(|host| !host.is_empty() && !host.contains(['/', '?', '#', ' ', '*']))
+        rest.is_some_and(|host| !host.is_empty() && !host.contains(['/', '?', '#', ' ', '*']) && !text::has_control_characters(host))
     };
     if let Some(bad) = normalized.iter().find(|origin| !valid(origin)) {
         errors.add("allowed_origins", format!("`{bad}` is not an origin such as https://clinic.example"));

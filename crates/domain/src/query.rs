@@ -14,8 +14,13 @@ pub const SEARCH_MAX: usize = 200;
 pub struct QueryParams(Vec<(String, String)>);
 
 impl QueryParams {
-    pub fn new(pairs: Vec<(String, String)>) -> Self {
-        QueryParams(pairs)
+    /// Refuses control characters anywhere in the query: no parameter needs them, and a NUL
+    /// cannot even be compared in PostgreSQL.
+    pub fn new(pairs: Vec<(String, String)>) -> Result<Self> {
+        if let Some((name, _)) = pairs.iter().find(|(n, v)| crate::text::has_control_characters(n) || crate::text::has_control_characters(v)) {
+            return Err(Error::parameter(name, "must not contain control characters"));
+        }
+        Ok(QueryParams(pairs))
     }
 
     /// Every value given for `name`, comma-separated lists split, blanks dropped.
@@ -210,7 +215,7 @@ mod tests {
     use super::*;
 
     fn params(query: &[(&str, &str)]) -> QueryParams {
-        QueryParams::new(query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        QueryParams::new(query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()).unwrap()
     }
 
     #[test]

@@ -2,13 +2,23 @@
 
 use crate::FieldErrors;
 
-/// Trims `value`; empty text counts as absent. Reports a field error when it is longer than `max`.
+/// Trims `value`; empty text counts as absent. Reports a field error when it is longer than
+/// `max` or holds control characters other than tab and line breaks (a NUL cannot even be
+/// stored in PostgreSQL).
 pub fn optional(errors: &mut FieldErrors, field: &str, value: Option<String>, max: usize) -> Option<String> {
     let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())?;
     if value.chars().count() > max {
         errors.add(field, format!("must be at most {max} characters"));
     }
+    if has_control_characters(&value) {
+        errors.add(field, "must not contain control characters");
+    }
     Some(value)
+}
+
+/// Control characters other than tab, line feed and carriage return.
+pub fn has_control_characters(value: &str) -> bool {
+    value.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
 }
 
 /// Like [`optional`], but the field must be present and non-blank. Returns `""` when it is not,
@@ -62,6 +72,9 @@ mod tests {
         assert!(errors.is_empty());
         required(&mut errors, "title", Some("   ".into()), 200);
         optional(&mut errors, "name", Some("x".repeat(5)), 4);
-        assert_eq!(errors.iter().collect::<Vec<_>>(), [("name", "must be at most 4 characters"), ("title", "is required")]);
+        optional(&mut errors, "note", Some("a\u{0}b".into()), 10);
+        assert!(optional(&mut FieldErrors::default(), "ok", Some("line\nline\ttab".into()), 20).is_some());
+        let found: Vec<_> = errors.iter().collect();
+        assert_eq!(found, [("name", "must be at most 4 characters"), ("note", "must not contain control characters"), ("title", "is required")]);
     }
 }

@@ -18,6 +18,12 @@ pub fn generate_form_key() -> String {
     format!("{FORM_KEY_PREFIX}{}", random_hex::<16>())
 }
 
+/// Whether `text` has the shape of a form key, so that anything else is turned away without
+/// asking the database.
+pub fn is_form_key(text: &str) -> bool {
+    text.strip_prefix(FORM_KEY_PREFIX).is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 fn random_hex<const BYTES: usize>() -> String {
     let mut bytes = [0u8; BYTES];
     rand::fill(&mut bytes);
@@ -41,5 +47,7 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(hash(&a), hash(&a));
         assert_ne!(hash(&a), hash(&b));
+        assert!(is_form_key(&generate_form_key()));
+        assert!(!is_form_key("lf_nope") && !is_form_key("lf_\u{0}"));
     }
 }

@@ -93,6 +93,9 @@ async fn preflight(State(state): State<AppState>, Path(form_key): Path<String>, 
 
 /// An unknown and a disabled form look the same from outside.
 async fn active_form(state: &AppState, form_key: &str) -> Result<LeadForm, ApiError> {
+    if !store::tokens::is_form_key(form_key) {
+        return Err(Error::NotFound("lead form").into());
+    }
     let form = state.store.lead_form_by_key(form_key).await?;
     Ok(form.filter(|form| form.is_active).ok_or(Error::NotFound("lead form"))?)
 }
@@ -130,6 +133,9 @@ async fn rate_limit(State(state): State<AppState>, Path(form_key): Path<String>,
 /// Idempotency-Key for submissions belongs to the form's organization.
 async fn once_per_idempotency_key(State(state): State<AppState>, Path(form_key): Path<String>, request: Request, next: Next) -> Response {
     if !idempotency::applies_to(&request) {
+        return next.run(request).await;
+    }
+    if !store::tokens::is_form_key(&form_key) {
         return next.run(request).await;
     }
     match state.store.lead_form_by_key(&form_key).await {
