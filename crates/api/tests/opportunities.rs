@@ -17,6 +17,7 @@ suite!(
     search_is_case_insensitive_and_takes_wildcards_literally,
     follow_up_due_lists_open_leads_due_by_end_of_today,
     stats_match_a_known_data_set,
+    stats_equal_a_full_recount_after_every_kind_of_change,
     conversion_creates_or_links_a_client_once,
     categories_are_ordered_unique_and_editable,
     clients_are_searchable_and_unique_by_email,
@@ -410,4 +411,65 @@ async fn tokens_record_their_last_use_and_never_show_their_secret(app: TestApp) 
     app.delete(&app.owner, &format!("/tokens/{}", token["id"].as_str().unwrap())).await.expect(200);
     let revoked = app.get(&app.owner, &path).await.expect(200);
     assert!(revoked.data()[0]["revoked_at"].is_string());
+}
+
+/// The statistics are kept by the database on every write; after creates, edits of every
+/// counted field, closes, reopens and deletes they must equal a recount of the leads.
+async fn stats_equal_a_full_recount_after_every_kind_of_change(app: TestApp) {
+    let owner = &app.owner;
+    let (sam, kim) = (app.staff("member").await, app.staff("member").await);
+    let botox = app.post(owner, "/opportunity-categories", json!({"name": "Botox"})).await.expect(201).id();
+    let today = time::OffsetDateTime::now_utc();
+    let day = |offset: i64| (today + time::Duration::days(offset)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..12i64 {
+        let source = ["website", "referral", "phone"][i as usize % 3];
+        let fields = json!({
+            "estimated_value": format!("{}.{:02}", 100 + i * 37, i * 7 % 100), "probability": 5 + i * 8,
+            "source": source, "follow_up_date": day(i % 5 - 2),
+            "assigned_to": if i % 2 == 0 { Value::from(sam.staff_id.clone()) } else { Value::Null },
+            "category_id": if i % 3 == 0 { Value::from(botox.clone()) } else { Value::Null },
+        });
+        ids.push(app.lead(owner, fields).await.expect(201).id());
+    }
+    let path = |i: usize| format!("/opportunities/{}", ids[i]);
+    app.patch(owner, &path(0), json!({"estimated_value": 999.99, "probability": 55})).await.expect(200);
+    app.patch(owner, &path(1), json!({"source": "event", "assigned_to": kim.staff_id, "category_id": botox})).await.expect(200);
+    app.patch(owner, &path(2), json!({"follow_up_date": day(10), "status": "proposal"})).await.expect(200);
+    app.patch(owner, &path(3), json!({"follow_up_date": null, "source": null, "estimated_value": null})).await.expect(200);
+    app.post(owner, &format!("{}/close", path(4)), json!({"won": true})).await.expect(200);
+    app.post(owner, &format!("{}/close", path(5)), json!({"won": false})).await.expect(200);
+    app.post(owner, &format!("{}/close", path(6)), json!({"won": false})).await.expect(200);
+    app.patch(owner, &path(6), json!({"status": "stale"})).await.expect(200);
+    app.delete(owner, &path(7)).await.expect(200);
+    app.patch(owner, &path(8), json!({"assigned_to": null, "category_id": null, "status": "contacted"})).await.expect(200);
+
+    let leads = app.get(owner, "/opportunities?limit=200").await.expect(200).data().as_array().unwrap().clone();
+    let end_of_today = format!("{}T23:59:59.999999Z", &day(0)[..10]);
+    for (query, keep) in [
+        (String::new(), Box::new(|_: &Value| true) as Box<dyn Fn(&Value) -> bool>),
+        (format!("?assigned_to={}", sam.staff_id), Box::new(|o: &Value| o["assigned_to"] == json!(sam.staff_id))),
+        (format!("?category_id={botox}"), Box::new(|o: &Value| o["category_id"] == json!(botox))),
+    ] {
+        let counted: Vec<&Value> = leads.iter().filter(|o| keep(o)).collect();
+        let stats = app.get(owner, &format!("/opportunities/stats{query}")).await.expect(200);
+        let data = stats.data();
+        let cents = |o: &Value| o["estimated_value"].as_f64().map_or(0, |v| (v * 100.0).round() as i64);
+        let in_pipeline: Vec<&&Value> = counted.iter().filter(|o| ["open", "contacted", "qualified", "proposal"].contains(&o["status"].as_str().unwrap())).collect();
+        let weighted: i64 = in_pipeline.iter().map(|o| cents(o) * o["probability"].as_i64().unwrap()).sum();
+        let due = counted.iter().filter(|o| {
+            !["won", "lost"].contains(&o["status"].as_str().unwrap()) && o["follow_up_date"].as_str().is_some_and(|d| d <= end_of_today.as_str())
+        });
+        assert_eq!(data["total"], counted.len(), "{query}");
+        for status in ["open", "contacted", "qualified", "proposal", "won", "lost", "stale"] {
+            assert_eq!(data["counts"][status], counted.iter().filter(|o| o["status"] == status).count(), "{query} {status}");
+        }
+        assert_eq!(data["totalValue"], in_pipeline.iter().map(|o| cents(o)).sum::<i64>() as f64 / 100.0, "{query}");
+        assert_eq!(data["weightedValue"], ((weighted + 50) / 100) as f64 / 100.0, "{query}");
+        assert_eq!(data["needsFollowUp"], due.count(), "{query}");
+        let sources: usize = data["bySource"].as_array().unwrap().iter().map(|s| s["total"].as_u64().unwrap() as usize).sum();
+        assert_eq!(sources, counted.len(), "{query}: every lead in exactly one source group");
+    }
+    let status_page = app.get(owner, "/opportunities?status=won,lost,stale&limit=1").await.expect(200);
+    assert_eq!(status_page.body["meta"]["total"], 3, "list totals come from the same counts");
 }

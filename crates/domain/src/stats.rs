@@ -8,8 +8,7 @@ use utoipa::ToSchema;
 use crate::opportunity::Status;
 use crate::Money;
 
-/// Totals over the opportunities that share one status and one source: what the store
-/// aggregates, and all that the statistics are computed from.
+/// Totals over the opportunities that share one status and one source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusSourceTotals {
     pub status: Status,
@@ -18,8 +17,14 @@ pub struct StatusSourceTotals {
     pub value_cents: i64,
     /// Σ value in cents × probability in percent, exact.
     pub weighted_cent_percents: i64,
-    /// How many of them have a follow-up due by the end of today.
-    pub follow_up_due: i64,
+}
+
+/// What the store counts, and all that the statistics are computed from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PipelineTotals {
+    pub by_status_and_source: Vec<StatusSourceTotals>,
+    /// Leads not won or lost with a follow-up due by the end of today (UTC).
+    pub follow_ups_due: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -84,18 +89,16 @@ pub struct SourceStats {
 }
 
 impl PipelineStats {
-    pub fn from_totals(rows: &[StatusSourceTotals]) -> Self {
+    pub fn from_totals(totals: &PipelineTotals) -> Self {
+        let rows = &totals.by_status_and_source;
         let mut counts = StatusCounts::default();
         let mut sources: BTreeMap<Option<&str>, SourceTally> = BTreeMap::new();
-        let (mut total_value, mut weighted, mut needs_follow_up) = (0i128, 0i128, 0);
+        let (mut total_value, mut weighted) = (0i128, 0i128);
         for row in rows {
             *counts.get_mut(row.status) += row.count;
             if row.status.is_in_pipeline() {
                 total_value += i128::from(row.value_cents);
                 weighted += i128::from(row.weighted_cent_percents);
-            }
-            if !row.status.is_closed() {
-                needs_follow_up += row.follow_up_due;
             }
             sources.entry(row.source.as_deref()).or_default().add(row);
         }
@@ -107,7 +110,7 @@ impl PipelineStats {
             counts,
             total_value: Money::from_cents(i64::try_from(total_value).unwrap_or(i64::MAX)),
             weighted_value: Money::from_weighted_sum(weighted),
-            needs_follow_up,
+            needs_follow_up: totals.follow_ups_due,
             by_source,
         }
     }
@@ -155,31 +158,27 @@ fn win_rate(won: i64, lost: i64) -> Option<f64> {
 mod tests {
     use super::*;
 
-    fn row(status: Status, source: Option<&str>, count: i64, value: i64, weighted: i64, due: i64) -> StatusSourceTotals {
-        StatusSourceTotals {
-            status,
-            source: source.map(str::to_owned),
-            count,
-            value_cents: value,
-            weighted_cent_percents: weighted,
-            follow_up_due: due,
-        }
+    fn row(status: Status, source: Option<&str>, count: i64, value: i64, weighted: i64) -> StatusSourceTotals {
+        StatusSourceTotals { status, source: source.map(str::to_owned), count, value_cents: value, weighted_cent_percents: weighted }
     }
 
     #[test]
     fn counts_values_and_rates_follow_the_seed() {
-        let stats = PipelineStats::from_totals(&[
-            row(Status::Open, Some("website"), 2, 100_000, 100_000 * 50, 1),
-            row(Status::Proposal, Some("referral"), 1, 50_000, 50_000 * 80, 0),
-            row(Status::Won, Some("website"), 3, 90_000, 90_000 * 100, 2),
-            row(Status::Lost, None, 1, 10_000, 0, 1),
-            row(Status::Stale, Some("website"), 1, 7_000, 7_000 * 10, 1),
-        ]);
+        let stats = PipelineStats::from_totals(&PipelineTotals {
+            by_status_and_source: vec![
+                row(Status::Open, Some("website"), 2, 100_000, 100_000 * 50),
+                row(Status::Proposal, Some("referral"), 1, 50_000, 50_000 * 80),
+                row(Status::Won, Some("website"), 3, 90_000, 90_000 * 100),
+                row(Status::Lost, None, 1, 10_000, 0),
+                row(Status::Stale, Some("website"), 1, 7_000, 7_000 * 10),
+            ],
+            follow_ups_due: 2,
+        });
         assert_eq!((stats.counts.open, stats.counts.contacted), (2, 0));
         assert_eq!(stats.total, 8);
         assert_eq!(stats.total_value, Money::from_cents(150_000));
         assert_eq!(stats.weighted_value, Money::from_cents(50_000 + 40_000));
-        assert_eq!(stats.needs_follow_up, 2, "won and lost leads never need a follow-up");
+        assert_eq!(stats.needs_follow_up, 2);
         assert_eq!(stats.win_rate, Some(0.75));
         let website = &stats.by_source[0];
         assert_eq!((website.source.as_deref(), website.total, website.won, website.lost), (Some("website"), 6, 3, 0));
@@ -188,7 +187,7 @@ mod tests {
 
     #[test]
     fn an_empty_pipeline_has_every_status_and_no_win_rate() {
-        let stats = PipelineStats::from_totals(&[]);
+        let stats = PipelineStats::from_totals(&PipelineTotals::default());
         assert_eq!((stats.total, stats.win_rate), (0, None));
         let json = serde_json::to_value(&stats).unwrap();
         let text = serde_json::to_string(&stats.counts).unwrap();

@@ -39,6 +39,11 @@ impl Timestamp {
         Timestamp(midnight + Duration::days(1) - Duration::microseconds(1))
     }
 
+    /// Days since 1970-01-01 in UTC, as the follow-up counters in the database key them.
+    pub fn utc_day(self) -> i64 {
+        self.unix_micros().div_euclid(86_400_000_000)
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         OffsetDateTime::parse(text, &Rfc3339).ok().map(Self::from_datetime)
     }

@@ -19,7 +19,7 @@ use domain::client::Client;
 use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, References};
 use domain::query::{ClientFilter, OpportunityFilter, StatsFilter};
-use domain::stats::StatusSourceTotals;
+use domain::stats::PipelineTotals;
 use domain::{Error, FieldErrors, Result, Timestamp};
 use uuid::Uuid;
 
@@ -80,7 +80,8 @@ pub trait Store: Send + Sync {
     async fn notes(&self, org_id: Uuid, opportunity_id: Uuid) -> Result<Vec<Note>>;
     /// Newest first.
     async fn activities(&self, org_id: Uuid, opportunity_id: Uuid) -> Result<Vec<Activity>>;
-    async fn stats(&self, org_id: Uuid, filter: &StatsFilter, now: Timestamp) -> Result<Vec<StatusSourceTotals>>;
+    /// Read from totals the database keeps current on every write: constant time.
+    async fn stats(&self, org_id: Uuid, filter: &StatsFilter, now: Timestamp) -> Result<PipelineTotals>;
     async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)>;
     async fn client(&self, org_id: Uuid, id: Uuid) -> Result<Option<Client>>;
     async fn staff_members(&self, org_id: Uuid) -> Result<Vec<Staff>>;

@@ -206,10 +206,10 @@ pub(super) fn lead_form(row: &impl RowReader) -> Result<LeadForm> {
 pub(super) fn status_source_totals(row: &impl RowReader) -> Result<StatusSourceTotals> {
     Ok(StatusSourceTotals {
         status: parsed(row, "status", Status::parse)?,
-        source: row.opt_text("source")?,
+        // The totals key "no source" as ''.
+        source: row.opt_text("source")?.filter(|source| !source.is_empty()),
         count: row.int("count")?,
         value_cents: row.int("value_cents")?,
         weighted_cent_percents: row.int("weighted")?,
-        follow_up_due: row.int("follow_up_due")?,
     })
 }

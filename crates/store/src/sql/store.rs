@@ -8,7 +8,7 @@ use domain::client::Client;
 use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, References};
 use domain::query::{ClientFilter, OpportunityFilter, SortKey, StatsFilter};
-use domain::stats::StatusSourceTotals;
+use domain::stats::PipelineTotals;
 use domain::{FieldErrors, Result, Timestamp};
 use uuid::Uuid;
 
@@ -94,9 +94,7 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn opportunities(&self, org_id: Uuid, filter: &OpportunityFilter) -> Result<(Vec<OpportunityView>, i64)> {
         let mut reader = self.backend.reader();
-        let mut count = Statement::new("SELECT COUNT(*) AS total FROM opportunities o");
-        push_filter(&mut count, Self::dialect(), org_id, filter);
-        let total = reader.fetch_one(count).await?.int("total")?;
+        let total = reader.fetch_one(count_statement(Self::dialect(), org_id, filter)).await?.int("total")?;
 
         let mut list = Statement::new(view_select());
         push_filter(&mut list, Self::dialect(), org_id, filter);
@@ -129,21 +127,25 @@ impl<B: Backend> Store for SqlStore<B> {
         all(&mut self.backend.reader(), statement, rows::activity).await
     }
 
-    async fn stats(&self, org_id: Uuid, filter: &StatsFilter, now: Timestamp) -> Result<Vec<StatusSourceTotals>> {
-        let statement = Statement::new(
-            "SELECT status, source, COUNT(*) AS count,
-                    CAST(COALESCE(SUM(estimated_value), 0) AS BIGINT) AS value_cents,
-                    CAST(COALESCE(SUM(estimated_value * probability), 0) AS BIGINT) AS weighted,
-                    COUNT(*) FILTER (WHERE follow_up_date <= $2) AS follow_up_due
-             FROM opportunities
-             WHERE org_id = $1 AND ($3 IS NULL OR assigned_to = $3) AND ($4 IS NULL OR category_id = $4)
-             GROUP BY status, source",
-        )
-        .bind(org_id)
-        .bind(now.end_of_day())
-        .bind(filter.assigned_to)
-        .bind(filter.category_id);
-        all(&mut self.backend.reader(), statement, rows::status_source_totals).await
+    async fn stats(&self, org_id: Uuid, filter: &StatsFilter, now: Timestamp) -> Result<PipelineTotals> {
+        let groups = Statement::new(
+            "SELECT status, source, CAST(SUM(count) AS BIGINT) AS count, CAST(SUM(value_cents) AS BIGINT) AS value_cents,
+                    CAST(SUM(weighted) AS BIGINT) AS weighted
+             FROM pipeline_totals
+             WHERE org_id = $1 AND ($2 IS NULL OR assigned_to = $2) AND ($3 IS NULL OR category_id = $3)
+             GROUP BY status, source HAVING SUM(count) > 0",
+        );
+        let follow_ups = Statement::new(
+            "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS due FROM follow_up_totals
+             WHERE org_id = $1 AND day <= $2 AND ($3 IS NULL OR assigned_to = $3) AND ($4 IS NULL OR category_id = $4)",
+        );
+        let mut reader = self.backend.reader();
+        let groups = groups.bind(org_id).bind(filter.assigned_to).bind(filter.category_id);
+        let follow_ups = follow_ups.bind(org_id).bind(now.utc_day()).bind(filter.assigned_to).bind(filter.category_id);
+        Ok(PipelineTotals {
+            by_status_and_source: all(&mut reader, groups, rows::status_source_totals).await?,
+            follow_ups_due: reader.fetch_one(follow_ups).await?.int("due")?,
+        })
     }
 
     async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)> {
@@ -250,6 +252,19 @@ impl<B: Backend> Store for SqlStore<B> {
 
 /// A claim whose request has not finished after a minute belongs to a server that died.
 const ABANDONED_CLAIM_MICROS: i64 = 60_000_000;
+
+/// How many opportunities a list filter matches: from the maintained totals when the filter
+/// is only by status, source, assignee or category (constant time), else by counting rows.
+fn count_statement(dialect: &Dialect, org_id: Uuid, filter: &OpportunityFilter) -> Statement {
+    if filter.search.is_some() || filter.client_id.is_some() || filter.follow_up_due_by.is_some() {
+        let mut count = Statement::new("SELECT COUNT(*) AS total FROM opportunities o");
+        push_filter(&mut count, dialect, org_id, filter);
+        return count;
+    }
+    let mut count = Statement::new("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS total FROM pipeline_totals o");
+    push_filter(&mut count, dialect, org_id, filter);
+    count
+}
 
 /// The `WHERE` clause of an opportunity list, shared by the page and its total.
 fn push_filter(statement: &mut Statement, dialect: &Dialect, org_id: Uuid, filter: &OpportunityFilter) {
