@@ -45,6 +45,7 @@ impl Backend for Postgres15 {
         like: "ILIKE",
         for_update: " FOR UPDATE",
         binary_order: " COLLATE \"C\"",
+        text_search: |search| Some(("o.search_text LIKE lower($search) ESCAPE '\\'", crate::sql::like_pattern(search))),
         bootstrap_lock: Some("SELECT pg_advisory_xact_lock(7460211945) IS NULL AS locked"),
     };
 

@@ -55,6 +55,12 @@ impl Backend for Sqlite3 {
         // The write transaction already holds the database's only write lock.
         for_update: "",
         binary_order: "",
+        text_search: |search| {
+            // A quoted phrase of trigrams matches it as a substring, ignoring case.
+            let phrase = format!("\"{}\"", search.replace('"', "\"\""));
+            let indexed = "o.rowid IN (SELECT rowid FROM opportunity_search WHERE opportunity_search MATCH $search)";
+            (search.chars().count() >= 3).then_some((indexed, phrase))
+        },
         bootstrap_lock: None,
     };
 

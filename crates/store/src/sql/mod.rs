@@ -11,7 +11,7 @@ use domain::{Result, Timestamp};
 use uuid::Uuid;
 
 pub(crate) use self::rows::corrupt;
-pub(crate) use self::store::SqlStore;
+pub(crate) use self::store::{SqlStore, like_pattern};
 
 /// Where the two databases' SQL differs.
 pub(crate) struct Dialect {
@@ -21,6 +21,10 @@ pub(crate) struct Dialect {
     pub for_update: &'static str,
     /// Appended to text in `ORDER BY`, so that both databases sort text by code point.
     pub binary_order: &'static str,
+    /// How `search` finds opportunities: a condition on `o` with `$search` for its one
+    /// parameter, and that parameter's value; `None` when the index cannot serve this search
+    /// (SQLite's trigram index needs three characters) and the columns must be scanned.
+    pub text_search: fn(&str) -> Option<(&'static str, String)>,
     /// Run first in the bootstrap transaction, so that two servers starting on an empty
     /// database cannot both create the first organization.
     pub bootstrap_lock: Option<&'static str>,

@@ -288,11 +288,16 @@ fn push_filter(statement: &mut Statement, dialect: &Dialect, org_id: Uuid, filte
         statement.push(" AND o.status NOT IN ('won', 'lost') AND o.follow_up_date <= ").push_bind(due_by);
     }
     if let Some(search) = &filter.search {
-        let placeholder = statement.param(like_pattern(search));
-        let like = dialect.like;
-        let columns = ["o.title", "o.description", "o.prospect_name", "o.prospect_email", "o.prospect_phone"]
-            .map(|column| format!("{column} {like} {placeholder} ESCAPE '\\'"));
-        statement.push(" AND (").push(&columns.join(" OR ")).push(")");
+        if let Some((condition, value)) = (dialect.text_search)(search) {
+            let placeholder = statement.param(value);
+            statement.push(" AND ").push(&condition.replace("$search", &placeholder));
+        } else {
+            let placeholder = statement.param(like_pattern(search));
+            let like = dialect.like;
+            let columns = ["o.title", "o.description", "o.prospect_name", "o.prospect_email", "o.prospect_phone"]
+                .map(|column| format!("{column} {like} {placeholder} ESCAPE '\\'"));
+            statement.push(" AND (").push(&columns.join(" OR ")).push(")");
+        }
     }
 }
 
@@ -309,7 +314,7 @@ fn push_order(statement: &mut Statement, filter: &OpportunityFilter) {
 }
 
 /// `%text%` for LIKE, with LIKE's own wildcards in the text matched literally.
-fn like_pattern(text: &str) -> String {
+pub(crate) fn like_pattern(text: &str) -> String {
     let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
 }
