@@ -9,11 +9,10 @@ use domain::{Error, Result, Timestamp};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::query::Query;
-use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
+use sqlx::{AssertSqlSafe, Postgres, Transaction};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-use crate::sql::{Backend, Dialect, Param, RowReader, Run, SqlStore, Statement};
+use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, sqlx_plumbing};
 use crate::{DbResult, OpenOptions, PoolState};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -78,70 +77,5 @@ fn query(statement: &Statement) -> Query<'_, Postgres, PgArguments> {
     })
 }
 
-#[async_trait]
-impl Run for PgPool {
-    type Row = PgRow;
-
-    async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<PgRow>> {
-        query(&statement).fetch_all(&*self).await.db()
-    }
-
-    async fn fetch_optional(&mut self, statement: Statement) -> Result<Option<PgRow>> {
-        query(&statement).fetch_optional(&*self).await.db()
-    }
-
-    async fn execute(&mut self, statement: Statement) -> Result<u64> {
-        Ok(query(&statement).execute(&*self).await.db()?.rows_affected())
-    }
-}
-
-#[async_trait]
-impl Run for Transaction<'static, Postgres> {
-    type Row = PgRow;
-
-    async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<PgRow>> {
-        query(&statement).fetch_all(&mut **self).await.db()
-    }
-
-    async fn fetch_optional(&mut self, statement: Statement) -> Result<Option<PgRow>> {
-        query(&statement).fetch_optional(&mut **self).await.db()
-    }
-
-    async fn execute(&mut self, statement: Statement) -> Result<u64> {
-        Ok(query(&statement).execute(&mut **self).await.db()?.rows_affected())
-    }
-}
-
-impl RowReader for PgRow {
-    fn uuid(&self, column: &str) -> Result<Uuid> {
-        self.try_get(column).db()
-    }
-    fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>> {
-        self.try_get(column).db()
-    }
-    fn text(&self, column: &str) -> Result<String> {
-        self.try_get(column).db()
-    }
-    fn opt_text(&self, column: &str) -> Result<Option<String>> {
-        self.try_get(column).db()
-    }
-    fn int(&self, column: &str) -> Result<i64> {
-        self.try_get(column).db()
-    }
-    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
-        self.try_get(column).db()
-    }
-    fn int32(&self, column: &str) -> Result<i32> {
-        self.try_get(column).db()
-    }
-    fn boolean(&self, column: &str) -> Result<bool> {
-        self.try_get(column).db()
-    }
-    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
-        self.try_get(column).db()
-    }
-    fn opt_timestamp(&self, column: &str) -> Result<Option<Timestamp>> {
-        let at: Option<OffsetDateTime> = self.try_get(column).db()?;
-        Ok(at.map(Timestamp::from_datetime))
-    }
-}
+sqlx_plumbing!(pool: PgPool, tx: Transaction<'static, Postgres>, row: PgRow, bind: query,
+    instant: OffsetDateTime => |at| Some(Timestamp::from_datetime(at)));

@@ -12,11 +12,10 @@ use sqlx::query::Query;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
-use uuid::Uuid;
+use sqlx::{AssertSqlSafe, Sqlite, Transaction};
 
 use crate::{DbResult, OpenOptions, PoolState};
-use crate::sql::{Backend, Dialect, Param, RowReader, Run, SqlStore, Statement};
+use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, sqlx_plumbing};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -95,71 +94,5 @@ fn query(statement: &Statement) -> Query<'_, Sqlite, SqliteArguments> {
     })
 }
 
-#[async_trait]
-impl Run for SqlitePool {
-    type Row = SqliteRow;
-
-    async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<SqliteRow>> {
-        query(&statement).fetch_all(&*self).await.db()
-    }
-
-    async fn fetch_optional(&mut self, statement: Statement) -> Result<Option<SqliteRow>> {
-        query(&statement).fetch_optional(&*self).await.db()
-    }
-
-    async fn execute(&mut self, statement: Statement) -> Result<u64> {
-        Ok(query(&statement).execute(&*self).await.db()?.rows_affected())
-    }
-}
-
-#[async_trait]
-impl Run for Transaction<'static, Sqlite> {
-    type Row = SqliteRow;
-
-    async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<SqliteRow>> {
-        query(&statement).fetch_all(&mut **self).await.db()
-    }
-
-    async fn fetch_optional(&mut self, statement: Statement) -> Result<Option<SqliteRow>> {
-        query(&statement).fetch_optional(&mut **self).await.db()
-    }
-
-    async fn execute(&mut self, statement: Statement) -> Result<u64> {
-        Ok(query(&statement).execute(&mut **self).await.db()?.rows_affected())
-    }
-}
-
-/// Instants are stored as microseconds since the Unix epoch.
-impl RowReader for SqliteRow {
-    fn uuid(&self, column: &str) -> Result<Uuid> {
-        self.try_get(column).db()
-    }
-    fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>> {
-        self.try_get(column).db()
-    }
-    fn text(&self, column: &str) -> Result<String> {
-        self.try_get(column).db()
-    }
-    fn opt_text(&self, column: &str) -> Result<Option<String>> {
-        self.try_get(column).db()
-    }
-    fn int(&self, column: &str) -> Result<i64> {
-        self.try_get(column).db()
-    }
-    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
-        self.try_get(column).db()
-    }
-    fn int32(&self, column: &str) -> Result<i32> {
-        self.try_get(column).db()
-    }
-    fn boolean(&self, column: &str) -> Result<bool> {
-        self.try_get(column).db()
-    }
-    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
-        self.try_get(column).db()
-    }
-    fn opt_timestamp(&self, column: &str) -> Result<Option<Timestamp>> {
-        let micros: Option<i64> = self.try_get(column).db()?;
-        micros.map(|m| Timestamp::from_unix_micros(m).ok_or_else(|| crate::sql::corrupt(column))).transpose()
-    }
-}
+sqlx_plumbing!(pool: SqlitePool, tx: Transaction<'static, Sqlite>, row: SqliteRow, bind: query,
+    instant: i64 => Timestamp::from_unix_micros);

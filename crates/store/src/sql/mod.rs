@@ -152,3 +152,80 @@ pub(crate) trait Backend: Send + Sync + 'static {
     async fn commit(tx: Self::Tx) -> Result<()>;
     fn pool_state(&self) -> crate::PoolState;
 }
+
+/// The part of a backend that is the same text for every sqlx driver: running statements on
+/// its pool and its transactions, and reading columns, given the driver's types, the function
+/// that binds a [`Statement`], and how the driver decodes an instant.
+macro_rules! sqlx_plumbing {
+    (pool: $pool:ty, tx: $tx:ty, row: $row:ty, bind: $bind:path, instant: $instant:ty => $to_timestamp:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::sql::Run for $pool {
+            type Row = $row;
+
+            async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<$row>> {
+                $bind(&statement).fetch_all(&*self).await.db()
+            }
+
+            async fn fetch_optional(&mut self, statement: Statement) -> Result<Option<$row>> {
+                $bind(&statement).fetch_optional(&*self).await.db()
+            }
+
+            async fn execute(&mut self, statement: Statement) -> Result<u64> {
+                Ok($bind(&statement).execute(&*self).await.db()?.rows_affected())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::sql::Run for $tx {
+            type Row = $row;
+
+            async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<$row>> {
+                $bind(&statement).fetch_all(&mut **self).await.db()
+            }
+
+            async fn fetch_optional(&mut self, statement: Statement) -> Result<Option<$row>> {
+                $bind(&statement).fetch_optional(&mut **self).await.db()
+            }
+
+            async fn execute(&mut self, statement: Statement) -> Result<u64> {
+                Ok($bind(&statement).execute(&mut **self).await.db()?.rows_affected())
+            }
+        }
+
+        impl $crate::sql::RowReader for $row {
+            fn uuid(&self, column: &str) -> Result<uuid::Uuid> {
+                sqlx::Row::try_get(self, column).db()
+            }
+            fn opt_uuid(&self, column: &str) -> Result<Option<uuid::Uuid>> {
+                sqlx::Row::try_get(self, column).db()
+            }
+            fn text(&self, column: &str) -> Result<String> {
+                sqlx::Row::try_get(self, column).db()
+            }
+            fn opt_text(&self, column: &str) -> Result<Option<String>> {
+                sqlx::Row::try_get(self, column).db()
+            }
+            fn int(&self, column: &str) -> Result<i64> {
+                sqlx::Row::try_get(self, column).db()
+            }
+            fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+                sqlx::Row::try_get(self, column).db()
+            }
+            fn int32(&self, column: &str) -> Result<i32> {
+                sqlx::Row::try_get(self, column).db()
+            }
+            fn boolean(&self, column: &str) -> Result<bool> {
+                sqlx::Row::try_get(self, column).db()
+            }
+            fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
+                sqlx::Row::try_get(self, column).db()
+            }
+            fn opt_timestamp(&self, column: &str) -> Result<Option<Timestamp>> {
+                let instant: Option<$instant> = sqlx::Row::try_get(self, column).db()?;
+                instant.map(|value| $to_timestamp(value).ok_or_else(|| $crate::sql::corrupt(column))).transpose()
+            }
+        }
+    };
+}
+
+pub(crate) use sqlx_plumbing;
