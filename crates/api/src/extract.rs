@@ -85,7 +85,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 pub struct IfMatchHeader {
     /// The `ETag` of the version this change is based on, such as `"3"`: the change is refused
     /// with 412 if the opportunity has changed since.
-    #[param(rename = "If-Match")]
+    #[param(rename = "If-Match", value_type = String, required = false, pattern = r#"^(\*|(W/)?"?[0-9]+"?)$"#)]
     #[allow(dead_code)]
     if_match: Option<String>,
 }

@@ -10,12 +10,13 @@ use utoipa::{PartialSchema, ToSchema};
 
 use crate::error::{ErrorBody, ErrorEnvelope};
 
-const ERRORS: [(&str, &str); 9] = [
+const ERRORS: [(&str, &str); 10] = [
     ("400", "Malformed JSON, a bad query parameter or a bad id in the path (`bad_request`)."),
     ("401", "No token, or an unknown or revoked one (`unauthorized`)."),
     ("403", "The caller's role may not do this (`forbidden`)."),
     ("404", "No such record in the caller's organization (`not_found`)."),
-    ("409", "`conflict`, `already_closed` or `already_converted`."),
+    ("409", "`conflict`, `already_closed`, `already_converted` or `idempotency_key_in_progress`."),
+    ("412", "`If-Match` names a version that is no longer current (`precondition_failed`)."),
     ("413", "The body is too large (`payload_too_large`)."),
     ("415", "The body is not JSON (`unsupported_media_type`)."),
     ("422", "Invalid fields, each named in `details.fields` (`validation_failed`)."),
@@ -59,6 +60,12 @@ pub fn finish(mut openapi: OpenApi) -> OpenApi {
     for item in openapi.paths.paths.values_mut() {
         if let Some(post) = item.post.as_mut() {
             post.parameters.get_or_insert_with(Vec::new).push(idempotency_key().into());
+        }
+        // An empty body reads as `{}`; whether fields are missing is then a 422 naming them.
+        for operation in [&mut item.post, &mut item.patch].into_iter().flatten() {
+            if let Some(utoipa::openapi::RefOr::T(body)) = operation.request_body.as_mut() {
+                body.required = Some(Required::False);
+            }
         }
         let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
         for operation in operations.into_iter().flatten() {

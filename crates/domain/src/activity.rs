@@ -65,6 +65,7 @@ pub struct Note {
 #[serde(deny_unknown_fields)]
 pub struct CreateNote {
     /// 1 to 10,000 characters.
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub content: Option<String>,
 }
 
@@ -100,8 +101,10 @@ pub struct Activity {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateActivity {
+    #[schema(value_type = ActivityType, required = true)]
     pub activity_type: Option<ActivityType>,
     /// 1 to 2,000 characters.
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub description: Option<String>,
     /// Up to 2,000 characters.
     pub outcome: Option<String>,

@@ -94,7 +94,9 @@ pub struct Staff {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateStaff {
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub name: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub email: Option<String>,
     pub role: Option<Role>,
 }
@@ -103,14 +105,14 @@ pub struct CreateStaff {
 #[serde(deny_unknown_fields)]
 pub struct UpdateStaff {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, min_length = 1)]
     pub name: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Role>)]
+    #[schema(value_type = Role)]
     pub role: Patch<Role>,
     /// `false` deactivates: the member can no longer sign in and cannot be assigned leads.
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_active: Patch<bool>,
 }
 

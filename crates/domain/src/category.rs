@@ -24,8 +24,10 @@ pub struct Category {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCategory {
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub name: Option<String>,
     /// `#rrggbb`; defaults to a neutral grey.
+    #[schema(pattern = "^\\s*#[0-9a-fA-F]{6}\\s*$")]
     pub color: Option<String>,
     pub sort_order: Option<i32>,
     pub is_active: Option<bool>,
@@ -35,16 +37,17 @@ pub struct CreateCategory {
 #[serde(deny_unknown_fields)]
 pub struct UpdateCategory {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, min_length = 1)]
     pub name: Patch<String>,
+    /// `#rrggbb`; `null` resets it to the default grey.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^\\s*#[0-9a-fA-F]{6}\\s*$")]
     pub color: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<i32>)]
+    #[schema(value_type = i32)]
     pub sort_order: Patch<i32>,
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_active: Patch<bool>,
 }
 

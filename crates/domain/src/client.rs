@@ -22,6 +22,7 @@ pub struct Client {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateClient {
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
@@ -31,7 +32,7 @@ pub struct CreateClient {
 #[serde(deny_unknown_fields)]
 pub struct UpdateClient {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, min_length = 1)]
     pub name: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]

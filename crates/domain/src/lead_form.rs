@@ -34,6 +34,7 @@ pub struct LeadForm {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateLeadForm {
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub name: Option<String>,
     pub category_id: Option<Uuid>,
     pub assigned_to: Option<Uuid>,
@@ -44,7 +45,7 @@ pub struct CreateLeadForm {
 #[serde(deny_unknown_fields)]
 pub struct UpdateLeadForm {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, min_length = 1)]
     pub name: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
@@ -57,7 +58,7 @@ pub struct UpdateLeadForm {
     pub allowed_origins: Patch<Vec<String>>,
     /// `false` disables the form: its submissions answer 404.
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_active: Patch<bool>,
 }
 
@@ -65,6 +66,7 @@ pub struct UpdateLeadForm {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Submission {
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,

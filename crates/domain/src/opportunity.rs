@@ -96,6 +96,7 @@ pub struct Opportunity {
 #[serde(deny_unknown_fields)]
 pub struct CreateOpportunity {
     /// 1 to 200 characters.
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub title: Option<String>,
     /// An existing client; either this or `prospect_name` is required.
     pub client_id: Option<Uuid>,
@@ -107,6 +108,7 @@ pub struct CreateOpportunity {
     pub description: Option<String>,
     pub estimated_value: Option<Money>,
     /// 0 to 100; defaults to 10.
+    #[schema(minimum = 0, maximum = 100)]
     pub probability: Option<i64>,
     /// Defaults to `open`.
     pub status: Option<Status>,
@@ -121,7 +123,7 @@ pub struct CreateOpportunity {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOpportunity {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, min_length = 1)]
     pub title: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
@@ -145,12 +147,12 @@ pub struct UpdateOpportunity {
     #[schema(value_type = Option<Money>)]
     pub estimated_value: Patch<Money>,
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = i64, minimum = 0, maximum = 100)]
     pub probability: Patch<i64>,
     /// Setting `won` or `lost` closes the opportunity just like the close endpoint;
     /// moving a closed one to another stage reopens it.
     #[serde(default)]
-    #[schema(value_type = Option<Status>)]
+    #[schema(value_type = Status)]
     pub status: Patch<Status>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -172,6 +174,7 @@ pub struct UpdateOpportunity {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseOpportunity {
+    #[schema(value_type = bool, required = true)]
     pub won: Option<bool>,
     /// Only when won: the sale this opportunity became.
     pub transaction_id: Option<Uuid>,

@@ -33,11 +33,24 @@ impl QueryParams {
             .collect()
     }
 
+    /// The parameter's one value, trimmed; a blank value is an error (`?limit=` says nothing).
     pub fn one(&mut self, name: &str) -> Result<Option<String>> {
+        match self.optional_text(name)? {
+            Some(value) if value.is_empty() => Err(Error::parameter(name, "must not be blank")),
+            other => Ok(other),
+        }
+    }
+
+    /// Free text, where blank means "not given".
+    fn text(&mut self, name: &str) -> Result<Option<String>> {
+        Ok(self.optional_text(name)?.filter(|value| !value.is_empty()))
+    }
+
+    fn optional_text(&mut self, name: &str) -> Result<Option<String>> {
         let mut values: Vec<String> = self.all_raw(name);
         match values.len() {
             0 => Ok(None),
-            1 => Ok(values.pop().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())),
+            1 => Ok(values.pop().map(|v| v.trim().to_owned())),
             _ => Err(Error::parameter(name, "may be given only once")),
         }
     }
@@ -64,7 +77,7 @@ impl QueryParams {
     }
 
     pub fn search(&mut self) -> Result<Option<String>> {
-        let search = self.one("search")?;
+        let search = self.text("search")?;
         if search.as_ref().is_some_and(|s| s.chars().count() > SEARCH_MAX) {
             return Err(Error::parameter("search", format!("must be at most {SEARCH_MAX} characters")));
         }
@@ -169,7 +182,7 @@ impl OpportunityFilter {
             assigned_to: params.uuid("assigned_to")?,
             category_id: params.uuid("category_id")?,
             client_id: params.uuid("client_id")?,
-            source: params.one("source")?.map(|s| s.to_lowercase()),
+            source: params.text("source")?.map(|s| s.to_lowercase()),
             search: params.search()?,
             follow_up_due_by: params.bool("follow_up_due")?.filter(|due| *due).map(|_| now.end_of_day()),
             sort,
@@ -235,6 +248,8 @@ mod tests {
             (vec![("assigned_to", "me")], "assigned_to"),
             (vec![("stauts", "open")], "stauts"),
             (vec![("sort", "-created_at"), ("sort", "created_at")], "sort"),
+            (vec![("client_id", "")], "client_id"),
+            (vec![("limit", " ")], "limit"),
         ] {
             match OpportunityFilter::parse(params(&query), Timestamp::now()) {
                 Err(Error::InvalidParameter { parameter: p, .. }) => assert_eq!(p, parameter),

@@ -20,7 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Clients by name; `search` matches name, e-mail or phone.
 #[utoipa::path(get, path = "/clients", tag = "clients",
     params(("search" = Option<String>, Query), ("limit" = Option<i64>, Query, minimum = 1, maximum = 200),
-           ("offset" = Option<i64>, Query, minimum = 0)),
+           ("offset" = Option<i64>, Query, minimum = 0, maximum = 2147483647)),
     responses((status = 200, body = ListEnvelope<Client>)))]
 async fn list_clients(State(state): State<AppState>, Auth(actor): Auth, Params(params): Params) -> ApiResult<Json<ListEnvelope<Client>>> {
     let filter = ClientFilter::parse(params)?;

@@ -37,7 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("search" = Option<String>, Query, description = "Case-insensitive; matches title, description, prospect name, e-mail and phone."),
         ("follow_up_due" = Option<bool>, Query, description = "Only leads not won or lost whose follow-up is due by the end of today (UTC)."),
         ("sort" = Option<String>, Query, description = "created_at, updated_at, follow_up_date or estimated_value; prefix - for descending. Default -created_at."),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("offset" = Option<i64>, Query, minimum = 0)),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("offset" = Option<i64>, Query, minimum = 0, maximum = 2147483647)),
     responses((status = 200, body = ListEnvelope<OpportunityView>)))]
 async fn list_opportunities(State(state): State<AppState>, Auth(actor): Auth, Params(params): Params) -> ApiResult<Json<ListEnvelope<OpportunityView>>> {
     let filter = OpportunityFilter::parse(params, Timestamp::now())?;
