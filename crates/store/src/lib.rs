@@ -2,6 +2,7 @@
 //! use cases in [`service`], written once over the trait so that every backend applies the same
 //! rules inside one transaction.
 
+mod group_commit;
 mod postgres;
 pub mod service;
 mod sql;

@@ -12,8 +12,9 @@ use sqlx::query::Query;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Sqlite, Transaction};
+use sqlx::{AssertSqlSafe, Connection, Sqlite, SqliteConnection};
 
+use crate::group_commit::{GroupTx, GroupWriter};
 use crate::{DbResult, OpenOptions, PoolState};
 use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, sqlx_plumbing};
 
@@ -21,12 +22,13 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub(crate) struct Sqlite3 {
     reader: SqlitePool,
-    writer: SqlitePool,
+    writer: GroupWriter,
 }
 
 /// Opens (creating if needed) and migrates the database file named by `url`.
 /// Durability: WAL with `synchronous=FULL` syncs the log on every commit, so an acknowledged
-/// write survives a crash of the process and a loss of power.
+/// write survives a crash of the process and a loss of power. Writers that queue share a commit
+/// (see [`GroupWriter`]), which is what makes many durable writes per second possible.
 pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Sqlite3>> {
     if url.contains(":memory:") || url.contains("mode=memory") {
         return Err(Error::Conflict("an in-memory SQLite database cannot be shared; give a file path".into()));
@@ -39,8 +41,9 @@ pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Sq
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
-    let writer = SqlitePoolOptions::new().max_connections(1).connect_with(connect.clone()).await.db()?;
-    MIGRATOR.run(&writer).await.map_err(Error::internal)?;
+    let mut writer = SqliteConnection::connect_with(&connect).await.db()?;
+    MIGRATOR.run(&mut writer).await.map_err(Error::internal)?;
+    let writer = GroupWriter::new(writer);
     let reader = SqlitePoolOptions::new().max_connections(pool_size).connect_with(connect.read_only(true)).await.db()?;
     Ok(SqlStore::new(Sqlite3 { reader, writer }))
 }
@@ -48,7 +51,7 @@ pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Sq
 #[async_trait]
 impl Backend for Sqlite3 {
     type Reader = SqlitePool;
-    type Tx = Transaction<'static, Sqlite>;
+    type Tx = GroupTx;
     const DIALECT: Dialect = Dialect {
         like: "LIKE",
         // The write transaction already holds the database's only write lock.
@@ -68,13 +71,11 @@ impl Backend for Sqlite3 {
     }
 
     async fn begin(&self) -> Result<Self::Tx> {
-        // IMMEDIATE takes the write lock now, so what the transaction reads cannot change
-        // under it, and another process writing waits (busy_timeout) instead of failing.
-        self.writer.begin_with("BEGIN IMMEDIATE").await.db()
+        self.writer.begin().await
     }
 
     async fn commit(tx: Self::Tx) -> Result<()> {
-        tx.commit().await.db()
+        GroupWriter::commit(tx).await
     }
 
     fn pool_state(&self) -> PoolState {
@@ -82,7 +83,7 @@ impl Backend for Sqlite3 {
     }
 }
 
-fn query(statement: &Statement) -> Query<'_, Sqlite, SqliteArguments> {
+pub(crate) fn query(statement: &Statement) -> Query<'_, Sqlite, SqliteArguments> {
     statement.params.iter().fold(sqlx::query(AssertSqlSafe(statement.sql.as_str())), |query, param| match param {
         Param::Uuid(value) => query.bind(*value),
         Param::Text(value) => query.bind(value.clone()),
@@ -94,5 +95,5 @@ fn query(statement: &Statement) -> Query<'_, Sqlite, SqliteArguments> {
     })
 }
 
-sqlx_plumbing!(pool: SqlitePool, tx: Transaction<'static, Sqlite>, row: SqliteRow, bind: query,
+sqlx_plumbing!(pool: SqlitePool, row: SqliteRow, bind: query,
     instant: i64 => Timestamp::from_unix_micros);

@@ -157,7 +157,7 @@ pub(crate) trait Backend: Send + Sync + 'static {
 /// its pool and its transactions, and reading columns, given the driver's types, the function
 /// that binds a [`Statement`], and how the driver decodes an instant.
 macro_rules! sqlx_plumbing {
-    (pool: $pool:ty, tx: $tx:ty, row: $row:ty, bind: $bind:path, instant: $instant:ty => $to_timestamp:expr) => {
+    (pool: $pool:ty, $(tx: $tx:ty,)? row: $row:ty, bind: $bind:path, instant: $instant:ty => $to_timestamp:expr) => {
         #[async_trait::async_trait]
         impl $crate::sql::Run for $pool {
             type Row = $row;
@@ -175,6 +175,7 @@ macro_rules! sqlx_plumbing {
             }
         }
 
+        $(
         #[async_trait::async_trait]
         impl $crate::sql::Run for $tx {
             type Row = $row;
@@ -191,6 +192,7 @@ macro_rules! sqlx_plumbing {
                 Ok($bind(&statement).execute(&mut **self).await.db()?.rows_affected())
             }
         }
+        )?
 
         impl $crate::sql::RowReader for $row {
             fn uuid(&self, column: &str) -> Result<uuid::Uuid> {
