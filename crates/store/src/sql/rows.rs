@@ -15,19 +15,27 @@ pub(super) const OPPORTUNITY_COLUMNS: &str = "o.org_id, o.id, o.client_id, o.pro
     o.category_id, o.title, o.description, o.estimated_value, o.probability, o.status, o.source, o.assigned_to,
     o.follow_up_date, o.closed_at, o.closed_reason, o.transaction_id, o.created_by, o.created_at, o.updated_at, o.version";
 
-/// An opportunity with what lists and the single view embed; `WHERE` follows.
+/// What lists and the single view embed besides the opportunity's own columns.
+const VIEW_COLUMNS: &str = "c.name AS client_name, c.email AS client_email, c.phone AS client_phone,
+    cat.name AS category_name, cat.color AS category_color, s.name AS staff_name, s.email AS staff_email,
+    (SELECT COUNT(*) FROM notes n WHERE n.org_id = o.org_id AND n.opportunity_id = o.id) AS notes_count,
+    (SELECT COUNT(*) FROM activities a WHERE a.org_id = o.org_id AND a.opportunity_id = o.id) AS activities_count";
+
+const VIEW_JOINS: &str = "LEFT JOIN clients c ON c.org_id = o.org_id AND c.id = o.client_id
+    LEFT JOIN categories cat ON cat.org_id = o.org_id AND cat.id = o.category_id
+    LEFT JOIN staff s ON s.org_id = o.org_id AND s.id = o.assigned_to";
+
+/// One opportunity as viewed; `WHERE` follows.
 pub(super) fn view_select() -> String {
+    format!("SELECT {OPPORTUNITY_COLUMNS}, {VIEW_COLUMNS} FROM opportunities o {VIEW_JOINS}")
+}
+
+/// The opportunities `page` selects (a query of `org_id, id`), as viewed. Embedding and
+/// counting happen for the page's rows only, not for every row the filter matches.
+pub(super) fn view_of_page(page: &str) -> String {
     format!(
-        "SELECT {OPPORTUNITY_COLUMNS},
-             c.name AS client_name, c.email AS client_email, c.phone AS client_phone,
-             cat.name AS category_name, cat.color AS category_color,
-             s.name AS staff_name, s.email AS staff_email,
-             (SELECT COUNT(*) FROM notes n WHERE n.org_id = o.org_id AND n.opportunity_id = o.id) AS notes_count,
-             (SELECT COUNT(*) FROM activities a WHERE a.org_id = o.org_id AND a.opportunity_id = o.id) AS activities_count
-         FROM opportunities o
-         LEFT JOIN clients c ON c.org_id = o.org_id AND c.id = o.client_id
-         LEFT JOIN categories cat ON cat.org_id = o.org_id AND cat.id = o.category_id
-         LEFT JOIN staff s ON s.org_id = o.org_id AND s.id = o.assigned_to"
+        "SELECT {OPPORTUNITY_COLUMNS}, {VIEW_COLUMNS}
+         FROM ({page}) page JOIN opportunities o ON o.org_id = page.org_id AND o.id = page.id {VIEW_JOINS}"
     )
 }
 

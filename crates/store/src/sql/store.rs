@@ -96,10 +96,11 @@ impl<B: Backend> Store for SqlStore<B> {
         let mut reader = self.backend.reader();
         let total = reader.fetch_one(count_statement(Self::dialect(), org_id, filter)).await?.int("total")?;
 
-        let mut list = Statement::new(view_select());
-        push_filter(&mut list, Self::dialect(), org_id, filter);
-        push_order(&mut list, filter);
-        list.push(" LIMIT ").push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
+        let mut page = Statement::new("SELECT o.org_id, o.id FROM opportunities o");
+        push_filter(&mut page, Self::dialect(), org_id, filter);
+        page.push(&order_by(filter));
+        page.push(" LIMIT ").push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
+        let list = Statement { sql: format!("{}{}", view_of_page(&page.sql), order_by(filter)), params: page.params };
         Ok((all(&mut reader, list, rows::opportunity_view).await?, total))
     }
 
@@ -302,15 +303,17 @@ fn push_filter(statement: &mut Statement, dialect: &Dialect, org_id: Uuid, filte
 }
 
 /// Nulls sort last in either direction: a lead with no follow-up date is not the most urgent.
-fn push_order(statement: &mut Statement, filter: &OpportunityFilter) {
-    let column = match filter.sort.key {
-        SortKey::CreatedAt => "o.created_at",
-        SortKey::UpdatedAt => "o.updated_at",
-        SortKey::FollowUpDate => "o.follow_up_date",
-        SortKey::EstimatedValue => "o.estimated_value",
+/// Columns that are never null sort plainly, so their index gives the order.
+fn order_by(filter: &OpportunityFilter) -> String {
+    let (column, nullable) = match filter.sort.key {
+        SortKey::CreatedAt => ("o.created_at", false),
+        SortKey::UpdatedAt => ("o.updated_at", false),
+        SortKey::FollowUpDate => ("o.follow_up_date", true),
+        SortKey::EstimatedValue => ("o.estimated_value", true),
     };
     let direction = if filter.sort.descending { "DESC" } else { "ASC" };
-    statement.push(&format!(" ORDER BY ({column} IS NULL), {column} {direction}, o.id {direction}"));
+    let nulls_last = if nullable { format!("({column} IS NULL), ") } else { String::new() };
+    format!(" ORDER BY {nulls_last}{column} {direction}, o.id {direction}")
 }
 
 /// `%text%` for LIKE, with LIKE's own wildcards in the text matched literally.
