@@ -62,26 +62,17 @@ impl ApiError {
                 Error::InvalidParameter { parameter, .. } => {
                     (S::BAD_REQUEST, "bad_request", message(&error), json!({ "parameter": parameter }))
                 }
-                Error::Validation(fields) => {
-                    (S::UNPROCESSABLE_ENTITY, "validation_failed", message(&error), json!({ "fields": fields }))
-                }
-                Error::Duplicate { existing_id, .. } => {
-                    (S::CONFLICT, "conflict", message(&error), json!({ "existing_id": existing_id }))
-                }
-                Error::AlreadyClosed { status } => {
-                    (S::CONFLICT, "already_closed", message(&error), json!({ "status": status }))
-                }
+                Error::Validation(fields) => (S::UNPROCESSABLE_ENTITY, "validation_failed", message(&error), json!({ "fields": fields })),
+                Error::Duplicate { existing_id, .. } => (S::CONFLICT, "conflict", message(&error), json!({ "existing_id": existing_id })),
+                Error::AlreadyClosed { status } => (S::CONFLICT, "already_closed", message(&error), json!({ "status": status })),
                 Error::AlreadyConverted { client_id } => {
                     (S::CONFLICT, "already_converted", message(&error), json!({ "client_id": client_id }))
                 }
                 Error::Conflict(_) => (S::CONFLICT, "conflict", message(&error), json!({})),
                 Error::Forbidden(_) => (S::FORBIDDEN, "forbidden", message(&error), json!({})),
-                Error::PreconditionFailed { current_version } => (
-                    S::PRECONDITION_FAILED,
-                    "precondition_failed",
-                    message(&error),
-                    json!({ "current_version": current_version }),
-                ),
+                Error::PreconditionFailed { current_version } => {
+                    (S::PRECONDITION_FAILED, "precondition_failed", message(&error), json!({ "current_version": current_version }))
+                }
                 Error::Internal(source) => {
                     tracing::error!(error = %source, "request failed");
                     (S::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; try again".into(), json!({}))
@@ -91,12 +82,9 @@ impl ApiError {
             ApiError::InvalidPath(why) => (S::BAD_REQUEST, "bad_request", why, json!({})),
             ApiError::InvalidHeader(why) => (S::BAD_REQUEST, "bad_request", why.into(), json!({})),
             ApiError::Unauthorized(why) => (S::UNAUTHORIZED, "unauthorized", why.into(), json!({})),
-            ApiError::PayloadTooLarge => (
-                S::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("the body is larger than {} bytes", crate::BODY_LIMIT_BYTES),
-                json!({}),
-            ),
+            ApiError::PayloadTooLarge => {
+                (S::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body is larger than {} bytes", crate::BODY_LIMIT_BYTES), json!({}))
+            }
             ApiError::UnsupportedMediaType => (
                 S::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",

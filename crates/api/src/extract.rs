@@ -21,9 +21,8 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(header::AUTHORIZATION).ok_or(ApiError::Unauthorized(
-            "send an API token as Authorization: Bearer <token>",
-        ))?;
+        let header =
+            parts.headers.get(header::AUTHORIZATION).ok_or(ApiError::Unauthorized("send an API token as Authorization: Bearer <token>"))?;
         let token = header
             .to_str()
             .ok()
@@ -51,9 +50,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::InvalidPath("the path has no id".into()))?;
+        let Path(raw) =
+            Path::<String>::from_request_parts(parts, state).await.map_err(|_| ApiError::InvalidPath("the path has no id".into()))?;
         Uuid::parse_str(&raw).map(Id).map_err(|_| ApiError::InvalidPath(format!("`{raw}` in the path is not a UUID")))
     }
 }
@@ -73,9 +71,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
             return Ok(IfMatch(None));
         }
         let tag = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-        tag.parse::<i64>().map(|version| IfMatch(Some(version))).map_err(|_| {
-            ApiError::InvalidHeader("If-Match must be the ETag of the version you read, such as \"3\"")
-        })
+        tag.parse::<i64>()
+            .map(|version| IfMatch(Some(version)))
+            .map_err(|_| ApiError::InvalidHeader("If-Match must be the ETag of the version you read, such as \"3\""))
     }
 }
 

@@ -87,9 +87,6 @@ fn request_hash(method: &Method, uri: &[u8], body: &Bytes) -> Vec<u8> {
 
 fn replay(status: u16, body: Vec<u8>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    let headers = [
-        (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-        (REPLAYED, HeaderValue::from_static("true")),
-    ];
+    let headers = [(header::CONTENT_TYPE, HeaderValue::from_static("application/json")), (REPLAYED, HeaderValue::from_static("true"))];
     (status, headers, body).into_response()
 }

@@ -20,7 +20,10 @@ pub struct IntakeLimits {
 
 impl Default for IntakeLimits {
     fn default() -> Self {
-        IntakeLimits { per_address_per_minute: NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN), per_form_per_minute: NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN) }
+        IntakeLimits {
+            per_address_per_minute: NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN),
+            per_form_per_minute: NonZeroU32::new(60).unwrap_or(NonZeroU32::MIN),
+        }
     }
 }
 
@@ -47,12 +50,9 @@ impl IntakeGuard {
             self.per_form.retain_recent();
         }
         let now = DefaultClock::default().now();
-        self.per_address
-            .check_key(&address)
-            .and_then(|()| self.per_form.check_key(&form_key.to_owned()))
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(now);
-                ApiError::RateLimited { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) }
-            })
+        self.per_address.check_key(&address).and_then(|()| self.per_form.check_key(&form_key.to_owned())).map_err(|not_until| {
+            let wait = not_until.wait_time_from(now);
+            ApiError::RateLimited { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) }
+        })
     }
 }

@@ -20,8 +20,8 @@ use store::Store;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
-pub use intake::IntakeLimits;
 use intake::IntakeGuard;
+pub use intake::IntakeLimits;
 
 /// Requests larger than this are refused with 413: the longest note (10,000 characters of
 /// four-byte UTF-8) fits with room to spare.

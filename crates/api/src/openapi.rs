@@ -1,8 +1,8 @@
 //! Completes the generated OpenAPI document with what is common to every operation: bearer
 //! authentication and the error envelope for every error status the API can answer.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, InfoBuilder, ObjectBuilder, OpenApi, Ref, Required, ResponseBuilder, Type, content::ContentBuilder,
 };

@@ -107,14 +107,32 @@ async fn members_cannot_set_up_categories_staff_or_others_tokens(app: TestApp) {
     let category = app.post(owner, "/opportunity-categories", json!({"name": "Botox"})).await.expect(201).id();
 
     assert_forbidden(app.post(&member, "/opportunity-categories", json!({"name": "Fillers"})).await, "member creates a category");
-    assert_forbidden(app.patch(&member, &format!("/opportunity-categories/{category}"), json!({"name": "Renamed"})).await, "member renames a category");
+    assert_forbidden(
+        app.patch(&member, &format!("/opportunity-categories/{category}"), json!({"name": "Renamed"})).await,
+        "member renames a category",
+    );
     let new_staff = json!({"name": "New Hire", "email": "new@example.com"});
     assert_forbidden(app.post(&member, "/staff", new_staff).await, "member adds staff");
-    assert_forbidden(app.patch(&member, &format!("/staff/{}", colleague.staff_id), json!({"name": "Renamed"})).await, "member renames a colleague");
-    assert_forbidden(app.patch(&member, &format!("/staff/{}", colleague.staff_id), json!({"is_active": false})).await, "member deactivates a colleague");
-    assert_forbidden(app.patch(&member, &format!("/staff/{}", member.staff_id), json!({"role": "admin"})).await, "member promotes themself");
-    assert_forbidden(app.patch(&member, &format!("/staff/{}", owner.staff_id), json!({"is_active": false})).await, "member deactivates the owner");
-    assert_forbidden(app.post(&member, &format!("/staff/{}/tokens", colleague.staff_id), json!({})).await, "member issues a colleague's token");
+    assert_forbidden(
+        app.patch(&member, &format!("/staff/{}", colleague.staff_id), json!({"name": "Renamed"})).await,
+        "member renames a colleague",
+    );
+    assert_forbidden(
+        app.patch(&member, &format!("/staff/{}", colleague.staff_id), json!({"is_active": false})).await,
+        "member deactivates a colleague",
+    );
+    assert_forbidden(
+        app.patch(&member, &format!("/staff/{}", member.staff_id), json!({"role": "admin"})).await,
+        "member promotes themself",
+    );
+    assert_forbidden(
+        app.patch(&member, &format!("/staff/{}", owner.staff_id), json!({"is_active": false})).await,
+        "member deactivates the owner",
+    );
+    assert_forbidden(
+        app.post(&member, &format!("/staff/{}/tokens", colleague.staff_id), json!({})).await,
+        "member issues a colleague's token",
+    );
     assert_forbidden(app.post(&member, &format!("/staff/{}/tokens", owner.staff_id), json!({})).await, "member issues the owner's token");
     let (colleague_token, secret) = issue(&app, owner, &colleague.staff_id).await;
     assert_forbidden(app.delete(&member, &format!("/tokens/{colleague_token}")).await, "member revokes a colleague's token");
@@ -187,7 +205,9 @@ async fn admins_manage_set_up_but_only_owners_touch_owners(app: TestApp) {
 
     // Categories and non-owner staff.
     let category = app.post(&admin, "/opportunity-categories", json!({"name": "Botox"})).await.expect(201).id();
-    app.patch(&admin, &format!("/opportunity-categories/{category}"), json!({"name": "Botox & Fillers", "is_active": false})).await.expect(200);
+    app.patch(&admin, &format!("/opportunity-categories/{category}"), json!({"name": "Botox & Fillers", "is_active": false}))
+        .await
+        .expect(200);
     let hire = app.post(&admin, "/staff", json!({"name": "New Hire", "email": "hire@example.com"})).await.expect(201);
     assert_eq!(hire.data()["role"], "member");
     app.post(&admin, "/staff", json!({"name": "Second Admin", "email": "admin2@example.com", "role": "admin"})).await.expect(201);
@@ -201,7 +221,10 @@ async fn admins_manage_set_up_but_only_owners_touch_owners(app: TestApp) {
     assert_forbidden(app.post(&admin, "/staff", new_owner.clone()).await, "admin creates an owner");
     assert_forbidden(app.patch(&admin, &format!("/staff/{}", owner.staff_id), json!({"name": "Renamed"})).await, "admin renames the owner");
     assert_forbidden(app.patch(&admin, &format!("/staff/{}", owner.staff_id), json!({"role": "member"})).await, "admin demotes the owner");
-    assert_forbidden(app.patch(&admin, &format!("/staff/{}", owner.staff_id), json!({"is_active": false})).await, "admin deactivates the owner");
+    assert_forbidden(
+        app.patch(&admin, &format!("/staff/{}", owner.staff_id), json!({"is_active": false})).await,
+        "admin deactivates the owner",
+    );
     assert_forbidden(app.patch(&admin, &format!("/staff/{}", member.staff_id), json!({"role": "owner"})).await, "admin promotes to owner");
     assert_forbidden(app.patch(&admin, &format!("/staff/{}", admin.staff_id), json!({"role": "owner"})).await, "admin promotes themself");
     assert_forbidden(app.post(&admin, &format!("/staff/{}/tokens", owner.staff_id), json!({})).await, "admin issues the owner's token");
@@ -222,7 +245,9 @@ async fn admins_manage_set_up_but_only_owners_touch_owners(app: TestApp) {
 async fn the_last_active_owner_cannot_be_demoted_or_deactivated(app: TestApp) {
     let owner = &app.owner;
     let me = format!("/staff/{}", owner.staff_id);
-    for change in [json!({"role": "admin"}), json!({"role": "member"}), json!({"is_active": false}), json!({"role": "admin", "is_active": false})] {
+    for change in
+        [json!({"role": "admin"}), json!({"role": "member"}), json!({"is_active": false}), json!({"role": "admin", "is_active": false})]
+    {
         let reply = app.patch(owner, &me, change.clone()).await;
         assert_eq!(reply.status, 409, "{change}: {}", reply.body);
         reply.expect_error(409, "conflict");
@@ -261,11 +286,7 @@ async fn malformed_json_bad_parameters_and_bad_ids_are_bad_requests(app: TestApp
         (Method::PATCH, format!("/opportunities/{lead}"), "{'title': 'single quotes'}"),
         (Method::POST, "/clients".to_owned(), "not json at all"),
     ] {
-        let request = app
-            .request(method.clone(), &path)
-            .bearer_auth(&owner.token)
-            .header("content-type", "application/json")
-            .body(body);
+        let request = app.request(method.clone(), &path).bearer_auth(&owner.token).header("content-type", "application/json").body(body);
         let reply = TestApp::reply(request).await;
         assert_eq!(reply.status, 400, "{method} {path} {body}: {}", reply.body);
         reply.expect_error(400, "bad_request");
@@ -410,19 +431,21 @@ async fn bodies_that_are_not_objects_or_have_unknown_fields_are_invalid(app: Tes
         assert_eq!(reply.bad_fields(), ["body"], "{body}: {}", reply.body);
     }
 
-    let reply = app
-        .lead(owner, json!({"colour": "red", "priority": "high", "Title": "case matters"}))
-        .await
-        .expect_error(422, "validation_failed");
+    let reply =
+        app.lead(owner, json!({"colour": "red", "priority": "high", "Title": "case matters"})).await.expect_error(422, "validation_failed");
     assert_eq!(reply.bad_fields(), ["Title", "colour", "priority"], "{}", reply.body);
 
     let lead = app.lead(owner, json!({})).await.expect(201).id();
     let reply = app.patch(owner, &format!("/opportunities/{lead}"), json!({"title": "New", "version": 7, "org_id": owner.org_id})).await;
     let reply = reply.expect_error(422, "validation_failed");
     assert_eq!(reply.bad_fields(), ["org_id", "version"], "{}", reply.body);
-    let reply = app.post(owner, "/clients", json!({"name": "Maria", "mail": "maria@example.com"})).await.expect_error(422, "validation_failed");
+    let reply =
+        app.post(owner, "/clients", json!({"name": "Maria", "mail": "maria@example.com"})).await.expect_error(422, "validation_failed");
     assert_eq!(reply.bad_fields(), ["mail"]);
-    let reply = app.post(owner, "/opportunity-categories", json!({"name": "Botox", "colour": "#10b981"})).await.expect_error(422, "validation_failed");
+    let reply = app
+        .post(owner, "/opportunity-categories", json!({"name": "Botox", "colour": "#10b981"}))
+        .await
+        .expect_error(422, "validation_failed");
     assert_eq!(reply.bad_fields(), ["colour"]);
     let reply = app.post(owner, &format!("/opportunities/{lead}/close"), json!({"won": true, "status": "won"})).await;
     assert_eq!(reply.expect_error(422, "validation_failed").bad_fields(), ["status"]);
@@ -464,7 +487,8 @@ async fn duplicate_category_names_conflict_whatever_their_case(app: TestApp) {
     }
     // Renaming another category onto it conflicts the same way; renaming it in its own case does not.
     let fillers = app.post(owner, "/opportunity-categories", json!({"name": "Fillers"})).await.expect(201).id();
-    let reply = app.patch(owner, &format!("/opportunity-categories/{fillers}"), json!({"name": "bOtOx"})).await.expect_error(409, "conflict");
+    let reply =
+        app.patch(owner, &format!("/opportunity-categories/{fillers}"), json!({"name": "bOtOx"})).await.expect_error(409, "conflict");
     assert_eq!(reply.body["error"]["details"]["existing_id"], json!(botox));
     app.patch(owner, &format!("/opportunity-categories/{botox}"), json!({"name": "BOTOX"})).await.expect(200);
     // An inactive category still holds its name.
@@ -478,10 +502,7 @@ async fn duplicate_category_names_conflict_whatever_their_case(app: TestApp) {
 
 async fn a_rejected_request_writes_nothing(app: TestApp) {
     let owner = &app.owner;
-    let lead = app
-        .lead(owner, json!({"prospect_email": "jane@example.com", "estimated_value": 500, "probability": 20}))
-        .await
-        .expect(201);
+    let lead = app.lead(owner, json!({"prospect_email": "jane@example.com", "estimated_value": 500, "probability": 20})).await.expect(201);
     let path = format!("/opportunities/{}", lead.id());
     let before = app.get(owner, &path).await.expect(200).body;
 
@@ -501,7 +522,10 @@ async fn a_rejected_request_writes_nothing(app: TestApp) {
         assert_eq!(after, before, "after {body}");
     }
     let data = &before["data"];
-    assert_eq!((data["version"].clone(), data["title"].clone(), data["status"].clone()), (json!(1), json!("Interested in Botox package"), json!("open")));
+    assert_eq!(
+        (data["version"].clone(), data["title"].clone(), data["status"].clone()),
+        (json!(1), json!("Interested in Botox package"), json!("open"))
+    );
     assert_eq!(data["activities"], json!([]), "no status change was logged");
 
     // Failed creations leave the list as it was.
@@ -520,8 +544,12 @@ async fn a_rejected_request_writes_nothing(app: TestApp) {
 
     // Other failed writes leave their records alone too.
     app.post(owner, &format!("{path}/notes"), json!({"content": "   "})).await.expect_error(422, "validation_failed");
-    app.post(owner, &format!("{path}/activities"), json!({"activity_type": "carrier pigeon", "description": "x"})).await.expect_error(422, "validation_failed");
-    app.post(owner, &format!("{path}/close"), json!({"won": false, "transaction_id": uuid::Uuid::now_v7()})).await.expect_error(422, "validation_failed");
+    app.post(owner, &format!("{path}/activities"), json!({"activity_type": "carrier pigeon", "description": "x"}))
+        .await
+        .expect_error(422, "validation_failed");
+    app.post(owner, &format!("{path}/close"), json!({"won": false, "transaction_id": uuid::Uuid::now_v7()}))
+        .await
+        .expect_error(422, "validation_failed");
     app.post(owner, "/clients", json!({"name": "", "email": "maria@example.com"})).await.expect_error(422, "validation_failed");
     assert_eq!(app.get(owner, &path).await.expect(200).body, before);
     assert_eq!(total(app.get(owner, "/clients").await.expect(200)), json!(0));

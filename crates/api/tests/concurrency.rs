@@ -36,7 +36,9 @@ async fn etags_follow_the_version_and_if_match_guards_every_write(app: TestApp) 
     assert_eq!(stale.body["error"]["details"]["current_version"], 2);
     assert_eq!(app.get(&app.owner, &path).await.data()["probability"], 30, "the stale write changed nothing");
 
-    conditional(&app, Method::POST, &format!("{path}/close"), "W/\"1\"", Some(json!({"won": true}))).await.expect_error(412, "precondition_failed");
+    conditional(&app, Method::POST, &format!("{path}/close"), "W/\"1\"", Some(json!({"won": true})))
+        .await
+        .expect_error(412, "precondition_failed");
     conditional(&app, Method::POST, &format!("{path}/convert"), "1", None).await.expect_error(412, "precondition_failed");
     conditional(&app, Method::DELETE, &path, "\"1\"", None).await.expect_error(412, "precondition_failed");
     conditional(&app, Method::PATCH, &path, "yesterday", Some(json!({}))).await.expect_error(400, "bad_request");

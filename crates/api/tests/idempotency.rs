@@ -30,7 +30,8 @@ async fn a_retry_replays_the_first_response(app: TestApp) {
 
     let other = post_with_key(&app, &app.owner, "/opportunities", "key-1", json!({"title": "Filler", "prospect_name": "Jane"})).await;
     other.expect_error(422, "idempotency_key_reused");
-    let elsewhere = post_with_key(&app, &app.owner, &format!("/opportunities/{}/notes", first.id()), "key-1", json!({"content": "hi"})).await;
+    let elsewhere =
+        post_with_key(&app, &app.owner, &format!("/opportunities/{}/notes", first.id()), "key-1", json!({"content": "hi"})).await;
     elsewhere.expect_error(422, "idempotency_key_reused");
 
     // Keys belong to an organization: another one may use the same key for its own work.

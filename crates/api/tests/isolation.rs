@@ -37,27 +37,23 @@ async fn seed_org_a(app: &TestApp) -> OrgA {
     let staff = app.staff("member").await;
     let issued = app.post(owner, &format!("/staff/{}/tokens", staff.staff_id), json!({"name": "reception"})).await.expect(201);
     let opportunity = app
-        .lead(owner, json!({
-            "prospect_email": "jane@example.com",
-            "category_id": category,
-            "assigned_to": staff.staff_id,
-            "estimated_value": 500,
-            "source": "website",
-        }))
+        .lead(
+            owner,
+            json!({
+                "prospect_email": "jane@example.com",
+                "category_id": category,
+                "assigned_to": staff.staff_id,
+                "estimated_value": 500,
+                "source": "website",
+            }),
+        )
         .await
         .expect(201)
         .id();
     app.post(owner, &format!("/opportunities/{opportunity}/notes"), json!({"content": "Prefers mornings."})).await.expect(201);
     let call = json!({"activity_type": "call", "description": "Intro call", "outcome": "Interested"});
     app.post(owner, &format!("/opportunities/{opportunity}/activities"), call).await.expect(201);
-    OrgA {
-        opportunity,
-        category,
-        client,
-        staff,
-        token_id: issued.id(),
-        token: issued.data()["token"].as_str().unwrap().to_owned(),
-    }
+    OrgA { opportunity, category, client, staff, token_id: issued.id(), token: issued.data()["token"].as_str().unwrap().to_owned() }
 }
 
 /// Everything about organization A that another organization could try to change.
@@ -202,7 +198,7 @@ async fn lists_show_only_the_callers_organization(app: TestApp) {
     let only = |reply: common::Reply| -> Vec<String> {
         reply.data().as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
     };
-    assert_eq!(only(app.get(&b, "/opportunities").await.expect(200)), [lead.clone()]);
+    assert_eq!(only(app.get(&b, "/opportunities").await.expect(200)), vec![lead.clone()]);
     assert_eq!(only(app.get(&b, "/opportunities?search=botox").await.expect(200)), [lead]);
     assert_eq!(only(app.get(&b, "/clients?search=maria").await.expect(200)), [client]);
     assert_eq!(only(app.get(&b, "/opportunity-categories").await.expect(200)), [category]);
@@ -262,11 +258,7 @@ async fn filtering_by_another_organizations_ids_matches_nothing(app: TestApp) {
     let a = seed_org_a(&app).await;
     let b = app.other_org().await;
     app.lead(&b, json!({})).await.expect(201);
-    for query in [
-        format!("client_id={}", a.client),
-        format!("category_id={}", a.category),
-        format!("assigned_to={}", a.staff.staff_id),
-    ] {
+    for query in [format!("client_id={}", a.client), format!("category_id={}", a.category), format!("assigned_to={}", a.staff.staff_id)] {
         let list = app.get(&b, &format!("/opportunities?{query}")).await.expect(200);
         assert_eq!(list.body["meta"]["total"], 0, "{query}: {}", list.body);
         assert_eq!(list.data(), &json!([]));

@@ -69,7 +69,8 @@ async fn a_submission_becomes_a_website_lead(app: TestApp) {
     assert_eq!((lead["prospect_email"].clone(), lead["description"].clone()), (json!("jane@example.com"), json!("Is Friday possible?")));
     assert_eq!((lead["category"]["name"].clone(), lead["assigned_staff"]["id"].clone()), (json!("Botox"), json!(sales.staff_id)));
     assert_eq!(lead["created_by"], json!(app.owner.staff_id), "the form's creator");
-    let follow_up = time::OffsetDateTime::parse(lead["follow_up_date"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+    let follow_up =
+        time::OffsetDateTime::parse(lead["follow_up_date"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
     let hours = (follow_up - time::OffsetDateTime::now_utc()).whole_hours();
     assert!((23..=24).contains(&hours), "due the next day, {hours} h from now");
 
@@ -88,7 +89,10 @@ async fn plain_html_form_posts_are_accepted(app: TestApp) {
     TestApp::reply(request).await.expect(201);
     let lead = &leads(&app).await[0];
     assert_eq!((lead["prospect_name"].clone(), lead["description"].clone()), (json!("Ann Lee"), json!("Café at 5?")));
-    let unknown = app.request(Method::POST, &submissions(&created)).header("content-type", "application/x-www-form-urlencoded").body("name=A&email=a%40b.c&submit=Send");
+    let unknown = app
+        .request(Method::POST, &submissions(&created))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=A&email=a%40b.c&submit=Send");
     assert_eq!(TestApp::reply(unknown).await.expect_error(422, "validation_failed").bad_fields(), ["submit"]);
 }
 
@@ -99,16 +103,18 @@ async fn bad_submissions_are_refused_and_bots_dropped(app: TestApp) {
     submit(&app, &path, json!({"name": "A", "email": "not-an-address"})).await.expect_error(422, "validation_failed");
     let bot = submit(&app, &path, json!({"name": "Buy pills", "email": "bot@spam.example", "website": "http://spam.example"})).await;
     assert_eq!(bot.expect(201).body, json!({"success": true, "data": {"received": true}}), "answered like anyone");
-    let huge = app.request(Method::POST, &path).header("content-type", "application/json").body(format!("{{\"name\":\"{}\"}}", "a".repeat(20_000)));
+    let huge = app
+        .request(Method::POST, &path)
+        .header("content-type", "application/json")
+        .body(format!("{{\"name\":\"{}\"}}", "a".repeat(20_000)));
     TestApp::reply(huge).await.expect_error(413, "payload_too_large");
     assert!(leads(&app).await.is_empty(), "nothing was created");
 }
 
 async fn only_allowed_origins_may_submit_from_a_browser(app: TestApp) {
     let path = submissions(&form(&app, json!({})).await);
-    let preflight = |origin: &'static str| {
-        app.request(Method::OPTIONS, &path).header("origin", origin).header("access-control-request-method", "POST")
-    };
+    let preflight =
+        |origin: &'static str| app.request(Method::OPTIONS, &path).header("origin", origin).header("access-control-request-method", "POST");
     let allowed = preflight("https://clinic.example").send().await.unwrap();
     assert_eq!(allowed.status(), 204);
     assert_eq!(allowed.headers()["access-control-allow-origin"], "https://clinic.example");
@@ -118,7 +124,8 @@ async fn only_allowed_origins_may_submit_from_a_browser(app: TestApp) {
     assert!(refused.headers().get("access-control-allow-origin").is_none());
 
     let body = json!({"name": "Jane", "email": "jane@example.com"});
-    let from_site = TestApp::reply(app.request(Method::POST, &path).header("origin", "https://clinic.example").json(&body)).await.expect(201);
+    let from_site =
+        TestApp::reply(app.request(Method::POST, &path).header("origin", "https://clinic.example").json(&body)).await.expect(201);
     assert_eq!(from_site.headers["access-control-allow-origin"], "https://clinic.example");
     let elsewhere = app.request(Method::POST, &path).header("origin", "https://evil.example").json(&body);
     TestApp::reply(elsewhere).await.expect_error(403, "forbidden");
@@ -132,10 +139,9 @@ async fn submissions_are_rate_limited_per_address_and_per_form(app: TestApp) {
     };
     let http = reqwest::Client::new();
     let body = json!({"name": "Jane", "email": "jane@example.com"});
-    for (limits, allowed, path) in [
-        (limits(3, 100), 3, submissions(&form(&app, json!({})).await)),
-        (limits(100, 2), 2, submissions(&form(&app, json!({})).await)),
-    ] {
+    for (limits, allowed, path) in
+        [(limits(3, 100), 3, submissions(&form(&app, json!({})).await)), (limits(100, 2), 2, submissions(&form(&app, json!({})).await))]
+    {
         let base = app.server_with_limits(limits).await;
         let url = format!("{base}/api/v1{path}");
         for _ in 0..allowed {

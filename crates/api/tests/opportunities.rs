@@ -52,7 +52,10 @@ async fn a_new_lead_gets_defaults_and_normalised_fields(app: TestApp) {
 
 async fn updates_change_only_the_given_fields_and_null_clears(app: TestApp) {
     let lead = app
-        .lead(&app.owner, json!({"description": "First-time client", "estimated_value": "500.50", "follow_up_date": "2026-02-20T10:00:00+02:00"}))
+        .lead(
+            &app.owner,
+            json!({"description": "First-time client", "estimated_value": "500.50", "follow_up_date": "2026-02-20T10:00:00+02:00"}),
+        )
         .await
         .expect(201);
     assert_eq!(lead.data()["estimated_value"], 500.5);
@@ -94,13 +97,16 @@ async fn status_changes_are_logged_and_closing_rules_apply(app: TestApp) {
 
     let activities = app.get(&app.owner, &format!("{path}/activities")).await.expect(200);
     let descriptions: Vec<&str> = activities.data().as_array().unwrap().iter().map(|a| a["description"].as_str().unwrap()).collect();
-    assert_eq!(descriptions, [
-        "Status changed from lost to open by Olivia Owner",
-        "Status changed from proposal to lost by Olivia Owner",
-        "Status changed from won to proposal by Olivia Owner",
-        "Status changed from contacted to won by Olivia Owner",
-        "Status changed from open to contacted by Olivia Owner",
-    ]);
+    assert_eq!(
+        descriptions,
+        [
+            "Status changed from lost to open by Olivia Owner",
+            "Status changed from proposal to lost by Olivia Owner",
+            "Status changed from won to proposal by Olivia Owner",
+            "Status changed from contacted to won by Olivia Owner",
+            "Status changed from open to contacted by Olivia Owner",
+        ]
+    );
     assert!(activities.data().as_array().unwrap().iter().all(|a| a["activity_type"] == "status_change"));
     assert_eq!(activities.body["meta"]["total"], 5);
 }
@@ -221,7 +227,12 @@ async fn search_is_case_insensitive_and_takes_wildcards_literally(app: TestApp) 
     let owner = &app.owner;
     app.lead(owner, json!({"title": "BOTOX consult"})).await.expect(201);
     app.lead(owner, json!({"title": "Facial", "description": "asked about botox prices"})).await.expect(201);
-    app.lead(owner, json!({"title": "Filler", "prospect_name": "Ann Lee", "prospect_email": "ann@example.com", "prospect_phone": "+1 555 0100"})).await.expect(201);
+    app.lead(
+        owner,
+        json!({"title": "Filler", "prospect_name": "Ann Lee", "prospect_email": "ann@example.com", "prospect_phone": "+1 555 0100"}),
+    )
+    .await
+    .expect(201);
     app.lead(owner, json!({"title": "100% off membership"})).await.expect(201);
     let count = |query: &'static str| {
         let app = &app;
@@ -307,7 +318,10 @@ async fn conversion_creates_or_links_a_client_once(app: TestApp) {
     let converted = app.post(owner, &format!("/opportunities/{}/convert", first.id()), json!({})).await.expect(200);
     let client = converted.data()["client"].clone();
     assert_eq!(converted.data()["created"], true);
-    assert_eq!((client["name"].clone(), client["email"].clone(), client["phone"].clone()), (json!("Jane Doe"), json!("jane@example.com"), json!("+15551234567")));
+    assert_eq!(
+        (client["name"].clone(), client["email"].clone(), client["phone"].clone()),
+        (json!("Jane Doe"), json!("jane@example.com"), json!("+15551234567"))
+    );
     let again = app.post(owner, &format!("/opportunities/{}/convert", first.id()), json!({})).await.expect_error(409, "already_converted");
     assert_eq!(again.body["error"]["details"]["client_id"], client["id"]);
 
@@ -347,16 +361,22 @@ async fn categories_are_ordered_unique_and_editable(app: TestApp) {
     assert_eq!(duplicate.body["error"]["details"]["existing_id"], json!(botox.id()));
     app.post(owner, "/opportunity-categories", json!({"name": "Red", "color": "red"})).await.expect_error(422, "validation_failed");
 
-    let renamed = app.patch(owner, &format!("/opportunity-categories/{}", grey.id()), json!({"name": "Ageless", "color": "#000000"})).await.expect(200);
+    let renamed = app
+        .patch(owner, &format!("/opportunity-categories/{}", grey.id()), json!({"name": "Ageless", "color": "#000000"}))
+        .await
+        .expect(200);
     assert_eq!(renamed.data()["name"], "Ageless");
-    app.patch(owner, &format!("/opportunity-categories/{}", grey.id()), json!({"name": "botox INQUIRY"})).await.expect_error(409, "conflict");
+    app.patch(owner, &format!("/opportunity-categories/{}", grey.id()), json!({"name": "botox INQUIRY"}))
+        .await
+        .expect_error(409, "conflict");
     let inactive = app.lead(owner, json!({"category_id": retired.id()})).await.expect_error(422, "validation_failed");
     assert_eq!(inactive.bad_fields(), ["category_id"]);
 }
 
 async fn clients_are_searchable_and_unique_by_email(app: TestApp) {
     let owner = &app.owner;
-    let maria = app.post(owner, "/clients", json!({"name": "Maria Lopez", "email": "Maria@Example.com", "phone": "555-0101"})).await.expect(201);
+    let maria =
+        app.post(owner, "/clients", json!({"name": "Maria Lopez", "email": "Maria@Example.com", "phone": "555-0101"})).await.expect(201);
     assert_eq!(maria.data()["email"], "maria@example.com");
     app.post(owner, "/clients", json!({"name": "Sam Smith"})).await.expect(201);
     app.post(owner, "/clients", json!({"name": "Copy", "email": "MARIA@example.com"})).await.expect_error(409, "conflict");
@@ -455,10 +475,12 @@ async fn stats_equal_a_full_recount_after_every_kind_of_change(app: TestApp) {
         let stats = app.get(owner, &format!("/opportunities/stats{query}")).await.expect(200);
         let data = stats.data();
         let cents = |o: &Value| o["estimated_value"].as_f64().map_or(0, |v| (v * 100.0).round() as i64);
-        let in_pipeline: Vec<&&Value> = counted.iter().filter(|o| ["open", "contacted", "qualified", "proposal"].contains(&o["status"].as_str().unwrap())).collect();
+        let in_pipeline: Vec<&&Value> =
+            counted.iter().filter(|o| ["open", "contacted", "qualified", "proposal"].contains(&o["status"].as_str().unwrap())).collect();
         let weighted: i64 = in_pipeline.iter().map(|o| cents(o) * o["probability"].as_i64().unwrap()).sum();
         let due = counted.iter().filter(|o| {
-            !["won", "lost"].contains(&o["status"].as_str().unwrap()) && o["follow_up_date"].as_str().is_some_and(|d| d <= end_of_today.as_str())
+            !["won", "lost"].contains(&o["status"].as_str().unwrap())
+                && o["follow_up_date"].as_str().is_some_and(|d| d <= end_of_today.as_str())
         });
         assert_eq!(data["total"], counted.len(), "{query}");
         for status in ["open", "contacted", "qualified", "proposal", "won", "lost", "stale"] {

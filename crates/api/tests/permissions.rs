@@ -272,7 +272,9 @@ async fn exercise(app: &TestApp, caller: Option<&Caller>, method: &Method, route
 
         ("GET", "/lead-forms") => (route.into(), None),
         ("POST", "/lead-forms") => (route.into(), Some(json!({"name": unique("Form"), "allowed_origins": []}))),
-        ("PATCH", "/lead-forms/{id}") => (format!("/lead-forms/{}", new_lead_form(app).await.id()), Some(json!({"name": unique("Renamed")}))),
+        ("PATCH", "/lead-forms/{id}") => {
+            (format!("/lead-forms/{}", new_lead_form(app).await.id()), Some(json!({"name": unique("Renamed")})))
+        }
         ("POST", "/public/lead-forms/{form_key}/submissions") => {
             let form = new_lead_form(app).await;
             let key = form.data()["form_key"].as_str().expect("a lead form has a form_key").to_owned();
@@ -323,8 +325,9 @@ async fn every_route_answers_each_role_as_the_table_says(app: TestApp) {
 
     for row in &rows {
         let route = row.route.strip_prefix(PREFIX).unwrap_or_else(|| panic!("{} {}: routes start with {PREFIX}", row.method, row.route));
-        let targets = targets(&row.method, route)
-            .unwrap_or_else(|| panic!("permissions.rs does not know how to exercise {} {}: add it to `exercise` and `KNOWN`", row.method, row.route));
+        let targets = targets(&row.method, route).unwrap_or_else(|| {
+            panic!("permissions.rs does not know how to exercise {} {}: add it to `exercise` and `KNOWN`", row.method, row.route)
+        });
         let anyone = row.rules.iter().filter(|rule| **rule == Rule::Anyone).count();
         assert!(anyone == 0 || anyone == 3, "{} {}: `anyone` must be the same for every role", row.method, row.route);
 
@@ -357,10 +360,12 @@ async fn every_route_answers_each_role_as_the_table_says(app: TestApp) {
         let target = if targets.contains(&Target::Themselves) { Target::AMember } else { targets[0] };
         let reply = exercise(&app, None, &row.method, route, target).await;
         requests += 1;
-        let fine = if anyone == 3 { (200..300).contains(&reply.status) } else { reply.status == 401 && reply.error_code() == "unauthorized" };
+        let fine =
+            if anyone == 3 { (200..300).contains(&reply.status) } else { reply.status == 401 && reply.error_code() == "unauthorized" };
         if !fine {
             let expected = if anyone == 3 { "2xx" } else { "401 unauthorized" };
-            failures.push(format!("{} {} without a token: expected {expected}, got {} {}", row.method, row.route, reply.status, reply.body));
+            failures
+                .push(format!("{} {} without a token: expected {expected}, got {} {}", row.method, row.route, reply.status, reply.body));
         }
     }
 
@@ -394,9 +399,13 @@ async fn the_table_covers_every_operation(app: TestApp) {
     assert!(extra.is_empty(), "rows in docs/security.md's permissions table that are not in the OpenAPI document: {extra:?}");
 
     // Every operation is one `exercise` knows, so the other test cannot skip any.
-    let unknown: Vec<_> = rows.iter().filter(|row| {
-        let route = row.route.strip_prefix(PREFIX).unwrap_or(&row.route);
-        targets(&row.method, route).is_none()
-    }).map(|row| format!("{} {}", row.method, row.route)).collect();
+    let unknown: Vec<_> = rows
+        .iter()
+        .filter(|row| {
+            let route = row.route.strip_prefix(PREFIX).unwrap_or(&row.route);
+            targets(&row.method, route).is_none()
+        })
+        .map(|row| format!("{} {}", row.method, row.route))
+        .collect();
     assert!(unknown.is_empty(), "rows permissions.rs does not know how to exercise: {unknown:?}");
 }

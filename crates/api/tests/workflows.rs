@@ -14,15 +14,19 @@ async fn website_lead_workflow(app: TestApp) {
 
     // 1. Receive the inquiry from the website form.
     let lead = app
-        .post(owner, "/opportunities", json!({
-            "title": "Website Inquiry - Botox",
-            "prospect_name": "Jane Doe",
-            "prospect_email": "jane@example.com",
-            "prospect_phone": "+15551234567",
-            "source": "website",
-            "description": "Filled out inquiry form for Botox. First-time client.",
-            "follow_up_date": tomorrow,
-        }))
+        .post(
+            owner,
+            "/opportunities",
+            json!({
+                "title": "Website Inquiry - Botox",
+                "prospect_name": "Jane Doe",
+                "prospect_email": "jane@example.com",
+                "prospect_phone": "+15551234567",
+                "source": "website",
+                "description": "Filled out inquiry form for Botox. First-time client.",
+                "follow_up_date": tomorrow,
+            }),
+        )
         .await
         .expect(201);
     let id = lead.id();
@@ -55,7 +59,8 @@ async fn website_lead_workflow(app: TestApp) {
     assert_eq!(won.data()["client"]["id"], json!(client_id));
 
     let detail = app.get(owner, &format!("/opportunities/{id}")).await.expect(200);
-    let types: Vec<_> = detail.data()["activities"].as_array().unwrap().iter().map(|a| a["activity_type"].as_str().unwrap().to_owned()).collect();
+    let types: Vec<_> =
+        detail.data()["activities"].as_array().unwrap().iter().map(|a| a["activity_type"].as_str().unwrap().to_owned()).collect();
     assert_eq!(types, ["status_change", "other", "status_change", "call"], "newest first");
     assert_eq!(detail.data()["notes"].as_array().unwrap().len(), 1);
     let stats = app.get(owner, "/opportunities/stats").await.expect(200);
@@ -68,15 +73,19 @@ async fn membership_renewal_workflow(app: TestApp) {
     let client = app.post(owner, "/clients", json!({"name": "Maria Lopez", "email": "maria@example.com"})).await.expect(201);
     let renewal = app.post(owner, "/opportunity-categories", json!({"name": "Renewal", "color": "#10b981"})).await.expect(201);
     let lead = app
-        .post(owner, "/opportunities", json!({
-            "title": "Membership Renewal",
-            "client_id": client.id(),
-            "category_id": renewal.id(),
-            "estimated_value": 1200.00,
-            "probability": 70,
-            "source": "internal",
-            "follow_up_date": "2026-03-01T00:00:00Z",
-        }))
+        .post(
+            owner,
+            "/opportunities",
+            json!({
+                "title": "Membership Renewal",
+                "client_id": client.id(),
+                "category_id": renewal.id(),
+                "estimated_value": 1200.00,
+                "probability": 70,
+                "source": "internal",
+                "follow_up_date": "2026-03-01T00:00:00Z",
+            }),
+        )
         .await
         .expect(201);
     let data = lead.data();

@@ -5,10 +5,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-const COLORS: [&str; 12] = [
-    "#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777", "#4b5563", "#65a30d",
-    "#7c3aed", "#0f766e",
-];
+const COLORS: [&str; 12] =
+    ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777", "#4b5563", "#65a30d", "#7c3aed", "#0f766e"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
@@ -127,7 +125,12 @@ pub fn svg(reports: &[Value], metric: Metric, log_y: bool) -> Result<String, Str
         if k < x_hi as i32 {
             for m in 2..10 {
                 let xm = px(f64::from(m) * 10f64.powi(k));
-                let _ = writeln!(s, r##"<line x1="{xm:.1}" x2="{xm:.1}" y1="{}" y2="{}" stroke="#9ca3af"/>"##, top + plot_h, top + plot_h + 4.0);
+                let _ = writeln!(
+                    s,
+                    r##"<line x1="{xm:.1}" x2="{xm:.1}" y1="{}" y2="{}" stroke="#9ca3af"/>"##,
+                    top + plot_h,
+                    top + plot_h + 4.0
+                );
             }
         }
     }

@@ -49,15 +49,73 @@ pub const STATUSES: [(Status, u32); 7] = [
 ];
 
 pub const FIRST_NAMES: [&str; 32] = [
-    "Jane", "Maria", "Olivia", "Emma", "Sophia", "Ava", "Isabella", "Mia", "Charlotte", "Amelia", "Harper", "Evelyn",
-    "Abigail", "Emily", "Ella", "Grace", "Chloe", "Camila", "Priya", "Aisha", "Mei", "Yuki", "Lucia", "Fatima",
-    "Michael", "James", "David", "Daniel", "Carlos", "Ahmed", "Noah", "Liam",
+    "Jane",
+    "Maria",
+    "Olivia",
+    "Emma",
+    "Sophia",
+    "Ava",
+    "Isabella",
+    "Mia",
+    "Charlotte",
+    "Amelia",
+    "Harper",
+    "Evelyn",
+    "Abigail",
+    "Emily",
+    "Ella",
+    "Grace",
+    "Chloe",
+    "Camila",
+    "Priya",
+    "Aisha",
+    "Mei",
+    "Yuki",
+    "Lucia",
+    "Fatima",
+    "Michael",
+    "James",
+    "David",
+    "Daniel",
+    "Carlos",
+    "Ahmed",
+    "Noah",
+    "Liam",
 ];
 
 pub const LAST_NAMES: [&str; 32] = [
-    "Doe", "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-    "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee",
-    "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Patel", "Nguyen", "Kim", "Chen",
+    "Doe",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Patel",
+    "Nguyen",
+    "Kim",
+    "Chen",
 ];
 
 const DESCRIPTION_TAILS: [&str; 10] = [
@@ -86,7 +144,8 @@ const NOTE_TEXTS: [&str; 10] = [
     "Interested in the membership discount on {t}.",
 ];
 
-const CALL_OUTCOMES: [&str; 5] = ["Left voicemail", "Booked a consultation", "Asked to call back next week", "No answer", "Sent pricing afterwards"];
+const CALL_OUTCOMES: [&str; 5] =
+    ["Left voicemail", "Booked a consultation", "Asked to call back next week", "No answer", "Sent pricing afterwards"];
 const LOST_REASONS: [&str; 5] = ["Price", "Chose another clinic", "No response after three attempts", "Moved away", "Not a candidate"];
 
 pub fn treatment(rng: &mut Rng) -> (&'static str, usize) {

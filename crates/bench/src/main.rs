@@ -220,12 +220,8 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                 }
                 None => None,
             };
-            let settings = Settings {
-                connections,
-                warmup: Duration::from_secs_f64(warmup),
-                duration: Duration::from_secs_f64(seconds),
-                seed,
-            };
+            let settings =
+                Settings { connections, warmup: Duration::from_secs_f64(warmup), duration: Duration::from_secs_f64(seconds), seed };
             let work = Arc::new(Workload::new(manifest)?);
             let report = run::run_all(&url, work, &scenarios, &settings, direct, true).await?;
             println!("{}", report.markdown());

@@ -53,11 +53,7 @@ pub async fn quick(args: &QuickArgs) -> Result<bool, String> {
         let limit = if scenario == Scenario::StatusPage { args.max_ratio_list } else { args.max_ratio };
         let ok = growth <= limit;
         passed &= ok;
-        println!(
-            "| {} | {a:.2} | {b:.2} | {growth:.2}× | {limit}× | {} |",
-            scenario.name(),
-            if ok { "ok" } else { "REGRESSION" }
-        );
+        println!("| {} | {a:.2} | {b:.2} | {growth:.2}× | {limit}× | {} |", scenario.name(), if ok { "ok" } else { "REGRESSION" });
     }
     let errors: u64 = reports.iter().map(Report::errors).sum();
     if errors > 0 {

@@ -105,8 +105,14 @@ pub const UPDATE_METHOD: &str = "PATCH with If-Match: each connection updates on
 #[derive(Clone)]
 pub enum Driver {
     /// `authority` is `host:port`; `auth` the whole Authorization header value.
-    Http { authority: String, auth: String },
-    Direct { store: Arc<dyn Store>, actor: Actor },
+    Http {
+        authority: String,
+        auth: String,
+    },
+    Direct {
+        store: Arc<dyn Store>,
+        actor: Actor,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -327,11 +333,11 @@ pub async fn measure(scenario: Scenario, driver: &Driver, work: &Arc<Workload>, 
                             *result.errors.entry(key).or_default() += 1;
                         }
                     }
-                } else if let Err(Failure::Transport(message)) = outcome {
-                    if !warned {
-                        eprintln!("connection {}: transport error during warm-up: {message}", conn.index);
-                        warned = true;
-                    }
+                } else if let Err(Failure::Transport(message)) = outcome
+                    && !warned
+                {
+                    eprintln!("connection {}: transport error during warm-up: {message}", conn.index);
+                    warned = true;
                 }
             }
             result.connections_opened = conn.http.as_ref().map_or(0, |h| h.opened);

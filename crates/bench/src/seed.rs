@@ -153,10 +153,8 @@ pub async fn seed(store: Arc<dyn Store>, backend: &str, plan: &SeedPlan) -> Resu
     for chunk in orgs.chunks(25) {
         let mut tx = store.begin().await.map_err(describe)?;
         for &k in chunk {
-            let ctx = organization(
-                tx.as_mut(), &format!("Studio {k}"), k, 2, 2, None, other_email, now, 365, plan.per_organization.max(1),
-            )
-            .await?;
+            let ctx = organization(tx.as_mut(), &format!("Studio {k}"), k, 2, 2, None, other_email, now, 365, plan.per_organization.max(1))
+                .await?;
             write_opportunities(tx.as_mut(), &ctx, 0..plan.per_organization, plan).await?;
         }
         tx.commit().await.map_err(describe)?;
@@ -249,16 +247,7 @@ async fn organization(
         tx.save_category(&category).await.map_err(describe)?;
         categories.push(category.id);
     }
-    Ok(OrgContext {
-        org_id,
-        staff,
-        categories,
-        email,
-        org_index,
-        now_us: now.unix_micros(),
-        history_us: history_days * DAY_US,
-        total,
-    })
+    Ok(OrgContext { org_id, staff, categories, email, org_index, now_us: now.unix_micros(), history_us: history_days * DAY_US, total })
 }
 
 impl Written {
@@ -372,11 +361,11 @@ async fn write_opportunities(tx: &mut dyn Tx, ctx: &OrgContext, range: Range<u64
             let (description, outcome, scheduled) = match activity_type {
                 ActivityType::Call => (format!("Called {first} about {treatment}"), Some(data::call_outcome(&mut rng).to_owned()), None),
                 ActivityType::Email => (format!("Sent pricing for {treatment}"), None, None),
-                ActivityType::Meeting => (format!("In-clinic consultation for {treatment}"), Some("Interested, wants to think it over".to_owned()), None),
-                ActivityType::Note => (format!("Reviewed {first}'s intake form"), None, None),
-                ActivityType::StatusChange => {
-                    (format!("Status changed from open to {} by {staff_name}", status.as_str()), None, None)
+                ActivityType::Meeting => {
+                    (format!("In-clinic consultation for {treatment}"), Some("Interested, wants to think it over".to_owned()), None)
                 }
+                ActivityType::Note => (format!("Reviewed {first}'s intake form"), None, None),
+                ActivityType::StatusChange => (format!("Status changed from open to {} by {staff_name}", status.as_str()), None, None),
                 _ => (format!("Follow up with {first} about {treatment}"), None, Some(at + rng.range(1, 7) * DAY_US)),
             };
             let activity = Activity {

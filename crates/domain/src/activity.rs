@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Actor;
-use crate::{text, FieldErrors, Result, Timestamp};
+use crate::{FieldErrors, Result, Timestamp, text};
 
 pub const NOTE_MAX: usize = 10_000;
 pub const DESCRIPTION_MAX: usize = 2_000;

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{text, Error, FieldErrors, Patch, Result, Timestamp};
+use crate::{Error, FieldErrors, Patch, Result, Timestamp, text};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -53,11 +53,7 @@ impl Actor {
 
     /// Categories and staff are the organization's set-up: owners and admins only.
     pub fn require_manager(&self) -> Result<()> {
-        if self.role.manages_organization() {
-            Ok(())
-        } else {
-            Err(Error::Forbidden("only an owner or admin may do this"))
-        }
+        if self.role.manages_organization() { Ok(()) } else { Err(Error::Forbidden("only an owner or admin may do this")) }
     }
 
     /// Managers may change any staff member but an owner; only an owner changes owners or makes one.

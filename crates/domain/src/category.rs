@@ -3,7 +3,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::non_null;
-use crate::{text, FieldErrors, Patch, Result, Timestamp};
+use crate::{FieldErrors, Patch, Result, Timestamp, text};
 
 pub const NAME_MAX: usize = 100;
 pub const DEFAULT_COLOR: &str = "#6b7280";

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{text, FieldErrors, Patch, Result, Timestamp};
+use crate::{FieldErrors, Patch, Result, Timestamp, text};
 
 pub const NAME_MAX: usize = 200;
 pub const PHONE_MAX: usize = 50;

@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::{non_null, Actor};
+use crate::auth::{Actor, non_null};
 use crate::opportunity::{CreateOpportunity, References};
-use crate::{text, FieldErrors, Patch, Result, Timestamp};
+use crate::{FieldErrors, Patch, Result, Timestamp, text};
 
 pub const NAME_MAX: usize = 100;
 pub const MESSAGE_MAX: usize = 5_000;
@@ -129,7 +129,7 @@ impl LeadForm {
     /// Whether a browser page at `origin` may submit to this form.
     pub fn allows_origin(&self, origin: &str) -> bool {
         let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-        self.allowed_origins.iter().any(|allowed| *allowed == origin)
+        self.allowed_origins.contains(&origin)
     }
 
     /// The opportunity a submission becomes: a website lead, due for a follow-up tomorrow.
@@ -187,7 +187,14 @@ mod tests {
     use crate::auth::Role;
 
     fn form(origins: &[&str]) -> LeadForm {
-        let actor = Actor { org_id: Uuid::nil(), staff_id: Uuid::nil(), name: "A".into(), role: Role::Admin, token_id: Uuid::nil(), token_last_used_at: None };
+        let actor = Actor {
+            org_id: Uuid::nil(),
+            staff_id: Uuid::nil(),
+            name: "A".into(),
+            role: Role::Admin,
+            token_id: Uuid::nil(),
+            token_last_used_at: None,
+        };
         let input = CreateLeadForm {
             name: Some("Botox".into()),
             allowed_origins: Some(origins.iter().map(|o| o.to_string()).collect()),

@@ -5,10 +5,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::activity::{Activity, ActivityType, Note};
-use crate::auth::{non_null, Actor};
+use crate::auth::{Actor, non_null};
 use crate::category::CategoryRef;
 use crate::client::{ClientRef, CreateClient};
-use crate::{text, Error, FieldErrors, Money, Patch, Result, Timestamp};
+use crate::{Error, FieldErrors, Money, Patch, Result, Timestamp, text};
 
 pub const TITLE_MAX: usize = 200;
 pub const DESCRIPTION_MAX: usize = 10_000;
@@ -452,7 +452,14 @@ mod tests {
     use crate::auth::Role;
 
     fn actor() -> Actor {
-        Actor { org_id: Uuid::now_v7(), staff_id: Uuid::now_v7(), name: "Sam".into(), role: Role::Member, token_id: Uuid::nil(), token_last_used_at: None }
+        Actor {
+            org_id: Uuid::now_v7(),
+            staff_id: Uuid::now_v7(),
+            name: "Sam".into(),
+            role: Role::Member,
+            token_id: Uuid::nil(),
+            token_last_used_at: None,
+        }
     }
 
     fn lead(actor: &Actor) -> Opportunity {
@@ -473,7 +480,8 @@ mod tests {
         assert_eq!((lead.title.as_str(), lead.status, lead.probability), ("Botox", Status::Open, DEFAULT_PROBABILITY));
         assert_eq!(lead.prospect_email.as_deref(), Some("jane@example.com"));
         assert_eq!(lead.source.as_deref(), Some("website"));
-        let Err(Error::Validation(errors)) = Opportunity::new(actor.org_id, actor.staff_id, CreateOpportunity::default(), Timestamp::now()) else {
+        let Err(Error::Validation(errors)) = Opportunity::new(actor.org_id, actor.staff_id, CreateOpportunity::default(), Timestamp::now())
+        else {
             panic!("expected validation errors")
         };
         let fields: Vec<_> = errors.iter().map(|(f, _)| f).collect();

@@ -17,7 +17,9 @@ impl QueryParams {
     /// Refuses control characters anywhere in the query: no parameter needs them, and a NUL
     /// cannot even be compared in PostgreSQL.
     pub fn new(pairs: Vec<(String, String)>) -> Result<Self> {
-        if let Some((name, _)) = pairs.iter().find(|(n, v)| crate::text::has_control_characters(n) || crate::text::has_control_characters(v)) {
+        if let Some((name, _)) =
+            pairs.iter().find(|(n, v)| crate::text::has_control_characters(n) || crate::text::has_control_characters(v))
+        {
             return Err(Error::parameter(name, "must not contain control characters"));
         }
         Ok(QueryParams(pairs))
@@ -25,12 +27,7 @@ impl QueryParams {
 
     /// Every value given for `name`, comma-separated lists split, blanks dropped.
     pub fn all(&mut self, name: &str) -> Vec<String> {
-        self.all_raw(name)
-            .iter()
-            .flat_map(|v| v.split(','))
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .collect()
+        self.all_raw(name).iter().flat_map(|v| v.split(',')).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect()
     }
 
     /// The parameter's one value, trimmed; a blank value is an error (`?limit=` says nothing).
@@ -62,9 +59,7 @@ impl QueryParams {
     }
 
     pub fn uuid(&mut self, name: &str) -> Result<Option<Uuid>> {
-        self.one(name)?
-            .map(|v| Uuid::parse_str(&v).map_err(|_| Error::parameter(name, "must be a UUID")))
-            .transpose()
+        self.one(name)?.map(|v| Uuid::parse_str(&v).map_err(|_| Error::parameter(name, "must be a UUID"))).transpose()
     }
 
     pub fn bool(&mut self, name: &str) -> Result<Option<bool>> {
@@ -166,9 +161,8 @@ impl OpportunityFilter {
             .all("status")
             .iter()
             .map(|s| {
-                Status::parse(s).ok_or_else(|| {
-                    Error::parameter("status", "must be open, contacted, qualified, proposal, won, lost or stale")
-                })
+                Status::parse(s)
+                    .ok_or_else(|| Error::parameter("status", "must be open, contacted, qualified, proposal, won, lost or stale"))
             })
             .collect::<Result<Vec<_>>>()?;
         let sort = match params.one("sort")? {

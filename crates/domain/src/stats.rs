@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::opportunity::Status;
 use crate::Money;
+use crate::opportunity::Status;
 
 /// Totals over the opportunities that share one status and one source.
 #[derive(Debug, Clone, PartialEq, Eq)]

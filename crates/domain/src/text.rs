@@ -75,6 +75,9 @@ mod tests {
         optional(&mut errors, "note", Some("a\u{0}b".into()), 10);
         assert!(optional(&mut FieldErrors::default(), "ok", Some("line\nline\ttab".into()), 20).is_some());
         let found: Vec<_> = errors.iter().collect();
-        assert_eq!(found, [("name", "must be at most 4 characters"), ("note", "must not contain control characters"), ("title", "is required")]);
+        assert_eq!(
+            found,
+            [("name", "must be at most 4 characters"), ("note", "must not contain control characters"), ("title", "is required")]
+        );
     }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use store::{OpenOptions, Store};
 use store::service::{self, NewOrganization};
+use store::{OpenOptions, Store};
 
 #[derive(Parser)]
 #[command(name = "opportunities", version, about = "Sales pipeline service for small service businesses")]
@@ -122,9 +122,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(created) = service::bootstrap(store.as_ref(), args.bootstrap_token).await.map_err(describe)? {
         print(json!(created));
     }
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(&args.listen).await.map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
     let address = listener.local_addr().map_err(|error| error.to_string())?;
     print(json!({ "listening": address.to_string() }));
     tokio::spawn(purge_idempotency_keys_hourly(store.clone()));
@@ -171,10 +170,7 @@ async fn shutdown_signal() {
 }
 
 async fn open(database: &DatabaseArgs) -> Result<Arc<dyn Store>, String> {
-    let options = OpenOptions {
-        pool_size: database.pool_size,
-        statement_timeout: Duration::from_millis(database.statement_timeout_ms),
-    };
+    let options = OpenOptions { pool_size: database.pool_size, statement_timeout: Duration::from_millis(database.statement_timeout_ms) };
     store::open(&database.url, &options).await.map_err(|error| format!("cannot open {}: {}", database.url, describe(error)))
 }
 

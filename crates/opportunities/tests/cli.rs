@@ -33,7 +33,19 @@ async fn serve_bootstraps_once_and_org_create_works_beside_it() {
     assert_eq!(status, 200);
     assert_eq!((owner["data"]["email"].as_str(), owner["data"]["role"].as_str()), (Some("admin@localhost"), Some("owner")));
 
-    let created = run(&["org", "create", "--name", "Second Clinic", "--owner-email", "boss@example.com", "--owner-name", "Boss", "--database", &database]).await;
+    let created = run(&[
+        "org",
+        "create",
+        "--name",
+        "Second Clinic",
+        "--owner-email",
+        "boss@example.com",
+        "--owner-name",
+        "Boss",
+        "--database",
+        &database,
+    ])
+    .await;
     let token = created["token"].as_str().unwrap();
     assert!(token.starts_with("opp_"));
     let (status, boss) = me(&base, token).await;

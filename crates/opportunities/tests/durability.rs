@@ -134,20 +134,27 @@ async fn acknowledged_writes_survive_kill_9(database: &str) {
         checkers.spawn(async move {
             let mut checked = 0;
             for (id, lead) in leads.iter().skip(c).step_by(WRITERS) {
-                let response = http.get(format!("{base}/api/v1/opportunities/{id}")).bearer_auth(TOKEN).send().await.expect("the server answers");
+                let response =
+                    http.get(format!("{base}/api/v1/opportunities/{id}")).bearer_auth(TOKEN).send().await.expect("the server answers");
                 let status = response.status();
                 let body: Value = response.json().await.expect("a JSON body");
                 assert_eq!(status, 200, "acknowledged lead {id} ({}) is there: {body}", lead.title);
                 let data = &body["data"];
                 assert_eq!(data["title"], lead.title.as_str(), "lead {id}");
-                let status_changes = data["activities"].as_array().expect("activities").iter().filter(|a| a["activity_type"] == "status_change").count();
+                let status_changes =
+                    data["activities"].as_array().expect("activities").iter().filter(|a| a["activity_type"] == "status_change").count();
                 let contacted = data["status"] == "contacted";
                 if lead.contacted {
                     assert!(contacted, "acknowledged PATCH of {} kept: {data}", lead.title);
                 } else {
                     assert!(contacted || data["status"] == "open", "{}: {data}", lead.title);
                 }
-                assert_eq!(status_changes, usize::from(contacted), "{}: the status and its status_change activity go together: {data}", lead.title);
+                assert_eq!(
+                    status_changes,
+                    usize::from(contacted),
+                    "{}: the status and its status_change activity go together: {data}",
+                    lead.title
+                );
                 let notes: Vec<&str> = data["notes"].as_array().expect("notes").iter().map(|n| n["content"].as_str().unwrap()).collect();
                 for note in &lead.notes {
                     assert_eq!(notes.iter().filter(|&&n| n == note).count(), 1, "acknowledged note {note:?} kept once: {data}");

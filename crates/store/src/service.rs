@@ -7,14 +7,13 @@ use domain::category::{Category, CreateCategory, UpdateCategory};
 use domain::client::{Client, ClientRef, CreateClient, UpdateClient};
 use domain::lead_form::{CreateLeadForm, LeadForm, Submission, UpdateLeadForm};
 use domain::opportunity::{
-    Change, CloseOpportunity, Conversion, CreateOpportunity, Opportunity, OpportunityDetail, OpportunityView, References,
-    UpdateOpportunity,
+    Change, CloseOpportunity, Conversion, CreateOpportunity, Opportunity, OpportunityDetail, OpportunityView, References, UpdateOpportunity,
 };
-use domain::{text, Error, FieldErrors, Input, Result, Timestamp};
+use domain::{Error, FieldErrors, Input, Result, Timestamp, text};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::{tokens, Store, Tx};
+use crate::{Store, Tx, tokens};
 
 /// An organization with its first owner and the owner's token (shown once).
 #[derive(Debug, Serialize)]
@@ -49,12 +48,7 @@ pub async fn bootstrap(store: &dyn Store, token: Option<String>) -> Result<Optio
     if tx.any_organization().await? {
         return Ok(None);
     }
-    let new = NewOrganization {
-        name: "Default".into(),
-        owner_name: "Administrator".into(),
-        owner_email: "admin@localhost".into(),
-        token,
-    };
+    let new = NewOrganization { name: "Default".into(), owner_name: "Administrator".into(), owner_email: "admin@localhost".into(), token };
     let created = insert_organization(tx.as_mut(), new).await?;
     tx.commit().await?;
     Ok(Some(created))
@@ -107,11 +101,11 @@ pub async fn update_category(store: &dyn Store, actor: &Actor, id: Uuid, input: 
 }
 
 async fn save_unique_category(tx: &mut dyn Tx, category: &Category) -> Result<()> {
-    if let Some(existing) = tx.category_by_name(category.org_id, &category.name_key()).await? {
-        if existing.id != category.id {
-            let message = format!("a category named \"{}\" already exists", existing.name);
-            return Err(Error::Duplicate { message, existing_id: existing.id });
-        }
+    if let Some(existing) = tx.category_by_name(category.org_id, &category.name_key()).await?
+        && existing.id != category.id
+    {
+        let message = format!("a category named \"{}\" already exists", existing.name);
+        return Err(Error::Duplicate { message, existing_id: existing.id });
     }
     tx.save_category(category).await
 }
@@ -287,13 +281,12 @@ pub async fn update_client(store: &dyn Store, actor: &Actor, id: Uuid, input: In
 }
 
 async fn save_unique_client(tx: &mut dyn Tx, client: &Client) -> Result<()> {
-    if let Some(email) = &client.email {
-        if let Some(existing) = tx.client_by_email(client.org_id, email).await? {
-            if existing.id != client.id {
-                let message = format!("the client {} already has the e-mail {email}", existing.name);
-                return Err(Error::Duplicate { message, existing_id: existing.id });
-            }
-        }
+    if let Some(email) = &client.email
+        && let Some(existing) = tx.client_by_email(client.org_id, email).await?
+        && existing.id != client.id
+    {
+        let message = format!("the client {} already has the e-mail {email}", existing.name);
+        return Err(Error::Duplicate { message, existing_id: existing.id });
     }
     tx.save_client(client).await
 }
@@ -346,14 +339,8 @@ pub async fn issue_token(store: &dyn Store, actor: &Actor, staff_id: Uuid, input
         errors.into_result(name)
     })?;
     let secret = tokens::generate();
-    let token = ApiToken {
-        id: Uuid::now_v7(),
-        org_id: actor.org_id,
-        staff_id,
-        name,
-        hash: tokens::hash(&secret),
-        created_at: Timestamp::now(),
-    };
+    let token =
+        ApiToken { id: Uuid::now_v7(), org_id: actor.org_id, staff_id, name, hash: tokens::hash(&secret), created_at: Timestamp::now() };
     tx.insert_token(&token).await?;
     tx.commit().await?;
     Ok(IssuedToken { id: token.id, staff_id, name: token.name, token: secret, created_at: token.created_at })

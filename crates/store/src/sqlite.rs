@@ -9,14 +9,12 @@ use async_trait::async_trait;
 use domain::{Error, Result, Timestamp};
 use sqlx::migrate::Migrator;
 use sqlx::query::Query;
-use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Connection, Sqlite, SqliteConnection};
 
 use crate::group_commit::{GroupTx, GroupWriter};
-use crate::{DbResult, OpenOptions, PoolState};
 use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, sqlx_plumbing};
+use crate::{DbResult, OpenOptions, PoolState};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 

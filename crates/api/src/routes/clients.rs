@@ -1,17 +1,17 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::Error;
 use domain::client::{Client, CreateClient, UpdateClient};
 use domain::query::ClientFilter;
-use domain::Error;
 use store::service;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiResult;
+use crate::AppState;
 use crate::envelope::{Envelope, ListEnvelope, created, list, ok};
 use crate::extract::{Auth, Body, Id, Params};
-use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_clients, create_client)).routes(routes!(get_client, update_client))
@@ -31,7 +31,11 @@ async fn list_clients(State(state): State<AppState>, Auth(actor): Auth, Params(p
 /// A client record; its e-mail must be unique in the organization.
 #[utoipa::path(post, path = "/clients", tag = "clients", request_body = CreateClient,
     responses((status = 201, body = Envelope<Client>)))]
-async fn create_client(State(state): State<AppState>, Auth(actor): Auth, Body(input): Body<CreateClient>) -> ApiResult<(StatusCode, Json<Envelope<Client>>)> {
+async fn create_client(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Body(input): Body<CreateClient>,
+) -> ApiResult<(StatusCode, Json<Envelope<Client>>)> {
     Ok(created(service::create_client(state.store.as_ref(), &actor, input).await?))
 }
 
@@ -44,6 +48,11 @@ async fn get_client(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id
 
 #[utoipa::path(patch, path = "/clients/{id}", tag = "clients", request_body = UpdateClient,
     params(("id" = uuid::Uuid, Path)), responses((status = 200, body = Envelope<Client>)))]
-async fn update_client(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, Body(input): Body<UpdateClient>) -> ApiResult<Json<Envelope<Client>>> {
+async fn update_client(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    Body(input): Body<UpdateClient>,
+) -> ApiResult<Json<Envelope<Client>>> {
     Ok(ok(service::update_client(state.store.as_ref(), &actor, id, input).await?))
 }

@@ -46,14 +46,23 @@ async fn list_lead_forms(State(state): State<AppState>, Auth(actor): Auth) -> Ap
 /// Creates a form and its public `form_key` (owners and admins).
 #[utoipa::path(post, path = "/lead-forms", tag = "lead forms", request_body = CreateLeadForm,
     responses((status = 201, body = Envelope<LeadForm>)))]
-async fn create_lead_form(State(state): State<AppState>, Auth(actor): Auth, Body(input): Body<CreateLeadForm>) -> ApiResult<(StatusCode, Json<Envelope<LeadForm>>)> {
+async fn create_lead_form(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Body(input): Body<CreateLeadForm>,
+) -> ApiResult<(StatusCode, Json<Envelope<LeadForm>>)> {
     Ok(created(service::create_lead_form(state.store.as_ref(), &actor, input).await?))
 }
 
 /// Renames, re-targets or disables (`is_active: false`) a form (owners and admins).
 #[utoipa::path(patch, path = "/lead-forms/{id}", tag = "lead forms", request_body = UpdateLeadForm,
     params(("id" = uuid::Uuid, Path)), responses((status = 200, body = Envelope<LeadForm>)))]
-async fn update_lead_form(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, Body(input): Body<UpdateLeadForm>) -> ApiResult<Json<Envelope<LeadForm>>> {
+async fn update_lead_form(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    Body(input): Body<UpdateLeadForm>,
+) -> ApiResult<Json<Envelope<LeadForm>>> {
     Ok(ok(service::update_lead_form(state.store.as_ref(), &actor, id, input).await?))
 }
 
@@ -72,7 +81,12 @@ struct Received {
         (Submission = "application/x-www-form-urlencoded"),
     )),
     responses((status = 201, body = Envelope<Received>), (status = 429, description = "Too many submissions; see Retry-After.")))]
-async fn submit(State(state): State<AppState>, Path(form_key): Path<String>, headers: HeaderMap, FormOrJson(input): FormOrJson<Submission>) -> Result<Response, ApiError> {
+async fn submit(
+    State(state): State<AppState>,
+    Path(form_key): Path<String>,
+    headers: HeaderMap,
+    FormOrJson(input): FormOrJson<Submission>,
+) -> Result<Response, ApiError> {
     let form = active_form(&state, &form_key).await?;
     let origin = allowed_origin(&form, &headers)?;
     service::submit_to_lead_form(state.store.as_ref(), &form, input).await?;
@@ -120,10 +134,7 @@ fn with_cors(origin: Option<HeaderValue>, mut response: Response) -> Response {
 }
 
 async fn rate_limit(State(state): State<AppState>, Path(form_key): Path<String>, request: Request, next: Next) -> Response {
-    let address = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(peer)| peer.ip());
+    let address = request.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(peer)| peer.ip());
     match state.intake.admit(address, &form_key) {
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),

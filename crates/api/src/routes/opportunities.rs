@@ -1,21 +1,19 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::Timestamp;
 use domain::activity::{Activity, CreateActivity, CreateNote, Note};
-use domain::opportunity::{
-    CloseOpportunity, Conversion, CreateOpportunity, OpportunityDetail, OpportunityView, UpdateOpportunity,
-};
+use domain::opportunity::{CloseOpportunity, Conversion, CreateOpportunity, OpportunityDetail, OpportunityView, UpdateOpportunity};
 use domain::query::{OpportunityFilter, StatsFilter};
 use domain::stats::PipelineStats;
-use domain::Timestamp;
 use store::service;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiResult;
+use crate::AppState;
 use crate::envelope::{Deleted, Envelope, ListEnvelope, Tagged, created, list, ok, tagged};
 use crate::extract::{Auth, Body, Id, IfMatch, IfMatchHeader, Params};
-use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -39,7 +37,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("sort" = Option<String>, Query, description = "created_at, updated_at, follow_up_date or estimated_value; prefix - for descending. Default -created_at."),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("offset" = Option<i64>, Query, minimum = 0, maximum = 2147483647)),
     responses((status = 200, body = ListEnvelope<OpportunityView>)))]
-async fn list_opportunities(State(state): State<AppState>, Auth(actor): Auth, Params(params): Params) -> ApiResult<Json<ListEnvelope<OpportunityView>>> {
+async fn list_opportunities(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Params(params): Params,
+) -> ApiResult<Json<ListEnvelope<OpportunityView>>> {
     let filter = OpportunityFilter::parse(params, Timestamp::now())?;
     let (opportunities, total) = state.store.opportunities(actor.org_id, &filter).await?;
     Ok(list(opportunities, total, Some(filter.page)))
@@ -48,7 +50,11 @@ async fn list_opportunities(State(state): State<AppState>, Auth(actor): Auth, Pa
 /// createOpportunity.
 #[utoipa::path(post, path = "/opportunities", tag = "opportunities", request_body = CreateOpportunity,
     responses((status = 201, body = Envelope<OpportunityView>, headers(("ETag" = String, description = "The version, for If-Match.")))))]
-async fn create_opportunity(State(state): State<AppState>, Auth(actor): Auth, Body(input): Body<CreateOpportunity>) -> ApiResult<Tagged<OpportunityView>> {
+async fn create_opportunity(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Body(input): Body<CreateOpportunity>,
+) -> ApiResult<Tagged<OpportunityView>> {
     let view = service::create_opportunity(state.store.as_ref(), &actor, input).await?;
     Ok(tagged(StatusCode::CREATED, view.opportunity.version, view))
 }
@@ -75,7 +81,13 @@ async fn get_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id
 #[utoipa::path(patch, path = "/opportunities/{id}", tag = "opportunities", request_body = UpdateOpportunity,
     params(("id" = uuid::Uuid, Path), IfMatchHeader),
     responses((status = 200, body = Envelope<OpportunityView>, headers(("ETag" = String, description = "The new version.")))))]
-async fn update_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, IfMatch(expected): IfMatch, Body(input): Body<UpdateOpportunity>) -> ApiResult<Tagged<OpportunityView>> {
+async fn update_opportunity(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    IfMatch(expected): IfMatch,
+    Body(input): Body<UpdateOpportunity>,
+) -> ApiResult<Tagged<OpportunityView>> {
     let view = service::update_opportunity(state.store.as_ref(), &actor, id, expected, input).await?;
     Ok(tagged(StatusCode::OK, view.opportunity.version, view))
 }
@@ -83,7 +95,12 @@ async fn update_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id
 /// deleteOpportunity: its notes and activities go with it.
 #[utoipa::path(delete, path = "/opportunities/{id}", tag = "opportunities", params(("id" = uuid::Uuid, Path), IfMatchHeader),
     responses((status = 200, body = Envelope<Deleted>)))]
-async fn delete_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, IfMatch(expected): IfMatch) -> ApiResult<Json<Envelope<Deleted>>> {
+async fn delete_opportunity(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    IfMatch(expected): IfMatch,
+) -> ApiResult<Json<Envelope<Deleted>>> {
     service::delete_opportunity(state.store.as_ref(), &actor, id, expected).await?;
     Ok(ok(Deleted { id }))
 }
@@ -92,7 +109,13 @@ async fn delete_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id
 #[utoipa::path(post, path = "/opportunities/{id}/close", tag = "opportunities", request_body = CloseOpportunity,
     params(("id" = uuid::Uuid, Path), IfMatchHeader),
     responses((status = 200, body = Envelope<OpportunityView>, headers(("ETag" = String, description = "The new version.")))))]
-async fn close_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, IfMatch(expected): IfMatch, Body(input): Body<CloseOpportunity>) -> ApiResult<Tagged<OpportunityView>> {
+async fn close_opportunity(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    IfMatch(expected): IfMatch,
+    Body(input): Body<CloseOpportunity>,
+) -> ApiResult<Tagged<OpportunityView>> {
     let view = service::close_opportunity(state.store.as_ref(), &actor, id, expected, input).await?;
     Ok(tagged(StatusCode::OK, view.opportunity.version, view))
 }
@@ -100,7 +123,12 @@ async fn close_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(
 /// convertToClient: creates a client from the prospect, or links the one with the same e-mail.
 #[utoipa::path(post, path = "/opportunities/{id}/convert", tag = "opportunities", params(("id" = uuid::Uuid, Path), IfMatchHeader),
     responses((status = 200, body = Envelope<Conversion>)))]
-async fn convert_to_client(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, IfMatch(expected): IfMatch) -> ApiResult<Json<Envelope<Conversion>>> {
+async fn convert_to_client(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    IfMatch(expected): IfMatch,
+) -> ApiResult<Json<Envelope<Conversion>>> {
     Ok(ok(service::convert_to_client(state.store.as_ref(), &actor, id, expected).await?))
 }
 
@@ -116,7 +144,12 @@ async fn list_notes(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id
 /// addOpportunityNote.
 #[utoipa::path(post, path = "/opportunities/{id}/notes", tag = "notes", request_body = CreateNote,
     params(("id" = uuid::Uuid, Path)), responses((status = 201, body = Envelope<Note>)))]
-async fn add_note(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, Body(input): Body<CreateNote>) -> ApiResult<(StatusCode, Json<Envelope<Note>>)> {
+async fn add_note(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    Body(input): Body<CreateNote>,
+) -> ApiResult<(StatusCode, Json<Envelope<Note>>)> {
     Ok(created(service::add_note(state.store.as_ref(), &actor, id, input).await?))
 }
 
@@ -132,6 +165,11 @@ async fn list_activities(State(state): State<AppState>, Auth(actor): Auth, Id(id
 /// logOpportunityActivity.
 #[utoipa::path(post, path = "/opportunities/{id}/activities", tag = "activities", request_body = CreateActivity,
     params(("id" = uuid::Uuid, Path)), responses((status = 201, body = Envelope<Activity>)))]
-async fn log_activity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, Body(input): Body<CreateActivity>) -> ApiResult<(StatusCode, Json<Envelope<Activity>>)> {
+async fn log_activity(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    Body(input): Body<CreateActivity>,
+) -> ApiResult<(StatusCode, Json<Envelope<Activity>>)> {
     Ok(created(service::log_activity(state.store.as_ref(), &actor, id, input).await?))
 }

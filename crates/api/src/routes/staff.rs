@@ -1,16 +1,16 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use domain::auth::{CreateStaff, CreateToken, IssuedToken, Staff, TokenInfo, UpdateStaff};
 use domain::Error;
+use domain::auth::{CreateStaff, CreateToken, IssuedToken, Staff, TokenInfo, UpdateStaff};
 use store::service;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiResult;
+use crate::AppState;
 use crate::envelope::{Deleted, Envelope, ListEnvelope, created, list, ok};
 use crate::extract::{Auth, Body, Id};
-use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -32,14 +32,23 @@ async fn list_staff(State(state): State<AppState>, Auth(actor): Auth) -> ApiResu
 /// Adds a staff member (owners and admins; only an owner adds an owner). Role defaults to member.
 #[utoipa::path(post, path = "/staff", tag = "staff", request_body = CreateStaff,
     responses((status = 201, body = Envelope<Staff>)))]
-async fn create_staff(State(state): State<AppState>, Auth(actor): Auth, Body(input): Body<CreateStaff>) -> ApiResult<(StatusCode, Json<Envelope<Staff>>)> {
+async fn create_staff(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Body(input): Body<CreateStaff>,
+) -> ApiResult<(StatusCode, Json<Envelope<Staff>>)> {
     Ok(created(service::create_staff(state.store.as_ref(), &actor, input).await?))
 }
 
 /// Changes a role or deactivates (`is_active: false`); the last active owner cannot be demoted.
 #[utoipa::path(patch, path = "/staff/{id}", tag = "staff", request_body = UpdateStaff,
     params(("id" = uuid::Uuid, Path)), responses((status = 200, body = Envelope<Staff>)))]
-async fn update_staff(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, Body(input): Body<UpdateStaff>) -> ApiResult<Json<Envelope<Staff>>> {
+async fn update_staff(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    Body(input): Body<UpdateStaff>,
+) -> ApiResult<Json<Envelope<Staff>>> {
     Ok(ok(service::update_staff(state.store.as_ref(), &actor, id, input).await?))
 }
 
@@ -47,7 +56,12 @@ async fn update_staff(State(state): State<AppState>, Auth(actor): Auth, Id(id): 
 /// owners and admins issue them for others.
 #[utoipa::path(post, path = "/staff/{id}/tokens", tag = "staff", request_body = CreateToken,
     params(("id" = uuid::Uuid, Path)), responses((status = 201, body = Envelope<IssuedToken>)))]
-async fn issue_token(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id, Body(input): Body<CreateToken>) -> ApiResult<(StatusCode, Json<Envelope<IssuedToken>>)> {
+async fn issue_token(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    Body(input): Body<CreateToken>,
+) -> ApiResult<(StatusCode, Json<Envelope<IssuedToken>>)> {
     Ok(created(service::issue_token(state.store.as_ref(), &actor, id, input).await?))
 }
 

@@ -159,11 +159,7 @@ impl TestApp {
         let email = format!("{}@example.com", uuid::Uuid::now_v7());
         let staff = self.post(owner, "/staff", json!({"name": format!("A {role}"), "email": email, "role": role})).await.expect(201);
         let token = self.post(owner, &format!("/staff/{}/tokens", staff.id()), json!({})).await.expect(201);
-        Caller {
-            token: token.data()["token"].as_str().unwrap().to_owned(),
-            org_id: owner.org_id.clone(),
-            staff_id: staff.id(),
-        }
+        Caller { token: token.data()["token"].as_str().unwrap().to_owned(), org_id: owner.org_id.clone(), staff_id: staff.id() }
     }
 
     pub async fn get(&self, caller: &Caller, path: &str) -> Reply {
@@ -219,10 +215,8 @@ impl TestApp {
 }
 
 /// Tests submit to lead forms many times from one address; the rate-limit test sets its own.
-const GENEROUS: IntakeLimits = IntakeLimits {
-    per_address_per_minute: NonZeroU32::new(10_000).unwrap(),
-    per_form_per_minute: NonZeroU32::new(10_000).unwrap(),
-};
+const GENEROUS: IntakeLimits =
+    IntakeLimits { per_address_per_minute: NonZeroU32::new(10_000).unwrap(), per_form_per_minute: NonZeroU32::new(10_000).unwrap() };
 
 /// Serves the router over loopback HTTP, with peer addresses as in production; returns its base URL.
 async fn serve(store: Arc<dyn Store>, limits: IntakeLimits) -> String {
@@ -234,12 +228,8 @@ async fn serve(store: Arc<dyn Store>, limits: IntakeLimits) -> String {
 }
 
 async fn new_org(store: &dyn Store, name: &str) -> Caller {
-    let new = NewOrganization {
-        name: name.into(),
-        owner_name: "Olivia Owner".into(),
-        owner_email: "owner@example.com".into(),
-        token: None,
-    };
+    let new =
+        NewOrganization { name: name.into(), owner_name: "Olivia Owner".into(), owner_email: "owner@example.com".into(), token: None };
     let created = service::create_organization(store, new).await.expect("create an organization");
     Caller { token: created.token, org_id: created.org_id.to_string(), staff_id: created.staff_id.to_string() }
 }

@@ -108,9 +108,7 @@ pub(super) fn opportunity(row: &impl RowReader) -> Result<Opportunity> {
 pub(super) fn opportunity_view(row: &impl RowReader) -> Result<OpportunityView> {
     let opportunity = opportunity(row)?;
     let client = match (opportunity.client_id, row.opt_text("client_name")?) {
-        (Some(id), Some(name)) => {
-            Some(ClientRef { id, name, email: row.opt_text("client_email")?, phone: row.opt_text("client_phone")? })
-        }
+        (Some(id), Some(name)) => Some(ClientRef { id, name, email: row.opt_text("client_email")?, phone: row.opt_text("client_phone")? }),
         _ => None,
     };
     let category = match (opportunity.category_id, row.opt_text("category_name")?) {

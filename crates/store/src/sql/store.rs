@@ -230,13 +230,11 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn finish_idempotency_key(&self, org_id: Uuid, key: &str, response: Option<(u16, &[u8])>) -> Result<()> {
         let mut tx = self.backend.begin().await?;
         let statement = match response {
-            Some((status, body)) => {
-                Statement::new("UPDATE idempotency_keys SET status = $3, response = $4 WHERE org_id = $1 AND key = $2")
-                    .bind(org_id)
-                    .bind(key)
-                    .bind(i32::from(status))
-                    .bind(body)
-            }
+            Some((status, body)) => Statement::new("UPDATE idempotency_keys SET status = $3, response = $4 WHERE org_id = $1 AND key = $2")
+                .bind(org_id)
+                .bind(key)
+                .bind(i32::from(status))
+                .bind(body),
             None => Statement::new("DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2").bind(org_id).bind(key),
         };
         tx.execute(statement).await?;
@@ -277,7 +275,8 @@ fn push_filter(statement: &mut Statement, dialect: &Dialect, org_id: Uuid, filte
         }
         statement.push(")");
     }
-    for (column, value) in [("o.assigned_to", filter.assigned_to), ("o.category_id", filter.category_id), ("o.client_id", filter.client_id)] {
+    for (column, value) in [("o.assigned_to", filter.assigned_to), ("o.category_id", filter.category_id), ("o.client_id", filter.client_id)]
+    {
         if let Some(value) = value {
             statement.push(&format!(" AND {column} = ")).push_bind(value);
         }
@@ -356,12 +355,10 @@ impl<B: Backend> Tx for SqlTx<B> {
     }
 
     async fn opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Opportunity>> {
-        let statement = Statement::new(format!(
-            "SELECT {OPPORTUNITY_COLUMNS} FROM opportunities o WHERE o.org_id = $1 AND o.id = $2{}",
-            self.locked()
-        ))
-        .bind(org_id)
-        .bind(id);
+        let statement =
+            Statement::new(format!("SELECT {OPPORTUNITY_COLUMNS} FROM opportunities o WHERE o.org_id = $1 AND o.id = $2{}", self.locked()))
+                .bind(org_id)
+                .bind(id);
         optional(&mut self.tx, statement, rows::opportunity).await
     }
 
@@ -460,7 +457,8 @@ impl<B: Backend> Tx for SqlTx<B> {
     }
 
     async fn client_by_email(&mut self, org_id: Uuid, email: &str) -> Result<Option<Client>> {
-        let statement = Statement::new(format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE org_id = $1 AND email = $2")).bind(org_id).bind(email);
+        let statement =
+            Statement::new(format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE org_id = $1 AND email = $2")).bind(org_id).bind(email);
         optional(&mut self.tx, statement, rows::client).await
     }
 
@@ -518,7 +516,8 @@ impl<B: Backend> Tx for SqlTx<B> {
     }
 
     async fn staff_by_email(&mut self, org_id: Uuid, email: &str) -> Result<Option<Staff>> {
-        let statement = Statement::new(format!("SELECT {STAFF_COLUMNS} FROM staff WHERE org_id = $1 AND email = $2")).bind(org_id).bind(email);
+        let statement =
+            Statement::new(format!("SELECT {STAFF_COLUMNS} FROM staff WHERE org_id = $1 AND email = $2")).bind(org_id).bind(email);
         optional(&mut self.tx, statement, rows::staff).await
     }
 
@@ -577,15 +576,14 @@ impl<B: Backend> Tx for SqlTx<B> {
     }
 
     async fn insert_token(&mut self, t: &ApiToken) -> Result<()> {
-        let statement = Statement::new(
-            "INSERT INTO api_tokens (org_id, id, staff_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(t.org_id)
-        .bind(t.id)
-        .bind(t.staff_id)
-        .bind(&t.name)
-        .bind(t.hash.as_slice())
-        .bind(t.created_at);
+        let statement =
+            Statement::new("INSERT INTO api_tokens (org_id, id, staff_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(t.org_id)
+                .bind(t.id)
+                .bind(t.staff_id)
+                .bind(&t.name)
+                .bind(t.hash.as_slice())
+                .bind(t.created_at);
         self.run(statement).await
     }
 
@@ -597,7 +595,9 @@ impl<B: Backend> Tx for SqlTx<B> {
     }
 
     async fn revoke_token(&mut self, org_id: Uuid, token_id: Uuid, now: Timestamp) -> Result<()> {
-        self.run(Statement::new("UPDATE api_tokens SET revoked_at = $3 WHERE org_id = $1 AND id = $2").bind(org_id).bind(token_id).bind(now))
-            .await
+        self.run(
+            Statement::new("UPDATE api_tokens SET revoked_at = $3 WHERE org_id = $1 AND id = $2").bind(org_id).bind(token_id).bind(now),
+        )
+        .await
     }
 }
