@@ -174,7 +174,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
         } => {
             let backend = seed::backend_name(&database);
             let options = OpenOptions { pool_size: 2, statement_timeout: Duration::from_secs(600) };
-            let store = store::open(&database, &options).await.map_err(|e| format!("cannot open {database}: {}", seed::describe(e)))?;
+            let store = store::open(&database, &options).await.map_err(|e| format!("cannot open {database}: {}", e.describe()))?;
             let plan = SeedPlan {
                 opportunities,
                 organizations,
@@ -210,11 +210,11 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
             let direct = match database {
                 Some(url) => {
                     let options = OpenOptions { pool_size, ..Default::default() };
-                    let store = store::open(&url, &options).await.map_err(|e| format!("cannot open {url}: {}", seed::describe(e)))?;
+                    let store = store::open(&url, &options).await.map_err(|e| format!("cannot open {url}: {}", e.describe()))?;
                     let actor = store
                         .authenticate(&store::tokens::hash(&manifest.token))
                         .await
-                        .map_err(seed::describe)?
+                        .map_err(|error| error.describe())?
                         .ok_or("the manifest's token is unknown in --database: is it the database the server uses?")?;
                     Some(Driver::Direct { store, actor })
                 }

@@ -72,7 +72,7 @@ async fn measure_sizes(args: &QuickArgs, dir: &std::path::Path) -> Result<Vec<Re
     let mut reports = Vec::new();
     for n in [args.small, args.large] {
         let url = format!("sqlite://{}", dir.join(format!("bench-{n}.db")).display());
-        let store = store::open(&url, &OpenOptions { pool_size: 8, ..Default::default() }).await.map_err(seed::describe)?;
+        let store = store::open(&url, &OpenOptions { pool_size: 8, ..Default::default() }).await.map_err(|error| error.describe())?;
         let plan = SeedPlan {
             opportunities: n,
             organizations: 20,

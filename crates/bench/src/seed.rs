@@ -115,13 +115,13 @@ pub async fn seed(store: Arc<dyn Store>, backend: &str, plan: &SeedPlan) -> Resu
     let n = plan.opportunities.max(1);
 
     // The measured organization, its owner (with the known token), staff and categories.
-    let mut tx = store.begin().await.map_err(describe)?;
-    if tx.any_organization().await.map_err(describe)? {
+    let mut tx = store.begin().await.map_err(|error| error.describe())?;
+    if tx.any_organization().await.map_err(|error| error.describe())? {
         return Err("the database already holds organizations: seed an empty database (a new SQLite file, or dropdb + createdb)".into());
     }
     let ctx =
         organization(tx.as_mut(), "Bench Med Spa", 0, 8, CATEGORIES_ALL, Some(&plan.token), measured_email, now, HISTORY_DAYS, n).await?;
-    tx.commit().await.map_err(describe)?;
+    tx.commit().await.map_err(|error| error.describe())?;
 
     // Its opportunities, one transaction per batch. (Concurrent batches would deadlock on the
     // per-organization totals that triggers keep, and SQLite has a single writer anyway.)
@@ -133,13 +133,13 @@ pub async fn seed(store: Arc<dyn Store>, backend: &str, plan: &SeedPlan) -> Resu
         let batch_store = match &plan.fresh_sessions {
             Some(url) => {
                 let options = store::OpenOptions { pool_size: 1, statement_timeout: std::time::Duration::from_secs(600) };
-                store::open(url, &options).await.map_err(describe)?
+                store::open(url, &options).await.map_err(|error| error.describe())?
             }
             None => store.clone(),
         };
-        let mut tx = batch_store.begin().await.map_err(describe)?;
+        let mut tx = batch_store.begin().await.map_err(|error| error.describe())?;
         written.add(write_opportunities(tx.as_mut(), &ctx, range, plan).await?);
-        tx.commit().await.map_err(describe)?;
+        tx.commit().await.map_err(|error| error.describe())?;
         done += count;
         if plan.verbose {
             let rate = done as f64 / started.elapsed().as_secs_f64();
@@ -151,13 +151,13 @@ pub async fn seed(store: Arc<dyn Store>, backend: &str, plan: &SeedPlan) -> Resu
     // The small organizations beside it, 25 to a transaction.
     let orgs: Vec<u64> = (1..=plan.organizations).collect();
     for chunk in orgs.chunks(25) {
-        let mut tx = store.begin().await.map_err(describe)?;
+        let mut tx = store.begin().await.map_err(|error| error.describe())?;
         for &k in chunk {
             let ctx = organization(tx.as_mut(), &format!("Studio {k}"), k, 2, 2, None, other_email, now, 365, plan.per_organization.max(1))
                 .await?;
             write_opportunities(tx.as_mut(), &ctx, 0..plan.per_organization, plan).await?;
         }
-        tx.commit().await.map_err(describe)?;
+        tx.commit().await.map_err(|error| error.describe())?;
     }
     if plan.verbose && plan.organizations > 0 {
         eprintln!("seeded {} small organizations of {} opportunities", plan.organizations, plan.per_organization);
@@ -202,7 +202,7 @@ async fn organization(
     total: u64,
 ) -> Result<OrgContext, String> {
     let org_id = Uuid::now_v7();
-    tx.insert_organization(org_id, name, now).await.map_err(describe)?;
+    tx.insert_organization(org_id, name, now).await.map_err(|error| error.describe())?;
     let domain = if org_index == 0 { "bench.example".to_owned() } else { format!("org{org_index}.example.net") };
     let mut staff = Vec::new();
     for s in 0..staff_count {
@@ -221,7 +221,7 @@ async fn organization(
             created_at: now,
             updated_at: now,
         };
-        tx.save_staff(&member).await.map_err(describe)?;
+        tx.save_staff(&member).await.map_err(|error| error.describe())?;
         staff.push((member.id, person));
     }
     if let Some(token) = token {
@@ -233,7 +233,7 @@ async fn organization(
             hash: store::tokens::hash(token),
             created_at: now,
         };
-        tx.insert_token(&api_token).await.map_err(describe)?;
+        tx.insert_token(&api_token).await.map_err(|error| error.describe())?;
     }
     let mut categories = Vec::new();
     for (i, (category_name, color)) in data::CATEGORIES.iter().take(category_count).enumerate() {
@@ -243,8 +243,8 @@ async fn organization(
             sort_order: Some(i as i32),
             is_active: None,
         };
-        let category = Category::new(org_id, input, now).map_err(describe)?;
-        tx.save_category(&category).await.map_err(describe)?;
+        let category = Category::new(org_id, input, now).map_err(|error| error.describe())?;
+        tx.save_category(&category).await.map_err(|error| error.describe())?;
         categories.push(category.id);
     }
     Ok(OrgContext { org_id, staff, categories, email, org_index, now_us: now.unix_micros(), history_us: history_days * DAY_US, total })
@@ -323,11 +323,11 @@ async fn write_opportunities(tx: &mut dyn Tx, ctx: &OrgContext, range: Range<u64
                 created_at: ts(updated),
                 updated_at: ts(updated),
             };
-            tx.save_client(&client).await.map_err(describe)?;
+            tx.save_client(&client).await.map_err(|error| error.describe())?;
             opportunity.client_id = Some(client.id);
             written.clients += 1;
         }
-        tx.save_opportunity(&opportunity).await.map_err(describe)?;
+        tx.save_opportunity(&opportunity).await.map_err(|error| error.describe())?;
         written.opportunities += 1;
         if ctx.org_index == 0 && is_sample(plan.seed, i, ctx.total, plan.sample) {
             written.samples.push((i, opportunity.id));
@@ -343,7 +343,7 @@ async fn write_opportunities(tx: &mut dyn Tx, ctx: &OrgContext, range: Range<u64
                 created_by: rng.pick(&ctx.staff).0,
                 created_at: ts(at),
             };
-            tx.insert_note(&note).await.map_err(describe)?;
+            tx.insert_note(&note).await.map_err(|error| error.describe())?;
             written.notes += 1;
         }
         for _ in 0..rng.count_with_mean(plan.activities_mean) {
@@ -380,7 +380,7 @@ async fn write_opportunities(tx: &mut dyn Tx, ctx: &OrgContext, range: Range<u64
                 created_by: staff_id,
                 created_at: ts(at),
             };
-            tx.insert_activity(&activity).await.map_err(describe)?;
+            tx.insert_activity(&activity).await.map_err(|error| error.describe())?;
             written.activities += 1;
         }
     }
@@ -393,17 +393,6 @@ fn ts(unix_micros: i64) -> Timestamp {
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
-}
-
-/// The error with its causes.
-pub fn describe(error: domain::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

@@ -40,6 +40,17 @@ impl Error {
         Error::InvalidParameter { parameter: parameter.to_owned(), message: message.into() }
     }
 
+    /// The message with every cause after it, for an operator reading a log.
+    pub fn describe(&self) -> String {
+        let mut message = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            message.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        message
+    }
+
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         let mut errors = FieldErrors::default();
         errors.add(field, message);

@@ -110,7 +110,7 @@ async fn run(command: Command) -> Result<(), String> {
         Command::Org { command: OrgCommand::Create { name, owner_email, owner_name, database } } => {
             let store = open(&database).await?;
             let new = NewOrganization { name, owner_name, owner_email, token: None };
-            let created = service::create_organization(store.as_ref(), new).await.map_err(describe)?;
+            let created = service::create_organization(store.as_ref(), new).await.map_err(|error| error.describe())?;
             print(json!(created));
             Ok(())
         }
@@ -119,7 +119,7 @@ async fn run(command: Command) -> Result<(), String> {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let store = open(&args.database).await?;
-    if let Some(created) = service::bootstrap(store.as_ref(), args.bootstrap_token).await.map_err(describe)? {
+    if let Some(created) = service::bootstrap(store.as_ref(), args.bootstrap_token).await.map_err(|error| error.describe())? {
         print(json!(created));
     }
     let listener =
@@ -141,7 +141,7 @@ async fn purge_idempotency_keys_hourly(store: Arc<dyn Store>) {
         hourly.tick().await;
         match service::purge_expired_idempotency_keys(store.as_ref()).await {
             Ok(purged) => tracing::debug!(purged, "purged expired idempotency keys"),
-            Err(error) => tracing::warn!(error = %describe(error), "could not purge expired idempotency keys"),
+            Err(error) => tracing::warn!(error = %error.describe(), "could not purge expired idempotency keys"),
         }
     }
 }
@@ -171,18 +171,7 @@ async fn shutdown_signal() {
 
 async fn open(database: &DatabaseArgs) -> Result<Arc<dyn Store>, String> {
     let options = OpenOptions { pool_size: database.pool_size, statement_timeout: Duration::from_millis(database.statement_timeout_ms) };
-    store::open(&database.url, &options).await.map_err(|error| format!("cannot open {}: {}", database.url, describe(error)))
-}
-
-/// The error with its causes, for the operator reading the log.
-fn describe(error: domain::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    message
+    store::open(&database.url, &options).await.map_err(|error| format!("cannot open {}: {}", database.url, error.describe()))
 }
 
 fn print(value: serde_json::Value) {

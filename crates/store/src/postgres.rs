@@ -7,9 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use domain::{Error, Result, Timestamp};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::query::Query;
-use sqlx::{AssertSqlSafe, Postgres, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;
 
 use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, sqlx_plumbing};
@@ -65,17 +64,5 @@ impl Backend for Postgres15 {
     }
 }
 
-fn query(statement: &Statement) -> Query<'_, Postgres, PgArguments> {
-    statement.params.iter().fold(sqlx::query(AssertSqlSafe(statement.sql.as_str())), |query, param| match param {
-        Param::Uuid(value) => query.bind(*value),
-        Param::Text(value) => query.bind(value.clone()),
-        Param::Int(value) => query.bind(*value),
-        Param::Int32(value) => query.bind(*value),
-        Param::Bool(value) => query.bind(*value),
-        Param::Time(value) => query.bind(value.map(Timestamp::datetime)),
-        Param::Bytes(value) => query.bind(value.clone()),
-    })
-}
-
-sqlx_plumbing!(pool: PgPool, tx: Transaction<'static, Postgres>, row: PgRow, bind: query,
-    instant: OffsetDateTime => |at| Some(Timestamp::from_datetime(at)));
+sqlx_plumbing!(db: Postgres, pool: PgPool, tx: Transaction<'static, Postgres>, row: PgRow,
+    instant: OffsetDateTime, from: |at| Some(Timestamp::from_datetime(at)), into: Timestamp::datetime);

@@ -8,9 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use domain::{Error, Result, Timestamp};
 use sqlx::migrate::Migrator;
-use sqlx::query::Query;
-use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Connection, Sqlite, SqliteConnection};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Connection, Sqlite, SqliteConnection};
 
 use crate::group_commit::{GroupTx, GroupWriter};
 use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, sqlx_plumbing};
@@ -81,17 +80,5 @@ impl Backend for Sqlite3 {
     }
 }
 
-pub(crate) fn query(statement: &Statement) -> Query<'_, Sqlite, SqliteArguments> {
-    statement.params.iter().fold(sqlx::query(AssertSqlSafe(statement.sql.as_str())), |query, param| match param {
-        Param::Uuid(value) => query.bind(*value),
-        Param::Text(value) => query.bind(value.clone()),
-        Param::Int(value) => query.bind(*value),
-        Param::Int32(value) => query.bind(*value),
-        Param::Bool(value) => query.bind(*value),
-        Param::Time(value) => query.bind(value.map(Timestamp::unix_micros)),
-        Param::Bytes(value) => query.bind(value.clone()),
-    })
-}
-
-sqlx_plumbing!(pool: SqlitePool, row: SqliteRow, bind: query,
-    instant: i64 => Timestamp::from_unix_micros);
+sqlx_plumbing!(db: Sqlite, pool: SqlitePool, row: SqliteRow,
+    instant: i64, from: Timestamp::from_unix_micros, into: Timestamp::unix_micros);

@@ -154,24 +154,38 @@ pub(crate) trait Backend: Send + Sync + 'static {
 }
 
 /// The part of a backend that is the same text for every sqlx driver: running statements on
-/// its pool and its transactions, and reading columns, given the driver's types, the function
-/// that binds a [`Statement`], and how the driver decodes an instant.
+/// its pool and its transactions, binding a [`Statement`]'s parameters, and reading columns,
+/// given the driver's types and how it stores an instant.
 macro_rules! sqlx_plumbing {
-    (pool: $pool:ty, $(tx: $tx:ty,)? row: $row:ty, bind: $bind:path, instant: $instant:ty => $to_timestamp:expr) => {
+    (db: $db:ty, pool: $pool:ty, $(tx: $tx:ty,)? row: $row:ty,
+     instant: $instant:ty, from: $to_timestamp:expr, into: $from_timestamp:expr) => {
+        /// The statement with its parameters bound as this driver's types.
+        pub(crate) fn query(statement: &Statement) -> sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments> {
+            statement.params.iter().fold(sqlx::query(sqlx::AssertSqlSafe(statement.sql.as_str())), |query, param| match param {
+                Param::Uuid(value) => query.bind(*value),
+                Param::Text(value) => query.bind(value.clone()),
+                Param::Int(value) => query.bind(*value),
+                Param::Int32(value) => query.bind(*value),
+                Param::Bool(value) => query.bind(*value),
+                Param::Time(value) => query.bind(value.map($from_timestamp)),
+                Param::Bytes(value) => query.bind(value.clone()),
+            })
+        }
+
         #[async_trait::async_trait]
         impl $crate::sql::Run for $pool {
             type Row = $row;
 
             async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<$row>> {
-                $bind(&statement).fetch_all(&*self).await.db()
+                query(&statement).fetch_all(&*self).await.db()
             }
 
             async fn fetch_optional(&mut self, statement: Statement) -> Result<Option<$row>> {
-                $bind(&statement).fetch_optional(&*self).await.db()
+                query(&statement).fetch_optional(&*self).await.db()
             }
 
             async fn execute(&mut self, statement: Statement) -> Result<u64> {
-                Ok($bind(&statement).execute(&*self).await.db()?.rows_affected())
+                Ok(query(&statement).execute(&*self).await.db()?.rows_affected())
             }
         }
 
@@ -181,15 +195,15 @@ macro_rules! sqlx_plumbing {
             type Row = $row;
 
             async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<$row>> {
-                $bind(&statement).fetch_all(&mut **self).await.db()
+                query(&statement).fetch_all(&mut **self).await.db()
             }
 
             async fn fetch_optional(&mut self, statement: Statement) -> Result<Option<$row>> {
-                $bind(&statement).fetch_optional(&mut **self).await.db()
+                query(&statement).fetch_optional(&mut **self).await.db()
             }
 
             async fn execute(&mut self, statement: Statement) -> Result<u64> {
-                Ok($bind(&statement).execute(&mut **self).await.db()?.rows_affected())
+                Ok(query(&statement).execute(&mut **self).await.db()?.rows_affected())
             }
         }
         )?
