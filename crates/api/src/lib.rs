@@ -48,8 +48,7 @@ pub fn router_with(store: Arc<dyn Store>, intake: IntakeLimits) -> Router {
     let staff = routes::api().layer(middleware::from_fn_with_state(state.clone(), idempotency::for_staff));
     let public = routes::public(state.clone()).layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT_BYTES));
     let (api, openapi) = OpenApiRouter::new().nest("/api/v1", staff.merge(public)).split_for_parts();
-    let openapi = Arc::new(openapi::finish(openapi));
-    api.merge(routes::system::openapi_json(openapi))
+    api.merge(routes::system::openapi_json(&openapi::finish(openapi)))
         .merge(routes::system::health())
         .route("/metrics", get(observe::render))
         .fallback(|| async { ApiError::RouteNotFound })

@@ -1,8 +1,8 @@
 //! Routes that are about the service rather than the pipeline.
 
-use std::sync::Arc;
-
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::header;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -28,10 +28,12 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
 
 /// `GET /api/v1/openapi.json`: the OpenAPI document generated from the handlers. Public, like
 /// any API reference, so tools can read it before they hold a token.
-pub fn openapi_json(document: Arc<OpenApi>) -> Router<AppState> {
-    Router::new().route("/api/v1/openapi.json", get(move |State(_): State<AppState>| async move { Json(document_value(&document)) }))
-}
-
-fn document_value(document: &OpenApi) -> Value {
-    serde_json::to_value(document).unwrap_or_else(|_| json!({}))
+pub fn openapi_json(document: &OpenApi) -> Router<AppState> {
+    // Serialized once: the document does not change while the process runs.
+    let body = Bytes::from(serde_json::to_vec(document).unwrap_or_else(|_| b"{}".to_vec()));
+    let respond = move || {
+        let body = body.clone();
+        async move { ([(header::CONTENT_TYPE, "application/json")], body) }
+    };
+    Router::new().route("/api/v1/openapi.json", get(respond))
 }
