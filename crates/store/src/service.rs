@@ -208,17 +208,22 @@ pub async fn log_activity(store: &dyn Store, actor: &Actor, opportunity_id: Uuid
 }
 
 pub async fn notes(store: &dyn Store, actor: &Actor, opportunity_id: Uuid) -> Result<Vec<Note>> {
-    require_opportunity(store, actor, opportunity_id).await?;
-    store.notes(actor.org_id, opportunity_id).await
+    let notes = store.notes(actor.org_id, opportunity_id).await?;
+    of_an_opportunity(store, actor, opportunity_id, notes).await
 }
 
 pub async fn activities(store: &dyn Store, actor: &Actor, opportunity_id: Uuid) -> Result<Vec<Activity>> {
-    require_opportunity(store, actor, opportunity_id).await?;
-    store.activities(actor.org_id, opportunity_id).await
+    let activities = store.activities(actor.org_id, opportunity_id).await?;
+    of_an_opportunity(store, actor, opportunity_id, activities).await
 }
 
-async fn require_opportunity(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<()> {
-    store.opportunity_view(actor.org_id, id).await?.map(drop).ok_or(Error::NotFound("opportunity"))
+/// Records listed for an opportunity of the caller's organization. Records prove that it
+/// exists; only an empty list needs asking whether there is such an opportunity at all (404).
+async fn of_an_opportunity<T>(store: &dyn Store, actor: &Actor, id: Uuid, records: Vec<T>) -> Result<Vec<T>> {
+    if records.is_empty() && store.opportunity_view(actor.org_id, id).await?.is_none() {
+        return Err(Error::NotFound("opportunity"));
+    }
+    Ok(records)
 }
 
 /// The opportunity, locked until the transaction ends, if it is at the version the caller
