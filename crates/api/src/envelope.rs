@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::query::Page;
+use domain::search::Total;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -26,6 +27,8 @@ pub struct ListEnvelope<T> {
 pub struct Meta {
     /// How many match, across all pages.
     pub total: i64,
+    /// False when a search matches more than 1,000 leads: `total` is then 1000 and more match.
+    pub total_exact: bool,
     pub limit: i64,
     pub offset: i64,
 }
@@ -61,8 +64,9 @@ pub fn created<T>(data: T) -> (StatusCode, Json<Envelope<T>>) {
     (StatusCode::CREATED, ok(data))
 }
 
-pub fn list<T>(data: Vec<T>, total: i64, page: Option<Page>) -> Json<ListEnvelope<T>> {
+pub fn list<T>(data: Vec<T>, total: impl Into<Total>, page: Option<Page>) -> Json<ListEnvelope<T>> {
     let count = i64::try_from(data.len()).unwrap_or(i64::MAX);
     let page = page.unwrap_or(Page { limit: count, offset: 0 });
-    Json(ListEnvelope { success: true, data, meta: Meta { total, limit: page.limit, offset: page.offset } })
+    let Total { count: total, exact } = total.into();
+    Json(ListEnvelope { success: true, data, meta: Meta { total, total_exact: exact, limit: page.limit, offset: page.offset } })
 }

@@ -66,7 +66,7 @@ async fn odd_values_are_validation_errors(app: TestApp) {
 async fn hostile_query_strings_and_paths_are_harmless(app: TestApp) {
     app.lead(&app.owner, json!({"title": "It's 50% off_today \\o/ \"quoted\""})).await.expect(201);
     for (search, found) in
-        [("50%25", 1), ("%25", 1), ("off_", 1), ("_", 1), ("%5C", 1), ("'", 1), ("%22quoted%22", 1), ("'%20OR%20'1'='1", 0), ("%5C%25", 0)]
+        [("50%25", 1), ("%25", 0), ("off_", 1), ("_", 0), ("%5C", 0), ("'", 0), ("%22quoted%22", 1), ("%22quot", 1), ("'%20OR%20'1'='1", 0)]
     {
         let reply = app.get(&app.owner, &format!("/opportunities?search={search}")).await.expect(200);
         assert_eq!(reply.body["meta"]["total"], found, "search={search}");

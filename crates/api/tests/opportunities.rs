@@ -14,7 +14,8 @@ suite!(
     deleting_takes_notes_and_activities_along,
     notes_and_activities_are_validated_and_listed_newest_first,
     lists_filter_sort_and_page,
-    search_is_case_insensitive_and_takes_wildcards_literally,
+    search_matches_word_beginnings_ignoring_case,
+    a_search_matching_over_a_thousand_leads_pages_in_order_with_a_capped_total,
     follow_up_due_lists_open_leads_due_by_end_of_today,
     stats_match_a_known_data_set,
     stats_equal_a_full_recount_after_every_kind_of_change,
@@ -196,7 +197,7 @@ async fn lists_filter_sort_and_page(app: TestApp) {
         reply.data().as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect()
     };
     let newest_first = app.get(owner, "/opportunities").await.expect(200);
-    assert_eq!(newest_first.body["meta"], json!({"total": 5, "limit": 50, "offset": 0}));
+    assert_eq!(newest_first.body["meta"], json!({"total": 5, "total_exact": true, "limit": 50, "offset": 0}));
     assert_eq!(titles(&newest_first)[1..], [ids[3].clone(), ids[2].clone(), ids[1].clone(), ids[0].clone()]);
 
     let by_status = app.get(owner, "/opportunities?status=contacted,qualified").await.expect(200);
@@ -216,14 +217,14 @@ async fn lists_filter_sort_and_page(app: TestApp) {
 
     let first = app.get(owner, "/opportunities?sort=estimated_value&limit=2").await.expect(200);
     let second = app.get(owner, "/opportunities?sort=estimated_value&limit=2&offset=2").await.expect(200);
-    assert_eq!(second.body["meta"], json!({"total": 5, "limit": 2, "offset": 2}));
+    assert_eq!(second.body["meta"], json!({"total": 5, "total_exact": true, "limit": 2, "offset": 2}));
     assert_eq!([titles(&first), titles(&second)].concat(), titles(&by_value)[..4]);
     let listed = &by_value.data()[2];
     assert_eq!(listed["assigned_staff"]["id"], json!(member.staff_id), "list items embed the assignee");
     assert_eq!(listed["category"]["name"], "Filler");
 }
 
-async fn search_is_case_insensitive_and_takes_wildcards_literally(app: TestApp) {
+async fn search_matches_word_beginnings_ignoring_case(app: TestApp) {
     let owner = &app.owner;
     app.lead(owner, json!({"title": "BOTOX consult"})).await.expect(201);
     app.lead(owner, json!({"title": "Facial", "description": "asked about botox prices"})).await.expect(201);
@@ -234,18 +235,73 @@ async fn search_is_case_insensitive_and_takes_wildcards_literally(app: TestApp) 
     .await
     .expect(201);
     app.lead(owner, json!({"title": "100% off membership"})).await.expect(201);
+    app.lead(owner, json!({"title": "Crème brûlée facial", "prospect_email": "annie@example.com"})).await.expect(201);
     let count = |query: &'static str| {
         let app = &app;
-        async move { app.get(&app.owner, &format!("/opportunities?search={query}")).await.expect(200).body["meta"]["total"].clone() }
+        async move {
+            let reply = app.get(&app.owner, &format!("/opportunities?search={query}")).await.expect(200);
+            assert_eq!(reply.body["meta"]["total_exact"], true, "search={query}");
+            reply.body["meta"]["total"].clone()
+        }
     };
     assert_eq!(count("Botox").await, 2);
-    assert_eq!(count("ANN%40EXAMPLE").await, 1, "matches the prospect's e-mail");
+    assert_eq!(count("bot").await, 2, "the last word, still being typed, is a prefix");
+    assert_eq!(count("bot%20").await, 0, "a finished word matches whole words only");
+    assert_eq!(count("otox").await, 0, "a word matches from the beginning of a word");
+    assert_eq!(count("prices%20BOTOX").await, 1, "every word must match, in any order");
+    assert_eq!(count("ANN%40EXAMPLE").await, 1, "matches the prospect's e-mail; ann@ is a whole word, not annie@");
+    assert_eq!(count("ann").await, 2);
+    assert_eq!(count("ann%40example.org").await, 0);
     assert_eq!(count("ann%20lee").await, 1, "matches the prospect's name");
     assert_eq!(count("555%200100").await, 1, "matches the phone");
-    assert_eq!(count("100%25").await, 1, "a % in the search is a literal %");
-    assert_eq!(count("%25").await, 1);
-    assert_eq!(count("_").await, 0, "an _ in the search is a literal _");
+    assert_eq!(count("CR%C3%88ME").await, 1, "letters beyond ASCII are words and ignore case");
+    assert_eq!(count("brul").await, 0, "accents are kept");
+    assert_eq!(count("100%25").await, 1);
+    assert_eq!(count("%25").await, 0, "punctuation alone is not a word and matches nothing");
+    assert_eq!(count("_").await, 0);
     assert_eq!(count("'%20OR%201=1%20--").await, 0);
+}
+
+async fn a_search_matching_over_a_thousand_leads_pages_in_order_with_a_capped_total(app: TestApp) {
+    let app = std::sync::Arc::new(app);
+    let member = app.staff("member").await;
+    let mut creators = tokio::task::JoinSet::new();
+    for creator in 0..8 {
+        let (app, member) = (app.clone(), member.staff_id.clone());
+        creators.spawn(async move {
+            for i in (creator..1003).step_by(8) {
+                let assignee = if i % 400 == 7 { json!(member) } else { Value::Null };
+                let value = if i % 3 == 0 { Value::Null } else { json!(i) };
+                let lead = json!({"title": format!("Botox session {i}"), "estimated_value": value, "assigned_to": assignee});
+                app.lead(&app.owner, lead).await.expect(201);
+            }
+        });
+    }
+    creators.join_all().await;
+    app.lead(&app.owner, json!({"title": "Filler"})).await.expect(201);
+
+    let list = |query: String| {
+        let app = app.clone();
+        async move { app.get(&app.owner, &format!("/opportunities?{query}")).await.expect(200) }
+    };
+    let ids = |reply: &common::Reply| reply.data().as_array().unwrap().iter().map(|lead| lead["id"].clone()).collect::<Vec<_>>();
+    for sort in ["-created_at", "estimated_value", "-estimated_value"] {
+        let everything = list(format!("sort={sort}&limit=200")).await;
+        let botox: Vec<_> = everything.data().as_array().unwrap().iter().filter(|lead| lead["title"] != "Filler").collect();
+        let expected: Vec<_> = botox[30..50].iter().map(|lead| lead["id"].clone()).collect();
+        for search in ["botox", "bot", "BOTOX%20SESS"] {
+            let page = list(format!("search={search}&sort={sort}&limit=20&offset=30")).await;
+            assert_eq!(ids(&page), expected, "search={search} sort={sort}: the same order as the unsearched list");
+            assert_eq!(page.body["meta"]["total"], 1000, "search={search}");
+            assert_eq!(page.body["meta"]["total_exact"], false, "search={search}: more than 1,000 match");
+        }
+    }
+    let assigned = list(format!("search=botox&assigned_to={}", member.staff_id)).await;
+    assert_eq!((assigned.body["meta"]["total"].clone(), assigned.body["meta"]["total_exact"].clone()), (json!(3), json!(true)));
+    assert_eq!(ids(&assigned).len(), 3);
+    let prefix = list("search=session%20100".into()).await;
+    assert_eq!(prefix.body["meta"]["total"], 4, "sessions 100 and 1000 to 1002");
+    assert_eq!(list("search=session%20100%20".into()).await.body["meta"]["total"], 1);
 }
 
 async fn follow_up_due_lists_open_leads_due_by_end_of_today(app: TestApp) {
@@ -384,7 +440,7 @@ async fn clients_are_searchable_and_unique_by_email(app: TestApp) {
     let found = app.get(owner, "/clients?search=lopez").await.expect(200);
     assert_eq!(found.body["meta"]["total"], 1);
     let all = app.get(owner, "/clients?limit=1").await.expect(200);
-    assert_eq!(all.body["meta"], json!({"total": 2, "limit": 1, "offset": 0}));
+    assert_eq!(all.body["meta"], json!({"total": 2, "total_exact": true, "limit": 1, "offset": 0}));
     assert_eq!(all.data()[0]["name"], "Maria Lopez", "ordered by name");
     let updated = app.patch(owner, &format!("/clients/{}", maria.id()), json!({"phone": null, "name": "Maria L."})).await.expect(200);
     assert_eq!((updated.data()["phone"].clone(), updated.data()["email"].clone()), (Value::Null, json!("maria@example.com")));

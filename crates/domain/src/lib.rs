@@ -13,6 +13,7 @@ pub mod money;
 pub mod opportunity;
 pub mod patch;
 pub mod query;
+pub mod search;
 pub mod stats;
 pub mod text;
 pub mod timestamp;

@@ -3,6 +3,7 @@
 use uuid::Uuid;
 
 use crate::opportunity::Status;
+use crate::search::SearchWords;
 use crate::{Error, Result, Timestamp};
 
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -44,10 +45,14 @@ impl QueryParams {
     }
 
     fn optional_text(&mut self, name: &str) -> Result<Option<String>> {
+        Ok(self.optional_untrimmed(name)?.map(|v| v.trim().to_owned()))
+    }
+
+    fn optional_untrimmed(&mut self, name: &str) -> Result<Option<String>> {
         let mut values: Vec<String> = self.all_raw(name);
         match values.len() {
             0 => Ok(None),
-            1 => Ok(values.pop().map(|v| v.trim().to_owned())),
+            1 => Ok(values.pop()),
             _ => Err(Error::parameter(name, "may be given only once")),
         }
     }
@@ -71,8 +76,10 @@ impl QueryParams {
         }
     }
 
+    /// The search as typed, blank meaning none. Spaces around it are kept: a trailing one says
+    /// the last word is finished (see [`crate::search`]).
     pub fn search(&mut self) -> Result<Option<String>> {
-        let search = self.text("search")?;
+        let search = self.optional_untrimmed("search")?.filter(|value| !value.trim().is_empty());
         if search.as_ref().is_some_and(|s| s.chars().count() > SEARCH_MAX) {
             return Err(Error::parameter("search", format!("must be at most {SEARCH_MAX} characters")));
         }
@@ -148,7 +155,7 @@ pub struct OpportunityFilter {
     pub category_id: Option<Uuid>,
     pub client_id: Option<Uuid>,
     pub source: Option<String>,
-    pub search: Option<String>,
+    pub search: Option<SearchWords>,
     /// Only open leads whose follow-up is due by this instant (the end of today, UTC).
     pub follow_up_due_by: Option<Timestamp>,
     pub sort: Sort,
@@ -156,6 +163,17 @@ pub struct OpportunityFilter {
 }
 
 impl OpportunityFilter {
+    /// Whether anything but the search narrows the list.
+    pub fn narrows_beyond_search(&self) -> bool {
+        let OpportunityFilter { statuses, assigned_to, category_id, client_id, source, follow_up_due_by, .. } = self;
+        !statuses.is_empty()
+            || assigned_to.is_some()
+            || category_id.is_some()
+            || client_id.is_some()
+            || source.is_some()
+            || follow_up_due_by.is_some()
+    }
+
     pub fn parse(mut params: QueryParams, now: Timestamp) -> Result<Self> {
         let statuses = params
             .all("status")
@@ -177,7 +195,7 @@ impl OpportunityFilter {
             category_id: params.uuid("category_id")?,
             client_id: params.uuid("client_id")?,
             source: params.text("source")?.map(|s| s.to_lowercase()),
-            search: params.search()?,
+            search: params.search()?.as_deref().map(SearchWords::parse),
             follow_up_due_by: params.bool("follow_up_due")?.filter(|due| *due).map(|_| now.end_of_day()),
             sort,
             page: params.page()?,
@@ -211,7 +229,7 @@ pub struct ClientFilter {
 
 impl ClientFilter {
     pub fn parse(mut params: QueryParams) -> Result<Self> {
-        let filter = ClientFilter { search: params.search()?, page: params.page()? };
+        let filter = ClientFilter { search: params.search()?.map(|s| s.trim().to_owned()), page: params.page()? };
         params.finish()?;
         Ok(filter)
     }

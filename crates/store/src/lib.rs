@@ -20,6 +20,7 @@ use domain::client::Client;
 use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, References};
 use domain::query::{ClientFilter, OpportunityFilter, StatsFilter};
+use domain::search::Total;
 use domain::stats::PipelineTotals;
 use domain::{Error, FieldErrors, Result, Timestamp};
 use uuid::Uuid;
@@ -75,7 +76,8 @@ pub trait Store: Send + Sync {
     /// A staff member's tokens, newest first, without their secrets.
     async fn tokens(&self, org_id: Uuid, staff_id: Uuid) -> Result<Vec<TokenInfo>>;
     async fn categories(&self, org_id: Uuid, include_inactive: bool) -> Result<Vec<Category>>;
-    async fn opportunities(&self, org_id: Uuid, filter: &OpportunityFilter) -> Result<(Vec<OpportunityView>, i64)>;
+    /// One page of the leads the filter matches, in its order, and how many match.
+    async fn opportunities(&self, org_id: Uuid, filter: &OpportunityFilter) -> Result<(Vec<OpportunityView>, Total)>;
     async fn opportunity_view(&self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityView>>;
     /// Newest first.
     async fn notes(&self, org_id: Uuid, opportunity_id: Uuid) -> Result<Vec<Note>>;

@@ -6,13 +6,15 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use domain::search::{SearchWord, SearchWords, WORD_CHARACTERS};
 use domain::{Error, Result, Timestamp};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Connection, Sqlite, SqliteConnection};
+use uuid::Uuid;
 
 use crate::group_commit::{GroupTx, GroupWriter};
-use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, sqlx_plumbing};
+use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, TextSearch, sqlx_plumbing};
 use crate::{DbResult, OpenOptions, PoolState};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -37,12 +39,32 @@ pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Sq
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
+        .busy_timeout(Duration::from_secs(10))
+        .with_regexp();
     let mut writer = SqliteConnection::connect_with(&connect).await.db()?;
     MIGRATOR.run(&mut writer).await.map_err(Error::internal)?;
     let writer = GroupWriter::new(writer);
     let reader = SqlitePoolOptions::new().max_connections(pool_size).connect_with(connect.read_only(true)).await.db()?;
     Ok(SqlStore::new(Sqlite3 { reader, writer }))
+}
+
+/// What the word index holds for each opportunity, joined by a line break (see migration 0007).
+const SEARCHED_COLUMNS: &str = "o.title, o.description, o.prospect_name, o.prospect_email, o.prospect_phone";
+
+/// The word index query for an organization's leads containing the words: the organization's
+/// id is a token of its own column, so the index itself keeps organizations apart.
+fn words_query(org_id: Uuid, words: &SearchWords) -> String {
+    // A word is made of word characters only, so it needs no escaping inside quotes.
+    let terms: Vec<_> = words.0.iter().map(|word| format!("\"{}\"{}", word.text, if word.prefix { "*" } else { "" })).collect();
+    format!("org : \"{}\" AND words : ({})", org_id.simple(), terms.join(" AND "))
+}
+
+/// The word as a regular expression over the searched text, with the word index's idea of a
+/// word boundary, so the row-by-row check and the index agree.
+fn word_pattern(word: &SearchWord) -> String {
+    let boundary = format!("[^{WORD_CHARACTERS}]");
+    let end = if word.prefix { String::new() } else { format!("(?:$|{boundary})") };
+    format!("(?i)(?:^|{boundary}){}{end}", word.text)
 }
 
 #[async_trait]
@@ -54,11 +76,27 @@ impl Backend for Sqlite3 {
         // The write transaction already holds the database's only write lock.
         for_update: "",
         binary_order: "",
-        text_search: |search| {
-            // A quoted phrase of trigrams matches it as a substring, ignoring case.
-            let phrase = format!("\"{}\"", search.replace('"', "\"\""));
-            let indexed = "o.rowid IN (SELECT rowid FROM opportunity_search WHERE opportunity_search MATCH $search)";
-            (search.chars().count() >= 3).then_some((indexed, phrase))
+        text_search: TextSearch {
+            count: |org_id, words, limit| {
+                Statement::new(
+                    "SELECT COUNT(*) AS matches FROM
+                     (SELECT rowid FROM opportunity_words WHERE opportunity_words MATCH $1 LIMIT $2) m",
+                )
+                .bind(words_query(org_id, words))
+                .bind(limit)
+            },
+            ids: |org_id, words, limit| {
+                Statement::new(
+                    "SELECT id FROM opportunities
+                     WHERE rowid IN (SELECT rowid FROM opportunity_words WHERE opportunity_words MATCH $1 LIMIT $2)",
+                )
+                .bind(words_query(org_id, words))
+                .bind(limit)
+            },
+            matches_word: |statement, word| {
+                let pattern = statement.param(word_pattern(word));
+                format!("regexp({pattern}, concat_ws(char(10), {SEARCHED_COLUMNS}))")
+            },
         },
         bootstrap_lock: None,
     };

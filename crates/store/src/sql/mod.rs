@@ -7,11 +7,12 @@ mod rows;
 mod store;
 
 use async_trait::async_trait;
+use domain::search::{SearchWord, SearchWords};
 use domain::{Result, Timestamp};
 use uuid::Uuid;
 
 pub(crate) use self::rows::corrupt;
-pub(crate) use self::store::{SqlStore, like_pattern};
+pub(crate) use self::store::SqlStore;
 
 /// Where the two databases' SQL differs.
 pub(crate) struct Dialect {
@@ -21,13 +22,23 @@ pub(crate) struct Dialect {
     pub for_update: &'static str,
     /// Appended to text in `ORDER BY`, so that both databases sort text by code point.
     pub binary_order: &'static str,
-    /// How `search` finds opportunities: a condition on `o` with `$search` for its one
-    /// parameter, and that parameter's value; `None` when the index cannot serve this search
-    /// (SQLite's trigram index needs three characters) and the columns must be scanned.
-    pub text_search: fn(&str) -> Option<(&'static str, String)>,
+    /// How `search` finds opportunities.
+    pub text_search: TextSearch,
     /// Run first in the bootstrap transaction, so that two servers starting on an empty
     /// database cannot both create the first organization.
     pub bootstrap_lock: Option<&'static str>,
+}
+
+/// How a backend finds the opportunities a search matches (see [`domain::search`]).
+pub(crate) struct TextSearch {
+    /// Counts (column `matches`), through the text index, up to `limit` of an organization's
+    /// leads that the words match.
+    pub count: fn(org_id: Uuid, words: &SearchWords, limit: i64) -> Statement,
+    /// The ids (column `id`) of up to `limit` of them, through the text index.
+    pub ids: fn(org_id: Uuid, words: &SearchWords, limit: i64) -> Statement,
+    /// A condition on `o`, checked row by row without the index, true when `word` matches it:
+    /// for a search matching so many leads that walking the list's order finds a page sooner.
+    pub matches_word: fn(statement: &mut Statement, word: &SearchWord) -> String,
 }
 
 /// A value bound to a statement.

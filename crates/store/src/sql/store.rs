@@ -8,12 +8,13 @@ use domain::client::Client;
 use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, References};
 use domain::query::{ClientFilter, OpportunityFilter, SortKey, StatsFilter};
+use domain::search::{EXACT_TOTAL_LIMIT, SearchWords, Total};
 use domain::stats::PipelineTotals;
 use domain::{FieldErrors, Result, Timestamp};
 use uuid::Uuid;
 
 use super::rows::{self, *};
-use super::{Backend, Dialect, RowReader, Run, Statement};
+use super::{Backend, Dialect, Param, RowReader, Run, Statement, TextSearch};
 use crate::{Claim, Store, Tx};
 
 pub(crate) struct SqlStore<B: Backend> {
@@ -92,16 +93,32 @@ impl<B: Backend> Store for SqlStore<B> {
         all(&mut self.backend.reader(), statement, rows::category).await
     }
 
-    async fn opportunities(&self, org_id: Uuid, filter: &OpportunityFilter) -> Result<(Vec<OpportunityView>, i64)> {
+    async fn opportunities(&self, org_id: Uuid, filter: &OpportunityFilter) -> Result<(Vec<OpportunityView>, Total)> {
         let mut reader = self.backend.reader();
-        let total = reader.fetch_one(count_statement(Self::dialect(), org_id, filter)).await?.int("total")?;
+        let matches = match &filter.search {
+            None => None,
+            Some(words) if words.is_empty() => return Ok((Vec::new(), Total::exact(0))),
+            Some(words) => Some(search::<B>(&mut reader, org_id, words).await?),
+        };
+        let list = ListFilter { dialect: Self::dialect(), org_id, filter, matches: matches.as_ref() };
+        let total = match list.matches {
+            Some(Matches::Ids(ids)) if ids.is_empty() => return Ok((Vec::new(), Total::exact(0))),
+            Some(Matches::Many) if !filter.narrows_beyond_search() => Total::more_than_limit(),
+            Some(Matches::Many) => {
+                let mut count = Statement::new("SELECT COUNT(*) AS total FROM (SELECT 1 FROM opportunities o");
+                list.push_where(&mut count);
+                count.push(" LIMIT ").push_bind(EXACT_TOTAL_LIMIT + 1).push(") matches");
+                Total::capped(reader.fetch_one(count).await?.int("total")?)
+            }
+            _ => Total::exact(reader.fetch_one(list.count()).await?.int("total")?),
+        };
 
         let mut page = Statement::new("SELECT o.org_id, o.id FROM opportunities o");
-        push_filter(&mut page, Self::dialect(), org_id, filter);
+        list.push_where(&mut page);
         page.push(&order_by(filter));
         page.push(" LIMIT ").push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
-        let list = Statement { sql: format!("{}{}", view_of_page(&page.sql), order_by(filter)), params: page.params };
-        Ok((all(&mut reader, list, rows::opportunity_view).await?, total))
+        let rows = Statement { sql: format!("{}{}", view_of_page(&page.sql), order_by(filter)), params: page.params };
+        Ok((all(&mut reader, rows, rows::opportunity_view).await?, total))
     }
 
     async fn opportunity_view(&self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityView>> {
@@ -129,20 +146,22 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn stats(&self, org_id: Uuid, filter: &StatsFilter, now: Timestamp) -> Result<PipelineTotals> {
-        let groups = Statement::new(
+        let scope = totals_scope(filter.assigned_to, filter.category_id);
+        let mut groups = Statement::new(format!(
             "SELECT status, source, CAST(SUM(count) AS BIGINT) AS count, CAST(SUM(value_cents) AS BIGINT) AS value_cents,
                     CAST(SUM(weighted) AS BIGINT) AS weighted
-             FROM pipeline_totals
-             WHERE org_id = $1 AND ($2 IS NULL OR assigned_to = $2) AND ($3 IS NULL OR category_id = $3)
-             GROUP BY status, source HAVING SUM(count) > 0",
-        );
-        let follow_ups = Statement::new(
-            "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS due FROM follow_up_totals
-             WHERE org_id = $1 AND day <= $2 AND ($3 IS NULL OR assigned_to = $3) AND ($4 IS NULL OR category_id = $4)",
-        );
+             FROM pipeline_{scope} WHERE org_id = $1"
+        ))
+        .bind(org_id);
+        push_group_filter(&mut groups, filter);
+        groups.push(" GROUP BY status, source HAVING SUM(count) > 0");
+        let mut follow_ups = Statement::new(format!(
+            "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS due FROM follow_up_{scope} WHERE org_id = $1 AND day <= $2"
+        ))
+        .bind(org_id)
+        .bind(now.utc_day());
+        push_group_filter(&mut follow_ups, filter);
         let mut reader = self.backend.reader();
-        let groups = groups.bind(org_id).bind(filter.assigned_to).bind(filter.category_id);
-        let follow_ups = follow_ups.bind(org_id).bind(now.utc_day()).bind(filter.assigned_to).bind(filter.category_id);
         Ok(PipelineTotals {
             by_status_and_source: all(&mut reader, groups, rows::status_source_totals).await?,
             follow_ups_due: reader.fetch_one(follow_ups).await?.int("due")?,
@@ -252,53 +271,108 @@ impl<B: Backend> Store for SqlStore<B> {
 /// A claim whose request has not finished after a minute belongs to a server that died.
 const ABANDONED_CLAIM_MICROS: i64 = 60_000_000;
 
-/// How many opportunities a list filter matches: from the maintained totals when the filter
-/// is only by status, source, assignee or category (constant time), else by counting rows.
-fn count_statement(dialect: &Dialect, org_id: Uuid, filter: &OpportunityFilter) -> Statement {
-    if filter.search.is_some() || filter.client_id.is_some() || filter.follow_up_due_by.is_some() {
-        let mut count = Statement::new("SELECT COUNT(*) AS total FROM opportunities o");
-        push_filter(&mut count, dialect, org_id, filter);
-        return count;
-    }
-    let mut count = Statement::new("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS total FROM pipeline_totals o");
-    push_filter(&mut count, dialect, org_id, filter);
-    count
+/// Which maintained totals answer a question: the whole organization's (migration 0008, a few
+/// dozen rows) unless it asks about one assignee or category (0005, a row per group).
+fn totals_scope(assigned_to: Option<Uuid>, category_id: Option<Uuid>) -> &'static str {
+    if assigned_to.is_none() && category_id.is_none() { "org_totals" } else { "totals" }
 }
 
-/// The `WHERE` clause of an opportunity list, shared by the page and its total.
-fn push_filter(statement: &mut Statement, dialect: &Dialect, org_id: Uuid, filter: &OpportunityFilter) {
-    statement.push(" WHERE o.org_id = ").push_bind(org_id);
-    if !filter.statuses.is_empty() {
-        statement.push(" AND o.status IN (");
-        for (i, status) in filter.statuses.iter().enumerate() {
-            statement.push(if i == 0 { "" } else { ", " }).push_bind(status.as_str());
-        }
-        statement.push(")");
-    }
-    for (column, value) in [("o.assigned_to", filter.assigned_to), ("o.category_id", filter.category_id), ("o.client_id", filter.client_id)]
-    {
+/// ` AND assigned_to = …` and ` AND category_id = …` for the statistics filters given.
+fn push_group_filter(statement: &mut Statement, filter: &StatsFilter) {
+    for (column, value) in [("assigned_to", filter.assigned_to), ("category_id", filter.category_id)] {
         if let Some(value) = value {
             statement.push(&format!(" AND {column} = ")).push_bind(value);
         }
     }
-    if let Some(source) = &filter.source {
-        statement.push(" AND o.source = ").push_bind(source);
+}
+
+/// Which leads a search matches, as far as a list needs to know before it pages.
+enum Matches {
+    /// All of them: few enough to fetch first and page through by id.
+    Ids(Vec<Uuid>),
+    /// More than [`EXACT_TOTAL_LIMIT`]: the list walks its own order and checks each lead, which
+    /// finds a page of a common word after a few dozen leads.
+    Many,
+}
+
+/// Asks the text index how many leads the search matches, stopping one past the limit.
+/// While the last word is still a prefix, a whole-word count comes first: it matches no more
+/// than the search does, and the index answers it without expanding the prefix, so a common
+/// word ends the search here.
+async fn search<B: Backend>(reader: &mut B::Reader, org_id: Uuid, words: &SearchWords) -> Result<Matches> {
+    let TextSearch { count, ids, .. } = B::DIALECT.text_search;
+    let limit = EXACT_TOTAL_LIMIT + 1;
+    if words.0.iter().any(|word| word.prefix)
+        && reader.fetch_one(count(org_id, &words.whole_words(), limit)).await?.int("matches")? >= limit
+    {
+        return Ok(Matches::Many);
     }
-    if let Some(due_by) = filter.follow_up_due_by {
-        statement.push(" AND o.status NOT IN ('won', 'lost') AND o.follow_up_date <= ").push_bind(due_by);
-    }
-    if let Some(search) = &filter.search {
-        if let Some((condition, value)) = (dialect.text_search)(search) {
-            let placeholder = statement.param(value);
-            statement.push(" AND ").push(&condition.replace("$search", &placeholder));
+    let ids = all(reader, ids(org_id, words, limit), |row| row.uuid("id")).await?;
+    Ok(if ids.len() as i64 >= limit { Matches::Many } else { Matches::Ids(ids) })
+}
+
+/// The `WHERE` clause of an opportunity list, shared by its page and its total.
+struct ListFilter<'a> {
+    dialect: &'static Dialect,
+    org_id: Uuid,
+    filter: &'a OpportunityFilter,
+    matches: Option<&'a Matches>,
+}
+
+impl ListFilter<'_> {
+    /// How many opportunities the list has: from the maintained totals when the filter is
+    /// only by status, source, assignee or category (constant time), else by counting rows.
+    fn count(&self) -> Statement {
+        let filter = self.filter;
+        let mut count = if filter.search.is_some() || filter.client_id.is_some() || filter.follow_up_due_by.is_some() {
+            Statement::new("SELECT COUNT(*) AS total FROM opportunities o")
         } else {
-            let placeholder = statement.param(like_pattern(search));
-            let like = dialect.like;
-            let columns = ["o.title", "o.description", "o.prospect_name", "o.prospect_email", "o.prospect_phone"]
-                .map(|column| format!("{column} {like} {placeholder} ESCAPE '\\'"));
-            statement.push(" AND (").push(&columns.join(" OR ")).push(")");
+            let scope = totals_scope(filter.assigned_to, filter.category_id);
+            Statement::new(format!("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS total FROM pipeline_{scope} o"))
+        };
+        self.push_where(&mut count);
+        count
+    }
+
+    fn push_where(&self, statement: &mut Statement) {
+        let filter = self.filter;
+        statement.push(" WHERE o.org_id = ").push_bind(self.org_id);
+        if !filter.statuses.is_empty() {
+            push_in(statement, "o.status", filter.statuses.iter().map(|status| status.as_str()));
+        }
+        for (column, value) in
+            [("o.assigned_to", filter.assigned_to), ("o.category_id", filter.category_id), ("o.client_id", filter.client_id)]
+        {
+            if let Some(value) = value {
+                statement.push(&format!(" AND {column} = ")).push_bind(value);
+            }
+        }
+        if let Some(source) = &filter.source {
+            statement.push(" AND o.source = ").push_bind(source);
+        }
+        if let Some(due_by) = filter.follow_up_due_by {
+            statement.push(" AND o.status NOT IN ('won', 'lost') AND o.follow_up_date <= ").push_bind(due_by);
+        }
+        match (self.matches, &filter.search) {
+            (Some(Matches::Ids(ids)), _) => push_in(statement, "o.id", ids.iter().copied()),
+            (Some(Matches::Many), Some(words)) => {
+                for word in &words.0 {
+                    let condition = (self.dialect.text_search.matches_word)(statement, word);
+                    statement.push(" AND ").push(&condition);
+                }
+            }
+            _ => {}
         }
     }
+}
+
+/// ` AND column IN (values…)`, for a non-empty list of values.
+fn push_in<T: Into<Param>>(statement: &mut Statement, column: &str, values: impl Iterator<Item = T>) {
+    statement.push(&format!(" AND {column} IN ("));
+    for (i, value) in values.enumerate() {
+        statement.push(if i == 0 { "" } else { ", " }).push_bind(value);
+    }
+    statement.push(")");
 }
 
 /// Nulls sort last in either direction: a lead with no follow-up date is not the most urgent.
@@ -316,7 +390,7 @@ fn order_by(filter: &OpportunityFilter) -> String {
 }
 
 /// `%text%` for LIKE, with LIKE's own wildcards in the text matched literally.
-pub(crate) fn like_pattern(text: &str) -> String {
+fn like_pattern(text: &str) -> String {
     let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
 }

@@ -1,0 +1,112 @@
+//! What a lead search looks for. A search is a list of words; a lead matches when each word
+//! begins a word of its title, description, or prospect's name, e-mail or phone, ignoring case.
+//! Words the user has finished typing (followed by a space or punctuation) must match a whole
+//! word; the last one, while still being typed, matches as a prefix. So `jane@example.com`
+//! finds that address but not `janet@example.com`, and `bot` finds "Botox" while the user types.
+//!
+//! A word is a run of letters, digits and private-use characters (Unicode categories L, N and
+//! Co, the same classes SQLite's `unicode61` tokenizer uses); everything else separates words.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// The pattern of one word; the storage layer's text index tokenizes the same way.
+pub const WORD_CHARACTERS: &str = r"\p{L}\p{N}\p{Co}";
+
+/// Up to how many matches a search counts exactly. Counting every match of a word that a
+/// quarter of a million leads contain costs more than finding the page; past this the total is
+/// reported as "more than", the way search engines report it.
+pub const EXACT_TOTAL_LIMIT: i64 = 1000;
+
+static WORD: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!("[{WORD_CHARACTERS}]+")).expect("a valid pattern"));
+
+/// One word of a search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchWord {
+    /// Lowercased.
+    pub text: String,
+    /// Whether it may match the beginning of a longer word.
+    pub prefix: bool,
+}
+
+/// The words of a search, in the order typed. Empty when the search has no letter or digit,
+/// which matches nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchWords(pub Vec<SearchWord>);
+
+impl SearchWords {
+    pub fn parse(search: &str) -> SearchWords {
+        let found: Vec<_> = WORD.find_iter(search).collect();
+        let words =
+            found.iter().map(|word| SearchWord { text: word.as_str().to_lowercase(), prefix: word.end() == search.len() }).collect();
+        SearchWords(words)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The same words, each matching only whole words: what the search matches at least.
+    pub fn whole_words(&self) -> SearchWords {
+        SearchWords(self.0.iter().map(|word| SearchWord { text: word.text.clone(), prefix: false }).collect())
+    }
+}
+
+/// How many leads a list matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Total {
+    pub count: i64,
+    /// False when `count` is [`EXACT_TOTAL_LIMIT`] and more match.
+    pub exact: bool,
+}
+
+impl Total {
+    pub fn exact(count: i64) -> Total {
+        Total { count, exact: true }
+    }
+
+    /// A count stopped at one past the limit: exact below it, "more than the limit" at it.
+    pub fn capped(count: i64) -> Total {
+        if count > EXACT_TOTAL_LIMIT { Total::more_than_limit() } else { Total::exact(count) }
+    }
+
+    pub fn more_than_limit() -> Total {
+        Total { count: EXACT_TOTAL_LIMIT, exact: false }
+    }
+}
+
+impl From<i64> for Total {
+    fn from(count: i64) -> Total {
+        Total::exact(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(search: &str) -> Vec<(String, bool)> {
+        SearchWords::parse(search).0.into_iter().map(|w| (w.text, w.prefix)).collect()
+    }
+
+    #[test]
+    fn finished_words_are_whole_and_the_last_is_a_prefix() {
+        assert_eq!(words("Jane@Example.co"), [("jane".into(), false), ("example".into(), false), ("co".into(), true)]);
+        assert_eq!(words("botox "), [("botox".into(), false)]);
+        assert_eq!(words("+1 555-0100"), [("1".into(), false), ("555".into(), false), ("0100".into(), true)]);
+    }
+
+    #[test]
+    fn letters_of_any_script_are_words_and_punctuation_is_not() {
+        assert_eq!(words("Crème brûlée"), [("crème".into(), false), ("brûlée".into(), true)]);
+        assert_eq!(words("ÉLODIE"), [("élodie".into(), true)]);
+        assert!(SearchWords::parse("% _ ' \"--").is_empty());
+    }
+
+    #[test]
+    fn a_capped_count_is_exact_up_to_the_limit() {
+        assert_eq!(Total::capped(EXACT_TOTAL_LIMIT), Total::exact(EXACT_TOTAL_LIMIT));
+        assert_eq!(Total::capped(EXACT_TOTAL_LIMIT + 1), Total { count: EXACT_TOTAL_LIMIT, exact: false });
+    }
+}
