@@ -25,7 +25,7 @@ pub struct QuickArgs {
     pub json: Option<PathBuf>,
 }
 
-pub const SCENARIOS: [Scenario; 3] = [Scenario::Stats, Scenario::Get, Scenario::StatusPage];
+pub const SCENARIOS: [Scenario; 5] = [Scenario::Stats, Scenario::Get, Scenario::StatusPage, Scenario::SearchCommon, Scenario::SearchRare];
 
 /// Returns whether the check passed.
 pub async fn quick(args: &QuickArgs) -> Result<bool, String> {

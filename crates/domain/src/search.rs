@@ -11,8 +11,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-/// The pattern of one word; the storage layer's text index tokenizes the same way.
-pub const WORD_CHARACTERS: &str = r"\p{L}\p{N}\p{Co}";
+/// The characters of a word; the storage layer's text index tokenizes the same way.
+const WORD_CHARACTERS: &str = r"\p{L}\p{N}\p{Co}";
 
 /// Up to how many matches a search counts exactly. Counting every match of a word that a
 /// quarter of a million leads contain costs more than finding the page; past this the total is
@@ -28,6 +28,29 @@ pub struct SearchWord {
     pub text: String,
     /// Whether it may match the beginning of a longer word.
     pub prefix: bool,
+}
+
+impl SearchWord {
+    /// Whether the word begins a word of `text` (is one, unless it is a prefix), ignoring case.
+    pub fn matches(&self, text: &str) -> bool {
+        word_matches(&self.text, self.prefix, text)
+    }
+}
+
+/// [`SearchWord::matches`] for a word given as its parts (`word` lowercased), without building one.
+pub fn word_matches(word: &str, prefix: bool, text: &str) -> bool {
+    WORD.find_iter(text).any(|found| {
+        let mut candidate = found.as_str().chars().flat_map(char::to_lowercase);
+        let mut wanted = word.chars();
+        loop {
+            match (wanted.next(), candidate.next()) {
+                (None, None) => return true,
+                (None, Some(_)) => return prefix,
+                (Some(a), Some(b)) if a == b => {}
+                _ => return false,
+            }
+        }
+    })
 }
 
 /// The words of a search, in the order typed. Empty when the search has no letter or digit,
@@ -102,6 +125,26 @@ mod tests {
         assert_eq!(words("Crème brûlée"), [("crème".into(), false), ("brûlée".into(), true)]);
         assert_eq!(words("ÉLODIE"), [("élodie".into(), true)]);
         assert!(SearchWords::parse("% _ ' \"--").is_empty());
+    }
+
+    #[test]
+    fn a_word_matches_the_beginning_of_a_word_ignoring_case() {
+        let text = "Interested in BOTOX; asked about crème\nJane@Example.com +1 555-0100";
+        for (search, expected) in [
+            ("botox", true),
+            ("bot", true),
+            ("bot ", false),
+            ("otox", false),
+            ("CRÈME", true),
+            ("creme", false),
+            ("jane@example.co", true),
+            ("janet", false),
+            ("555", true),
+            ("5550100", false),
+        ] {
+            let words = SearchWords::parse(search);
+            assert_eq!(words.0.iter().all(|word| word.matches(text)), expected, "{search}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod postgres;
 pub mod service;
 mod sql;
 mod sqlite;
+mod sqlite_functions;
 pub mod tokens;
 
 use std::sync::Arc;

@@ -73,6 +73,8 @@ impl Backend for Postgres15 {
             ids: |org_id, words, limit| indexed_matches("SELECT o.id", org_id, words, limit),
             // Appending '' hides the column from its index: this check is for walking rows.
             matches_word: |statement, word| format!("(o.search_text || '') ~* {}", statement.param(word_pattern(word))),
+            // The trigram index answers a prefix as cheaply as a whole word.
+            cheap_prefix_length: usize::MAX,
         },
         bootstrap_lock: Some("SELECT pg_advisory_xact_lock(7460211945) IS NULL AS locked"),
     };

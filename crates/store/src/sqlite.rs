@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use domain::search::{SearchWord, SearchWords, WORD_CHARACTERS};
+use domain::search::SearchWords;
 use domain::{Error, Result, Timestamp};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::group_commit::{GroupTx, GroupWriter};
 use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, TextSearch, sqlx_plumbing};
-use crate::{DbResult, OpenOptions, PoolState};
+use crate::{DbResult, OpenOptions, PoolState, sqlite_functions};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -39,12 +39,17 @@ pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Sq
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
-        .with_regexp();
+        .busy_timeout(Duration::from_secs(10));
     let mut writer = SqliteConnection::connect_with(&connect).await.db()?;
     MIGRATOR.run(&mut writer).await.map_err(Error::internal)?;
+    sqlite_functions::register(&mut writer).await.db()?;
     let writer = GroupWriter::new(writer);
-    let reader = SqlitePoolOptions::new().max_connections(pool_size).connect_with(connect.read_only(true)).await.db()?;
+    let reader = SqlitePoolOptions::new()
+        .max_connections(pool_size)
+        .after_connect(|connection, _| Box::pin(sqlite_functions::register(connection)))
+        .connect_with(connect.read_only(true))
+        .await
+        .db()?;
     Ok(SqlStore::new(Sqlite3 { reader, writer }))
 }
 
@@ -57,14 +62,6 @@ fn words_query(org_id: Uuid, words: &SearchWords) -> String {
     // A word is made of word characters only, so it needs no escaping inside quotes.
     let terms: Vec<_> = words.0.iter().map(|word| format!("\"{}\"{}", word.text, if word.prefix { "*" } else { "" })).collect();
     format!("org : \"{}\" AND words : ({})", org_id.simple(), terms.join(" AND "))
-}
-
-/// The word as a regular expression over the searched text, with the word index's idea of a
-/// word boundary, so the row-by-row check and the index agree.
-fn word_pattern(word: &SearchWord) -> String {
-    let boundary = format!("[^{WORD_CHARACTERS}]");
-    let end = if word.prefix { String::new() } else { format!("(?:$|{boundary})") };
-    format!("(?i)(?:^|{boundary}){}{end}", word.text)
 }
 
 #[async_trait]
@@ -94,9 +91,11 @@ impl Backend for Sqlite3 {
                 .bind(limit)
             },
             matches_word: |statement, word| {
-                let pattern = statement.param(word_pattern(word));
-                format!("regexp({pattern}, concat_ws(char(10), {SEARCHED_COLUMNS}))")
+                let (text, prefix) = (statement.param(word.text.as_str()), statement.param(word.prefix));
+                format!("has_word({text}, {prefix}, concat_ws(char(10), {SEARCHED_COLUMNS}))")
             },
+            // The word index keeps prefix indexes of 1 to 3 characters (migration 0007).
+            cheap_prefix_length: 3,
         },
         bootstrap_lock: None,
     };

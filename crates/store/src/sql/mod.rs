@@ -39,6 +39,9 @@ pub(crate) struct TextSearch {
     /// A condition on `o`, checked row by row without the index, true when `word` matches it:
     /// for a search matching so many leads that walking the list's order finds a page sooner.
     pub matches_word: fn(statement: &mut Statement, word: &SearchWord) -> String,
+    /// The longest prefix the index answers as cheaply as a whole word; a longer one may cost
+    /// a pass over every lead containing a word that starts with it.
+    pub cheap_prefix_length: usize,
 }
 
 /// A value bound to a statement.

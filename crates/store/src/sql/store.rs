@@ -103,6 +103,7 @@ impl<B: Backend> Store for SqlStore<B> {
         let list = ListFilter { dialect: Self::dialect(), org_id, filter, matches: matches.as_ref() };
         let total = match list.matches {
             Some(Matches::Ids(ids)) if ids.is_empty() => return Ok((Vec::new(), Total::exact(0))),
+            Some(Matches::Ids(ids)) if !filter.narrows_beyond_search() => Total::exact(ids.len() as i64),
             Some(Matches::Many) if !filter.narrows_beyond_search() => Total::more_than_limit(),
             Some(Matches::Many) => {
                 let mut count = Statement::new("SELECT COUNT(*) AS total FROM (SELECT 1 FROM opportunities o");
@@ -296,15 +297,14 @@ enum Matches {
 }
 
 /// Asks the text index how many leads the search matches, stopping one past the limit.
-/// While the last word is still a prefix, a whole-word count comes first: it matches no more
-/// than the search does, and the index answers it without expanding the prefix, so a common
-/// word ends the search here.
+/// When the last word is a prefix the index answers slowly (it would expand into every word
+/// starting with it), a whole-word count comes first: it matches no more than the search does
+/// and the index answers it directly, so a common word like "botox" ends the search there.
 async fn search<B: Backend>(reader: &mut B::Reader, org_id: Uuid, words: &SearchWords) -> Result<Matches> {
-    let TextSearch { count, ids, .. } = B::DIALECT.text_search;
+    let TextSearch { count, ids, cheap_prefix_length, .. } = B::DIALECT.text_search;
     let limit = EXACT_TOTAL_LIMIT + 1;
-    if words.0.iter().any(|word| word.prefix)
-        && reader.fetch_one(count(org_id, &words.whole_words(), limit)).await?.int("matches")? >= limit
-    {
+    let costly_prefix = words.0.iter().any(|word| word.prefix && word.text.chars().count() > cheap_prefix_length);
+    if costly_prefix && reader.fetch_one(count(org_id, &words.whole_words(), limit)).await?.int("matches")? >= limit {
         return Ok(Matches::Many);
     }
     let ids = all(reader, ids(org_id, words, limit), |row| row.uuid("id")).await?;
