@@ -173,6 +173,10 @@ async fn notes_and_activities_are_validated_and_listed_newest_first(app: TestApp
     assert_eq!(detail.data()["activities"][0]["description"], "Consultation completed");
     assert_eq!(detail.data()["notes"][0]["content"], "third");
     assert_eq!((detail.data()["notes_count"].clone(), detail.data()["activities_count"].clone()), (json!(3), json!(2)));
+    let activities = app.get(&app.owner, &format!("{path}/activities")).await.expect(200);
+    assert_eq!(detail.data()["activities"], *activities.data(), "the detail embeds the same activities, every field");
+    let notes = app.get(&app.owner, &format!("{path}/notes")).await.expect(200);
+    assert_eq!(detail.data()["notes"], *notes.data(), "and the same notes");
 }
 
 async fn lists_filter_sort_and_page(app: TestApp) {

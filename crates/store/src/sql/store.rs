@@ -6,7 +6,7 @@ use domain::auth::{Actor, ApiToken, Staff, TokenInfo};
 use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
-use domain::opportunity::{Opportunity, OpportunityView, References};
+use domain::opportunity::{Opportunity, OpportunityDetail, OpportunityView, References};
 use domain::query::{ClientFilter, OpportunityFilter, SortKey, StatsFilter};
 use domain::search::{EXACT_TOTAL_LIMIT, SearchWords, Total};
 use domain::stats::PipelineTotals;
@@ -125,6 +125,19 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn opportunity_view(&self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityView>> {
         let statement = Statement::new(format!("{} WHERE o.org_id = $1 AND o.id = $2", view_select())).bind(org_id).bind(id);
         optional(&mut self.backend.reader(), statement, rows::opportunity_view).await
+    }
+
+    async fn opportunity_detail(&self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityDetail>> {
+        let rows = self.backend.reader().fetch_all(Statement::new(detail_select()).bind(org_id).bind(id)).await?;
+        let Some((view, records)) = rows.split_first() else { return Ok(None) };
+        let mut detail = OpportunityDetail { view: rows::opportunity_view(view)?, notes: Vec::new(), activities: Vec::new() };
+        for record in records {
+            match record.int32("part")? {
+                1 => detail.notes.push(rows::note(record)?),
+                _ => detail.activities.push(rows::activity(record)?),
+            }
+        }
+        Ok(Some(detail))
     }
 
     async fn notes(&self, org_id: Uuid, opportunity_id: Uuid) -> Result<Vec<Note>> {
