@@ -30,11 +30,12 @@ pub(super) fn view_select() -> String {
     format!("SELECT {OPPORTUNITY_COLUMNS}, {VIEW_COLUMNS} FROM opportunities o {VIEW_JOINS}")
 }
 
-/// The opportunities `page` selects (a query of `org_id, id`), as viewed. Embedding and
-/// counting happen for the page's rows only, not for every row the filter matches.
-pub(super) fn view_of_page(page: &str) -> String {
+/// The opportunities `page` selects (a query of `org_id, id`), as viewed, after the `extra`
+/// columns. Embedding and counting happen for the page's rows only, not for every row the
+/// filter matches.
+pub(super) fn view_of_page(page: &str, extra: &str) -> String {
     format!(
-        "SELECT {OPPORTUNITY_COLUMNS}, {VIEW_COLUMNS}
+        "SELECT {extra}{OPPORTUNITY_COLUMNS}, {VIEW_COLUMNS}
          FROM ({page}) page JOIN opportunities o ON o.org_id = page.org_id AND o.id = page.id {VIEW_JOINS}"
     )
 }

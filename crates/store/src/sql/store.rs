@@ -101,25 +101,38 @@ impl<B: Backend> Store for SqlStore<B> {
             Some(words) => Some(search::<B>(&mut reader, org_id, words).await?),
         };
         let list = ListFilter { dialect: Self::dialect(), org_id, filter, matches: matches.as_ref() };
-        let total = match list.matches {
+        let known_total = match list.matches {
             Some(Matches::Ids(ids)) if ids.is_empty() => return Ok((Vec::new(), Total::exact(0))),
-            Some(Matches::Ids(ids)) if !filter.narrows_beyond_search() => Total::exact(ids.len() as i64),
-            Some(Matches::Many) if !filter.narrows_beyond_search() => Total::more_than_limit(),
-            Some(Matches::Many) => {
-                let mut count = Statement::new("SELECT COUNT(*) AS total FROM (SELECT 1 FROM opportunities o");
-                list.push_where(&mut count);
-                count.push(" LIMIT ").push_bind(EXACT_TOTAL_LIMIT + 1).push(") matches");
-                Total::capped(reader.fetch_one(count).await?.int("total")?)
-            }
-            _ => Total::exact(reader.fetch_one(list.count()).await?.int("total")?),
+            Some(Matches::Ids(ids)) if !filter.narrows_beyond_search() => Some(Total::exact(ids.len() as i64)),
+            Some(Matches::Many) if !filter.narrows_beyond_search() => Some(Total::more_than_limit()),
+            _ => None,
         };
 
-        let mut page = Statement::new("SELECT o.org_id, o.id FROM opportunities o");
-        list.push_where(&mut page);
-        page.push(&order_by(filter));
-        page.push(" LIMIT ").push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
-        let rows = Statement { sql: format!("{}{}", view_of_page(&page.sql), order_by(filter)), params: page.params };
-        Ok((all(&mut reader, rows, rows::opportunity_view).await?, total))
+        // The page, with the total as a column of every row when it is not known yet: one
+        // round trip. An empty page (past the end) asks for the total on its own.
+        let mut statement = Statement::new("SELECT o.org_id, o.id FROM opportunities o");
+        list.push_where(&mut statement);
+        statement.push(&order_by(filter));
+        statement.push(" LIMIT ").push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
+        let page = std::mem::take(&mut statement.sql);
+        let total_column = if known_total.is_none() {
+            list.push_count(&mut statement);
+            format!("({}) AS list_total, ", std::mem::take(&mut statement.sql))
+        } else {
+            String::new()
+        };
+        statement.sql = format!("{}{}", view_of_page(&page, &total_column), order_by(filter));
+        let rows = reader.fetch_all(statement).await?;
+        let total = match (known_total, rows.first()) {
+            (Some(total), _) => total,
+            (None, Some(row)) => list.total(row.int("list_total")?),
+            (None, None) => {
+                let mut count = Statement::new("");
+                list.push_count(&mut count);
+                list.total(reader.fetch_one(count).await?.int("total")?)
+            }
+        };
+        Ok((rows.iter().map(rows::opportunity_view).collect::<Result<_>>()?, total))
     }
 
     async fn opportunity_view(&self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityView>> {
@@ -333,18 +346,29 @@ struct ListFilter<'a> {
 }
 
 impl ListFilter<'_> {
-    /// How many opportunities the list has: from the maintained totals when the filter is
-    /// only by status, source, assignee or category (constant time), else by counting rows.
-    fn count(&self) -> Statement {
+    /// How many opportunities the list has (column `total`): from the maintained totals when
+    /// the filter is only by status, source, assignee or category (constant time); for a search
+    /// matching more than the exact-total limit, counted up to one past it; else by counting rows.
+    fn push_count(&self, statement: &mut Statement) {
         let filter = self.filter;
-        let mut count = if filter.search.is_some() || filter.client_id.is_some() || filter.follow_up_due_by.is_some() {
-            Statement::new("SELECT COUNT(*) AS total FROM opportunities o")
+        if let Some(Matches::Many) = self.matches {
+            statement.push("SELECT COUNT(*) AS total FROM (SELECT 1 FROM opportunities o");
+            self.push_where(statement);
+            statement.push(" LIMIT ").push_bind(EXACT_TOTAL_LIMIT + 1).push(") matches");
+            return;
+        }
+        if filter.search.is_some() || filter.client_id.is_some() || filter.follow_up_due_by.is_some() {
+            statement.push("SELECT COUNT(*) AS total FROM opportunities o");
         } else {
             let scope = totals_scope(filter.assigned_to, filter.category_id);
-            Statement::new(format!("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS total FROM pipeline_{scope} o"))
-        };
-        self.push_where(&mut count);
-        count
+            statement.push(&format!("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS total FROM pipeline_{scope} o"));
+        }
+        self.push_where(statement);
+    }
+
+    /// What a count by [`Self::push_count`] means.
+    fn total(&self, count: i64) -> Total {
+        if let Some(Matches::Many) = self.matches { Total::capped(count) } else { Total::exact(count) }
     }
 
     fn push_where(&self, statement: &mut Statement) {
