@@ -311,6 +311,10 @@ async fn a_search_matching_over_a_thousand_leads_pages_in_order_with_a_capped_to
     let prefix = list("search=session%20100".into()).await;
     assert_eq!(prefix.body["meta"]["total"], 4, "sessions 100 and 1000 to 1002");
     assert_eq!(list("search=session%20100%20".into()).await.body["meta"]["total"], 1);
+    for offset in [0, 1] {
+        let narrowed = list(format!("search=session%20407&assigned_to={}&offset={offset}", member.staff_id)).await;
+        assert_eq!(narrowed.body["meta"]["total"], 1, "a rare search with another filter counts exactly, past the end too");
+    }
 }
 
 async fn follow_up_due_lists_open_leads_due_by_end_of_today(app: TestApp) {

@@ -5,13 +5,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use domain::search::{SearchWord, SearchWords};
+use domain::search::SearchWord;
 use domain::{Error, Result, Timestamp};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, TextSearch, sqlx_plumbing};
 use crate::{DbResult, OpenOptions, PoolState};
@@ -37,19 +36,8 @@ pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Po
     Ok(SqlStore::new(Postgres15 { pool }))
 }
 
-/// Up to `limit` of an organization's leads containing the words, through the trigram index
-/// on `search_text` (migration 0006), which serves regular expressions.
-fn indexed_matches(select: &str, org_id: Uuid, words: &SearchWords, limit: i64) -> Statement {
-    let mut statement = Statement::new(format!("{select} FROM opportunities o WHERE o.org_id = $1")).bind(org_id);
-    for word in &words.0 {
-        let pattern = statement.param(word_pattern(word));
-        statement.push(&format!(" AND o.search_text ~* {pattern}"));
-    }
-    statement.push(" LIMIT ").push_bind(limit);
-    statement
-}
-
-/// The word as a regular expression over `search_text`. `[:alnum:]` follows the database's
+/// The word as a regular expression over `search_text`, which the trigram index on it
+/// (migration 0006) serves. `[:alnum:]` follows the database's
 /// character classes, which in a UTF-8 locale are Unicode letters and digits, as on SQLite.
 fn word_pattern(word: &SearchWord) -> String {
     let end = if word.prefix { "" } else { "($|[^[:alnum:]])" };
@@ -65,12 +53,14 @@ impl Backend for Postgres15 {
         for_update: " FOR UPDATE",
         binary_order: " COLLATE \"C\"",
         text_search: TextSearch {
-            count: |org_id, words, limit| {
-                let mut count = indexed_matches("SELECT COUNT(*) AS matches FROM (SELECT 1", org_id, words, limit);
-                count.push(") m");
-                count
+            matching: |statement, org_id, words, limit| {
+                let mut query = format!("SELECT m.id AS key FROM opportunities m WHERE m.org_id = {}", statement.param(org_id));
+                for word in &words.0 {
+                    query.push_str(&format!(" AND m.search_text ~* {}", statement.param(word_pattern(word))));
+                }
+                format!("{query} LIMIT {}", statement.param(limit))
             },
-            ids: |org_id, words, limit| indexed_matches("SELECT o.id", org_id, words, limit),
+            key: "o.id",
             // Appending '' hides the column from its index: this check is for walking rows.
             matches_word: |statement, word| format!("(o.search_text || '') ~* {}", statement.param(word_pattern(word))),
             // The trigram index answers a prefix as cheaply as a whole word.

@@ -74,22 +74,11 @@ impl Backend for Sqlite3 {
         for_update: "",
         binary_order: "",
         text_search: TextSearch {
-            count: |org_id, words, limit| {
-                Statement::new(
-                    "SELECT COUNT(*) AS matches FROM
-                     (SELECT rowid FROM opportunity_words WHERE opportunity_words MATCH $1 LIMIT $2) m",
-                )
-                .bind(words_query(org_id, words))
-                .bind(limit)
+            matching: |statement, org_id, words, limit| {
+                let (query, limit) = (statement.param(words_query(org_id, words)), statement.param(limit));
+                format!("SELECT rowid AS key FROM opportunity_words WHERE opportunity_words MATCH {query} LIMIT {limit}")
             },
-            ids: |org_id, words, limit| {
-                Statement::new(
-                    "SELECT id FROM opportunities
-                     WHERE rowid IN (SELECT rowid FROM opportunity_words WHERE opportunity_words MATCH $1 LIMIT $2)",
-                )
-                .bind(words_query(org_id, words))
-                .bind(limit)
-            },
+            key: "o.rowid",
             matches_word: |statement, word| {
                 let (text, prefix) = (statement.param(word.text.as_str()), statement.param(word.prefix));
                 format!("has_word({text}, {prefix}, concat_ws(char(10), {SEARCHED_COLUMNS}))")

@@ -31,11 +31,11 @@ pub(crate) struct Dialect {
 
 /// How a backend finds the opportunities a search matches (see [`domain::search`]).
 pub(crate) struct TextSearch {
-    /// Counts (column `matches`), through the text index, up to `limit` of an organization's
-    /// leads that the words match.
-    pub count: fn(org_id: Uuid, words: &SearchWords, limit: i64) -> Statement,
-    /// The ids (column `id`) of up to `limit` of them, through the text index.
-    pub ids: fn(org_id: Uuid, words: &SearchWords, limit: i64) -> Statement,
+    /// A query, binding its values into `statement`, for up to `limit` of an organization's
+    /// leads that the words match, through the text index: one column, `key`.
+    pub matching: fn(statement: &mut Statement, org_id: Uuid, words: &SearchWords, limit: i64) -> String,
+    /// The column of `o` that `matching`'s keys are.
+    pub key: &'static str,
     /// A condition on `o`, checked row by row without the index, true when `word` matches it:
     /// for a search matching so many leads that walking the list's order finds a page sooner.
     pub matches_word: fn(statement: &mut Statement, word: &SearchWord) -> String,

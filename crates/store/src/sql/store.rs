@@ -95,44 +95,20 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn opportunities(&self, org_id: Uuid, filter: &OpportunityFilter) -> Result<(Vec<OpportunityView>, Total)> {
         let mut reader = self.backend.reader();
-        let matches = match &filter.search {
-            None => None,
-            Some(words) if words.is_empty() => return Ok((Vec::new(), Total::exact(0))),
-            Some(words) => Some(search::<B>(&mut reader, org_id, words).await?),
-        };
-        let list = ListFilter { dialect: Self::dialect(), org_id, filter, matches: matches.as_ref() };
-        let known_total = match list.matches {
-            Some(Matches::Ids(ids)) if ids.is_empty() => return Ok((Vec::new(), Total::exact(0))),
-            Some(Matches::Ids(ids)) if !filter.narrows_beyond_search() => Some(Total::exact(ids.len() as i64)),
-            Some(Matches::Many) if !filter.narrows_beyond_search() => Some(Total::more_than_limit()),
-            _ => None,
-        };
-
-        // The page, with the total as a column of every row when it is not known yet: one
-        // round trip. An empty page (past the end) asks for the total on its own.
-        let mut statement = Statement::new("SELECT o.org_id, o.id FROM opportunities o");
-        list.push_where(&mut statement);
-        statement.push(&order_by(filter));
-        statement.push(" LIMIT ").push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
-        let page = std::mem::take(&mut statement.sql);
-        let total_column = if known_total.is_none() {
-            list.push_count(&mut statement);
-            format!("({}) AS list_total, ", std::mem::take(&mut statement.sql))
-        } else {
-            String::new()
-        };
-        statement.sql = format!("{}{}", view_of_page(&page, &total_column), order_by(filter));
-        let rows = reader.fetch_all(statement).await?;
-        let total = match (known_total, rows.first()) {
-            (Some(total), _) => total,
-            (None, Some(row)) => list.total(row.int("list_total")?),
-            (None, None) => {
-                let mut count = Statement::new("");
-                list.push_count(&mut count);
-                list.total(reader.fetch_one(count).await?.int("total")?)
+        let mut list = ListFilter { dialect: Self::dialect(), org_id, filter, matches: None };
+        if let Some(words) = &filter.search {
+            if words.is_empty() {
+                return Ok((Vec::new(), Total::exact(0)));
             }
-        };
-        Ok((rows.iter().map(rows::opportunity_view).collect::<Result<_>>()?, total))
+            list.matches = Some(if matches_many::<B>(&mut reader, org_id, words).await? { Matches::Many } else { Matches::Indexed });
+        }
+        match list.page(&mut reader).await? {
+            Some(page) => Ok(page),
+            None => {
+                list.matches = Some(Matches::Many);
+                Ok(list.page(&mut reader).await?.expect("a list walking its order always pages"))
+            }
+        }
     }
 
     async fn opportunity_view(&self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityView>> {
@@ -313,39 +289,111 @@ fn push_group_filter(statement: &mut Statement, filter: &StatsFilter) {
     }
 }
 
-/// Which leads a search matches, as far as a list needs to know before it pages.
+/// How a list finds the leads its search matches.
+#[derive(Clone, Copy)]
 enum Matches {
-    /// All of them: few enough to fetch first and page through by id.
-    Ids(Vec<Uuid>),
+    /// Through the text index, inside the page's own statement: the first
+    /// [`EXACT_TOTAL_LIMIT`] + 1 matches, which that statement also counts. If there are that
+    /// many, the set is incomplete and the list starts over with [`Matches::Many`].
+    Indexed,
     /// More than [`EXACT_TOTAL_LIMIT`]: the list walks its own order and checks each lead, which
     /// finds a page of a common word after a few dozen leads.
     Many,
 }
 
-/// Asks the text index how many leads the search matches, stopping one past the limit.
-/// When the last word is a prefix the index answers slowly (it would expand into every word
-/// starting with it), a whole-word count comes first: it matches no more than the search does
-/// and the index answers it directly, so a common word like "botox" ends the search there.
-async fn search<B: Backend>(reader: &mut B::Reader, org_id: Uuid, words: &SearchWords) -> Result<Matches> {
-    let TextSearch { count, ids, cheap_prefix_length, .. } = B::DIALECT.text_search;
-    let limit = EXACT_TOTAL_LIMIT + 1;
-    let costly_prefix = words.0.iter().any(|word| word.prefix && word.text.chars().count() > cheap_prefix_length);
-    if costly_prefix && reader.fetch_one(count(org_id, &words.whole_words(), limit)).await?.int("matches")? >= limit {
-        return Ok(Matches::Many);
+/// Whether the search certainly matches more than the exact-total limit, known cheaply: when
+/// the last word is a prefix the index answers slowly (it would expand into every word
+/// starting with it), a whole-word count is asked first. It matches no more than the search
+/// does and the index answers it directly, so a common word like "botox" ends here.
+async fn matches_many<B: Backend>(reader: &mut B::Reader, org_id: Uuid, words: &SearchWords) -> Result<bool> {
+    let TextSearch { matching, cheap_prefix_length, .. } = B::DIALECT.text_search;
+    if !words.0.iter().any(|word| word.prefix && word.text.chars().count() > cheap_prefix_length) {
+        return Ok(false);
     }
-    let ids = all(reader, ids(org_id, words, limit), |row| row.uuid("id")).await?;
-    Ok(if ids.len() as i64 >= limit { Matches::Many } else { Matches::Ids(ids) })
+    let mut count = Statement::new("");
+    let whole_words = matching(&mut count, org_id, &words.whole_words(), EXACT_TOTAL_LIMIT + 1);
+    count.sql = format!("SELECT COUNT(*) AS matches FROM ({whole_words}) m");
+    Ok(reader.fetch_one(count).await?.int("matches")? > EXACT_TOTAL_LIMIT)
 }
 
-/// The `WHERE` clause of an opportunity list, shared by its page and its total.
+/// One opportunity list: its filter, and how its search (if any) is answered.
 struct ListFilter<'a> {
     dialect: &'static Dialect,
     org_id: Uuid,
     filter: &'a OpportunityFilter,
-    matches: Option<&'a Matches>,
+    matches: Option<Matches>,
 }
 
 impl ListFilter<'_> {
+    /// The page and its total in one statement: the page's rows carry the counts the total needs
+    /// as columns (only a page past the end asks for them on its own). `None` when the text
+    /// index found more matches than it was asked for, so the list must walk its order instead.
+    async fn page<R: Run>(&self, reader: &mut R) -> Result<Option<(Vec<OpportunityView>, Total)>> {
+        let filter = self.filter;
+        let mut statement = Statement::new("SELECT o.org_id, o.id FROM opportunities o");
+        self.push_where(&mut statement);
+        statement.push(&order_by(filter));
+        statement.push(" LIMIT ").push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
+        let page = std::mem::take(&mut statement.sql);
+        let counts: String = self.count_columns(&mut statement).iter().map(|column| format!("{column}, ")).collect();
+        statement.sql = format!("{}{}", view_of_page(&page, &counts), order_by(filter));
+        let rows = reader.fetch_all(statement).await?;
+
+        let (search_matches, list_total) = match rows.first() {
+            Some(row) => self.read_counts(row)?,
+            None if counts.is_empty() => (None, None),
+            None => {
+                let mut alone = Statement::new("");
+                let columns = self.count_columns(&mut alone).join(", ");
+                alone.sql = format!("SELECT {columns}");
+                self.read_counts(&reader.fetch_one(alone).await?)?
+            }
+        };
+        if search_matches.is_some_and(|matches| matches > EXACT_TOTAL_LIMIT) {
+            return Ok(None);
+        }
+        let total = match (self.matches, list_total.or(search_matches)) {
+            (Some(Matches::Many), Some(count)) => Total::capped(count),
+            (_, Some(count)) => Total::exact(count),
+            (_, None) => Total::more_than_limit(),
+        };
+        Ok(Some((rows.iter().map(rows::opportunity_view).collect::<Result<_>>()?, total)))
+    }
+
+    /// Whether the page counts the text index's matches (`search_matches`), and whether it
+    /// counts the list (`list_total`). A search with no other filter needs no list count: its
+    /// total is the index's count, or "more than the limit" when there are many.
+    fn counted(&self) -> (bool, bool) {
+        let narrowed = self.filter.narrows_beyond_search();
+        match self.matches {
+            None => (false, true),
+            Some(Matches::Indexed) => (true, narrowed),
+            Some(Matches::Many) => (false, narrowed),
+        }
+    }
+
+    /// The counting columns of [`Self::counted`], binding their values into `statement`.
+    fn count_columns(&self, statement: &mut Statement) -> Vec<String> {
+        let (search_matches, list_total) = self.counted();
+        let mut columns = Vec::new();
+        if let (true, Some(words)) = (search_matches, &self.filter.search) {
+            let matching = (self.dialect.text_search.matching)(statement, self.org_id, words, EXACT_TOTAL_LIMIT + 1);
+            columns.push(format!("(SELECT COUNT(*) FROM ({matching}) m) AS search_matches"));
+        }
+        if list_total {
+            let sql = std::mem::take(&mut statement.sql);
+            self.push_count(statement);
+            columns.push(format!("({}) AS list_total", std::mem::replace(&mut statement.sql, sql)));
+        }
+        columns
+    }
+
+    fn read_counts(&self, row: &impl RowReader) -> Result<(Option<i64>, Option<i64>)> {
+        let (search_matches, list_total) = self.counted();
+        let read = |wanted: bool, column: &str| if wanted { row.int(column).map(Some) } else { Ok(None) };
+        Ok((read(search_matches, "search_matches")?, read(list_total, "list_total")?))
+    }
+
     /// How many opportunities the list has (column `total`): from the maintained totals when
     /// the filter is only by status, source, assignee or category (constant time); for a search
     /// matching more than the exact-total limit, counted up to one past it; else by counting rows.
@@ -364,11 +412,6 @@ impl ListFilter<'_> {
             statement.push(&format!("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS total FROM pipeline_{scope} o"));
         }
         self.push_where(statement);
-    }
-
-    /// What a count by [`Self::push_count`] means.
-    fn total(&self, count: i64) -> Total {
-        if let Some(Matches::Many) = self.matches { Total::capped(count) } else { Total::exact(count) }
     }
 
     fn push_where(&self, statement: &mut Statement) {
@@ -391,7 +434,11 @@ impl ListFilter<'_> {
             statement.push(" AND o.status NOT IN ('won', 'lost') AND o.follow_up_date <= ").push_bind(due_by);
         }
         match (self.matches, &filter.search) {
-            (Some(Matches::Ids(ids)), _) => push_in(statement, "o.id", ids.iter().copied()),
+            (Some(Matches::Indexed), Some(words)) => {
+                let TextSearch { matching, key, .. } = self.dialect.text_search;
+                let matching = matching(statement, self.org_id, words, EXACT_TOTAL_LIMIT + 1);
+                statement.push(&format!(" AND {key} IN ({matching})"));
+            }
             (Some(Matches::Many), Some(words)) => {
                 for word in &words.0 {
                     let condition = (self.dialect.text_search.matches_word)(statement, word);
