@@ -148,26 +148,28 @@ impl<B: Backend> Store for SqlStore<B> {
         all(&mut self.backend.reader(), statement, rows::activity).await
     }
 
+    /// One statement: the follow-ups due are a column of every group's row. With no group there
+    /// is no open lead, so nothing is due either.
     async fn stats(&self, org_id: Uuid, filter: &StatsFilter, now: Timestamp) -> Result<PipelineTotals> {
         let scope = totals_scope(filter.assigned_to, filter.category_id);
-        let mut groups = Statement::new(format!(
-            "SELECT status, source, CAST(SUM(count) AS BIGINT) AS count, CAST(SUM(value_cents) AS BIGINT) AS value_cents,
-                    CAST(SUM(weighted) AS BIGINT) AS weighted
-             FROM pipeline_{scope} WHERE org_id = $1"
-        ))
-        .bind(org_id);
-        push_group_filter(&mut groups, filter);
-        groups.push(" GROUP BY status, source HAVING SUM(count) > 0");
-        let mut follow_ups = Statement::new(format!(
+        let mut statement = Statement::new(format!(
             "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS due FROM follow_up_{scope} WHERE org_id = $1 AND day <= $2"
         ))
         .bind(org_id)
         .bind(now.utc_day());
-        push_group_filter(&mut follow_ups, filter);
-        let mut reader = self.backend.reader();
+        push_group_filter(&mut statement, filter);
+        let follow_ups = std::mem::take(&mut statement.sql);
+        statement.push(&format!(
+            "SELECT status, source, CAST(SUM(count) AS BIGINT) AS count, CAST(SUM(value_cents) AS BIGINT) AS value_cents,
+                    CAST(SUM(weighted) AS BIGINT) AS weighted, ({follow_ups}) AS due
+             FROM pipeline_{scope} WHERE org_id = $1"
+        ));
+        push_group_filter(&mut statement, filter);
+        statement.push(" GROUP BY status, source HAVING SUM(count) > 0");
+        let groups = self.backend.reader().fetch_all(statement).await?;
         Ok(PipelineTotals {
-            by_status_and_source: all(&mut reader, groups, rows::status_source_totals).await?,
-            follow_ups_due: reader.fetch_one(follow_ups).await?.int("due")?,
+            follow_ups_due: groups.first().map_or(Ok(0), |group| group.int("due"))?,
+            by_status_and_source: groups.iter().map(rows::status_source_totals).collect::<Result<_>>()?,
         })
     }
 
