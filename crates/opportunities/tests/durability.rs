@@ -110,7 +110,14 @@ async fn acknowledged_writes_survive_kill_9(database: &str) {
         for w in 0..WRITERS {
             writers.spawn(writer(http.clone(), base.clone(), round, w, acked.clone()));
         }
-        // Varied, deterministic kill moments between 150 and 600 ms.
+        // Varied, deterministic kill moments between 150 and 600 ms after the round's first
+        // acknowledged write (a loaded machine may take a while to answer the first one).
+        let before = acked.lock().unwrap().leads.len();
+        let started = tokio::time::Instant::now();
+        while acked.lock().unwrap().leads.len() == before {
+            assert!(started.elapsed() < Duration::from_secs(30), "round {round}: no write acknowledged within 30 s");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let delay = Duration::from_millis(150 + ((round * 277 + 91) % 451) as u64);
         tokio::time::sleep(delay).await;
         server.kill().await;
