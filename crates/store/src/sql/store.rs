@@ -594,17 +594,29 @@ impl<B: Backend> Tx for SqlTx<B> {
         self.run(statement).await
     }
 
+    /// One statement for all the references given: each is a column, 0 when it is unusable.
     async fn unusable_references(&mut self, org_id: Uuid, references: &References) -> Result<FieldErrors> {
         let checks = [
             ("client_id", references.client_id, "clients", "", "no client with this id"),
             ("category_id", references.category_id, "categories", " AND is_active = TRUE", "no active category with this id"),
             ("assigned_to", references.assigned_to, "staff", " AND is_active = TRUE", "no active staff member with this id"),
         ];
+        let given: Vec<_> =
+            checks.into_iter().filter_map(|(field, id, table, condition, message)| Some((field, id?, table, condition, message))).collect();
         let mut errors = FieldErrors::default();
-        for (field, id, table, condition, message) in checks {
-            let Some(id) = id else { continue };
-            let statement = Statement::new(format!("SELECT 1 AS found FROM {table} WHERE org_id = $1 AND id = $2{condition}"));
-            if self.tx.fetch_optional(statement.bind(org_id).bind(id)).await?.is_none() {
+        if given.is_empty() {
+            return Ok(errors);
+        }
+        let mut statement = Statement::new("SELECT ");
+        for (i, (field, id, table, condition, _)) in given.iter().enumerate() {
+            let (org_id, id) = (statement.param(org_id), statement.param(*id));
+            let separator = if i == 0 { "" } else { ", " };
+            statement
+                .push(&format!("{separator}(SELECT COUNT(*) FROM {table} WHERE org_id = {org_id} AND id = {id}{condition}) AS {field}"));
+        }
+        let row = self.tx.fetch_one(statement).await?;
+        for (field, _, _, _, message) in given {
+            if row.int(field)? == 0 {
                 errors.add(field, message);
             }
         }
