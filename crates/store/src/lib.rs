@@ -19,7 +19,7 @@ use domain::auth::{Actor, ApiToken, Staff, TokenInfo};
 use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
-use domain::opportunity::{Opportunity, OpportunityDetail, OpportunityView, References};
+use domain::opportunity::{Opportunity, OpportunityView, References};
 use domain::query::{ClientFilter, OpportunityFilter, StatsFilter};
 use domain::search::Total;
 use domain::stats::PipelineTotals;
@@ -80,8 +80,6 @@ pub trait Store: Send + Sync {
     /// One page of the leads the filter matches, in its order, and how many match.
     async fn opportunities(&self, org_id: Uuid, filter: &OpportunityFilter) -> Result<(Vec<OpportunityView>, Total)>;
     async fn opportunity_view(&self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityView>>;
-    /// The view with its notes and activities, newest first.
-    async fn opportunity_detail(&self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityDetail>>;
     /// Newest first.
     async fn notes(&self, org_id: Uuid, opportunity_id: Uuid) -> Result<Vec<Note>>;
     /// Newest first.

@@ -113,7 +113,10 @@ async fn save_unique_category(tx: &mut dyn Tx, category: &Category) -> Result<()
 // ---- opportunities ----------------------------------------------------------------------
 
 pub async fn opportunity(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<OpportunityDetail> {
-    store.opportunity_detail(actor.org_id, id).await?.ok_or(Error::NotFound("opportunity"))
+    let view = store.opportunity_view(actor.org_id, id).await?.ok_or(Error::NotFound("opportunity"))?;
+    let notes = store.notes(actor.org_id, id).await?;
+    let activities = store.activities(actor.org_id, id).await?;
+    Ok(OpportunityDetail { view, notes, activities })
 }
 
 pub async fn create_opportunity(store: &dyn Store, actor: &Actor, input: Input<CreateOpportunity>) -> Result<OpportunityView> {

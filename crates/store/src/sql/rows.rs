@@ -40,45 +40,6 @@ pub(super) fn view_of_page(page: &str, extra: &str) -> String {
     )
 }
 
-/// One opportunity as viewed, with its notes and activities, in one statement (`$1` the
-/// organization, `$2` the opportunity): one round trip instead of three. Each part fills the
-/// columns it has and leaves the others NULL, so every row is read by its own part's mapper:
-/// the view's row first (`part` 0), then notes (1) and activities (2), each newest first. The
-/// activities come second in the text so that every column has a type before the notes' NULLs.
-pub(super) fn detail_select() -> String {
-    let view: Vec<&str> = output_names(OPPORTUNITY_COLUMNS).chain(output_names(VIEW_COLUMNS)).collect();
-    let note: Vec<&str> = output_names(NOTE_COLUMNS).collect();
-    let activity: Vec<&str> = output_names(ACTIVITY_COLUMNS).collect();
-    let mut columns = view.clone();
-    for name in activity.iter().chain(&note) {
-        if !columns.contains(name) {
-            columns.push(name);
-        }
-    }
-    let part = |own: &[&str]| {
-        let list: Vec<String> =
-            columns.iter().map(|name| if own.contains(name) { (*name).to_owned() } else { format!("NULL AS {name}") }).collect();
-        list.join(", ")
-    };
-    let view_nulls: Vec<String> = columns[view.len()..].iter().map(|name| format!("NULL AS {name}")).collect();
-    format!(
-        "SELECT 0 AS part, {OPPORTUNITY_COLUMNS}, {VIEW_COLUMNS}, {} FROM opportunities o {VIEW_JOINS}
-         WHERE o.org_id = $1 AND o.id = $2
-         UNION ALL SELECT 2, {} FROM activities WHERE org_id = $1 AND opportunity_id = $2
-         UNION ALL SELECT 1, {} FROM notes WHERE org_id = $1 AND opportunity_id = $2
-         ORDER BY part, created_at DESC, id DESC",
-        view_nulls.join(", "),
-        part(&activity),
-        part(&note),
-    )
-}
-
-/// The name each column of a select list comes out as: its alias, or the column's own name.
-/// The lists here have no comma inside an expression.
-fn output_names(list: &str) -> impl Iterator<Item = &str> {
-    list.split(',').filter_map(|column| column.split_whitespace().last()?.rsplit('.').next())
-}
-
 pub(super) const CLIENT_COLUMNS: &str = "org_id, id, name, email, phone, created_at, updated_at";
 pub(super) const CATEGORY_COLUMNS: &str = "org_id, id, name, color, sort_order, is_active, created_at, updated_at";
 pub(super) const STAFF_COLUMNS: &str = "org_id, id, name, email, role, is_active, created_at, updated_at";

@@ -6,7 +6,7 @@ use domain::auth::{Actor, ApiToken, Staff, TokenInfo};
 use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
-use domain::opportunity::{Opportunity, OpportunityDetail, OpportunityView, References};
+use domain::opportunity::{Opportunity, OpportunityView, References};
 use domain::query::{ClientFilter, OpportunityFilter, SortKey, StatsFilter};
 use domain::search::{EXACT_TOTAL_LIMIT, SearchWords, Total};
 use domain::stats::PipelineTotals;
@@ -114,19 +114,6 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn opportunity_view(&self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityView>> {
         let statement = Statement::new(format!("{} WHERE o.org_id = $1 AND o.id = $2", view_select())).bind(org_id).bind(id);
         optional(&mut self.backend.reader(), statement, rows::opportunity_view).await
-    }
-
-    async fn opportunity_detail(&self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityDetail>> {
-        let rows = self.backend.reader().fetch_all(Statement::new(detail_select()).bind(org_id).bind(id)).await?;
-        let Some((view, records)) = rows.split_first() else { return Ok(None) };
-        let mut detail = OpportunityDetail { view: rows::opportunity_view(view)?, notes: Vec::new(), activities: Vec::new() };
-        for record in records {
-            match record.int32("part")? {
-                1 => detail.notes.push(rows::note(record)?),
-                _ => detail.activities.push(rows::activity(record)?),
-            }
-        }
-        Ok(Some(detail))
     }
 
     async fn notes(&self, org_id: Uuid, opportunity_id: Uuid) -> Result<Vec<Note>> {
@@ -332,8 +319,8 @@ impl ListFilter<'_> {
     /// index found more matches than it was asked for, so the list must walk its order instead.
     async fn page<R: Run>(&self, reader: &mut R) -> Result<Option<(Vec<OpportunityView>, Total)>> {
         let filter = self.filter;
-        let mut statement = Statement::new("SELECT o.org_id, o.id FROM opportunities o");
-        self.push_where(&mut statement);
+        let mut statement = Statement::new("SELECT o.org_id, o.id");
+        self.push_from_where(&mut statement);
         statement.push(&order_by(filter));
         statement.push(" LIMIT ").push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
         let page = std::mem::take(&mut statement.sql);
@@ -402,18 +389,37 @@ impl ListFilter<'_> {
     fn push_count(&self, statement: &mut Statement) {
         let filter = self.filter;
         if let Some(Matches::Many) = self.matches {
-            statement.push("SELECT COUNT(*) AS total FROM (SELECT 1 FROM opportunities o");
-            self.push_where(statement);
+            statement.push("SELECT COUNT(*) AS total FROM (SELECT 1");
+            self.push_from_where(statement);
             statement.push(" LIMIT ").push_bind(EXACT_TOTAL_LIMIT + 1).push(") matches");
-            return;
-        }
-        if filter.search.is_some() || filter.client_id.is_some() || filter.follow_up_due_by.is_some() {
-            statement.push("SELECT COUNT(*) AS total FROM opportunities o");
+        } else if filter.search.is_some() || filter.client_id.is_some() || filter.follow_up_due_by.is_some() {
+            statement.push("SELECT COUNT(*) AS total");
+            self.push_from_where(statement);
         } else {
             let scope = totals_scope(filter.assigned_to, filter.category_id);
             statement.push(&format!("SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS total FROM pipeline_{scope} o"));
+            self.push_where(statement);
         }
-        self.push_where(statement);
+    }
+
+    /// ` FROM … WHERE …` over the opportunities. The text index's matches, when they are known
+    /// to be few, come first and the opportunities are looked up by key: written as a CROSS
+    /// JOIN, which SQLite always runs in the order written (it would otherwise walk the list's
+    /// order through every lead to find the one that matches) and PostgreSQL plans as it likes.
+    fn push_from_where(&self, statement: &mut Statement) {
+        match (self.matches, &self.filter.search) {
+            (Some(Matches::Indexed), Some(words)) => {
+                let TextSearch { matching, key, .. } = self.dialect.text_search;
+                let matching = matching(statement, self.org_id, words, EXACT_TOTAL_LIMIT + 1);
+                statement.push(&format!(" FROM ({matching}) m CROSS JOIN opportunities o"));
+                self.push_where(statement);
+                statement.push(&format!(" AND {key} = m.key"));
+            }
+            _ => {
+                statement.push(" FROM opportunities o");
+                self.push_where(statement);
+            }
+        }
     }
 
     fn push_where(&self, statement: &mut Statement) {
@@ -435,19 +441,11 @@ impl ListFilter<'_> {
         if let Some(due_by) = filter.follow_up_due_by {
             statement.push(" AND o.status NOT IN ('won', 'lost') AND o.follow_up_date <= ").push_bind(due_by);
         }
-        match (self.matches, &filter.search) {
-            (Some(Matches::Indexed), Some(words)) => {
-                let TextSearch { matching, key, .. } = self.dialect.text_search;
-                let matching = matching(statement, self.org_id, words, EXACT_TOTAL_LIMIT + 1);
-                statement.push(&format!(" AND {key} IN ({matching})"));
+        if let (Some(Matches::Many), Some(words)) = (self.matches, &filter.search) {
+            for word in &words.0 {
+                let condition = (self.dialect.text_search.matches_word)(statement, word);
+                statement.push(" AND ").push(&condition);
             }
-            (Some(Matches::Many), Some(words)) => {
-                for word in &words.0 {
-                    let condition = (self.dialect.text_search.matches_word)(statement, word);
-                    statement.push(" AND ").push(&condition);
-                }
-            }
-            _ => {}
         }
     }
 }
