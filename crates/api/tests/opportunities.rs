@@ -532,6 +532,10 @@ async fn stats_equal_a_full_recount_after_every_kind_of_change(app: TestApp) {
     app.patch(owner, &path(6), json!({"status": "stale"})).await.expect(200);
     app.delete(owner, &path(7)).await.expect(200);
     app.patch(owner, &path(8), json!({"assigned_to": null, "category_id": null, "status": "contacted"})).await.expect(200);
+    app.patch(owner, &path(9), json!({"follow_up_date": day(-4)})).await.expect(200);
+    app.patch(owner, &path(10), json!({"status": "qualified"})).await.expect(200);
+    app.patch(owner, &path(11), json!({"probability": 90})).await.expect(200);
+    app.patch(owner, &path(11), json!({"estimated_value": null, "follow_up_date": day(1)})).await.expect(200);
 
     let leads = app.get(owner, "/opportunities?limit=200").await.expect(200).data().as_array().unwrap().clone();
     let end_of_today = format!("{}T23:59:59.999999Z", &day(0)[..10]);
