@@ -36,17 +36,12 @@ pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Po
     Ok(SqlStore::new(Postgres15 { pool }))
 }
 
-/// A condition on `column` (the lowercased `search_text` of migration 0006) true when the word
-/// begins a word of it: a substring test first, which the trigram index serves and which is
-/// cheap per row, then a regular expression for the word boundary, which is not (about 3 µs a
-/// row). `[:alnum:]` follows the database's character classes, which in a UTF-8 locale are
-/// Unicode letters and digits, as on SQLite. A word holds only letters and digits, so it needs
-/// no escaping in either pattern.
-fn contains_word(statement: &mut Statement, column: &str, word: &SearchWord) -> String {
+/// The word as a regular expression over `search_text`, which the trigram index on it
+/// (migration 0006) serves. `[:alnum:]` follows the database's
+/// character classes, which in a UTF-8 locale are Unicode letters and digits, as on SQLite.
+fn word_pattern(word: &SearchWord) -> String {
     let end = if word.prefix { "" } else { "($|[^[:alnum:]])" };
-    let substring = statement.param(format!("%{}%", word.text));
-    let pattern = statement.param(format!("(^|[^[:alnum:]]){}{end}", word.text));
-    format!("{column} LIKE {substring} AND {column} ~ {pattern}")
+    format!("(^|[^[:alnum:]]){}{end}", word.text)
 }
 
 #[async_trait]
@@ -61,13 +56,13 @@ impl Backend for Postgres15 {
             matching: |statement, org_id, words, limit| {
                 let mut query = format!("SELECT m.id AS key FROM opportunities m WHERE m.org_id = {}", statement.param(org_id));
                 for word in &words.0 {
-                    query.push_str(&format!(" AND {}", contains_word(statement, "m.search_text", word)));
+                    query.push_str(&format!(" AND m.search_text ~* {}", statement.param(word_pattern(word))));
                 }
                 format!("{query} LIMIT {}", statement.param(limit))
             },
             key: "o.id",
             // Appending '' hides the column from its index: this check is for walking rows.
-            matches_word: |statement, word| contains_word(statement, "(o.search_text || '')", word),
+            matches_word: |statement, word| format!("(o.search_text || '') ~* {}", statement.param(word_pattern(word))),
             // The trigram index answers a prefix as cheaply as a whole word.
             cheap_prefix_length: usize::MAX,
         },
