@@ -9,7 +9,7 @@ use domain::search::SearchWord;
 use domain::{Error, Result, Timestamp};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
 
 use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, TextSearch, sqlx_plumbing};
@@ -22,17 +22,21 @@ pub(crate) struct Postgres15 {
 }
 
 /// Connects and migrates. sqlx holds an advisory lock while migrating, so replicas that start
-/// together apply each migration exactly once.
+/// together apply each migration exactly once. Migrations run on a connection of their own
+/// without the statement timeout, which is for requests: rewriting a large table takes longer.
 pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Postgres15>> {
+    let connect = PgConnectOptions::from_str(url).db()?;
+    let mut migrating = PgConnection::connect_with(&connect).await.db()?;
+    MIGRATOR.run(&mut migrating).await.map_err(Error::internal)?;
+    migrating.close().await.db()?;
     let timeout = format!("{}ms", options.statement_timeout.as_millis());
-    let connect = PgConnectOptions::from_str(url).db()?.options([("statement_timeout", timeout.as_str())]);
+    let connect = connect.options([("statement_timeout", timeout.as_str())]);
     let pool = PgPoolOptions::new()
         .max_connections(options.pool_size)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(connect)
         .await
         .db()?;
-    MIGRATOR.run(&pool).await.map_err(Error::internal)?;
     Ok(SqlStore::new(Postgres15 { pool }))
 }
 
