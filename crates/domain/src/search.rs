@@ -30,14 +30,7 @@ pub struct SearchWord {
     pub prefix: bool,
 }
 
-impl SearchWord {
-    /// Whether the word begins a word of `text` (is one, unless it is a prefix), ignoring case.
-    pub fn matches(&self, text: &str) -> bool {
-        word_matches(&self.text, self.prefix, text)
-    }
-}
-
-/// [`SearchWord::matches`] for a word given as its parts (`word` lowercased), without building one.
+/// Whether `word` (lowercased) begins a word of `text` (is one, unless it is a prefix), ignoring case.
 pub fn word_matches(word: &str, prefix: bool, text: &str) -> bool {
     WORD.find_iter(text).any(|found| {
         let mut candidate = found.as_str().chars().flat_map(char::to_lowercase);
@@ -60,10 +53,11 @@ pub struct SearchWords(pub Vec<SearchWord>);
 
 impl SearchWords {
     pub fn parse(search: &str) -> SearchWords {
-        let found: Vec<_> = WORD.find_iter(search).collect();
-        let words =
-            found.iter().map(|word| SearchWord { text: word.as_str().to_lowercase(), prefix: word.end() == search.len() }).collect();
-        SearchWords(words)
+        SearchWords(
+            WORD.find_iter(search)
+                .map(|word| SearchWord { text: word.as_str().to_lowercase(), prefix: word.end() == search.len() })
+                .collect(),
+        )
     }
 
     pub fn is_empty(&self) -> bool {
@@ -143,7 +137,7 @@ mod tests {
             ("5550100", false),
         ] {
             let words = SearchWords::parse(search);
-            assert_eq!(words.0.iter().all(|word| word.matches(text)), expected, "{search}");
+            assert_eq!(words.0.iter().all(|word| word_matches(&word.text, word.prefix, text)), expected, "{search}");
         }
     }
 

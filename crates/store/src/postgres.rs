@@ -41,8 +41,8 @@ pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Po
 }
 
 /// The word as a regular expression over `search_text`, which the trigram index on it
-/// (migration 0006) serves. `[:alnum:]` follows the database's
-/// character classes, which in a UTF-8 locale are Unicode letters and digits, as on SQLite.
+/// (migration 0006) serves. `[:alnum:]` follows the database's character classes, which in a
+/// UTF-8 locale are Unicode letters and digits, as on SQLite.
 fn word_pattern(word: &SearchWord) -> String {
     let end = if word.prefix { "" } else { "($|[^[:alnum:]])" };
     format!("(^|[^[:alnum:]]){}{end}", word.text)

@@ -42,7 +42,6 @@ pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Sq
         .busy_timeout(Duration::from_secs(10));
     let mut writer = SqliteConnection::connect_with(&connect).await.db()?;
     MIGRATOR.run(&mut writer).await.map_err(Error::internal)?;
-    sqlite_functions::register(&mut writer).await.db()?;
     let writer = GroupWriter::new(writer);
     let reader = SqlitePoolOptions::new()
         .max_connections(pool_size)

@@ -1,4 +1,4 @@
-//! SQL functions the SQLite backend registers on each of its connections.
+//! SQL functions the SQLite backend registers on each of its reading connections.
 //!
 //! `has_word(word, prefix, text)` is the row-by-row check of one search word (see
 //! [`domain::search::word_matches`]) for searches that match so many leads that the list walks
