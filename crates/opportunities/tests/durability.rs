@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Server, fresh_postgres_schema};
+use common::Server;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
@@ -28,8 +28,9 @@ async fn acknowledged_writes_survive_kill_9_on_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: scripts/test.sh runs it when it finds one"]
 async fn acknowledged_writes_survive_kill_9_on_postgres() {
-    let Some(database) = fresh_postgres_schema().await else { return };
+    let database = store::testing::fresh_postgres_schema("durability").await;
     acknowledged_writes_survive_kill_9(&database).await;
 }
 

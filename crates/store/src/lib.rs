@@ -8,6 +8,8 @@ pub mod service;
 mod sql;
 mod sqlite;
 mod sqlite_functions;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tokens;
 
 use std::sync::Arc;

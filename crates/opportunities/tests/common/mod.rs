@@ -59,19 +59,3 @@ impl Server {
         assert_eq!(exit.signal(), Some(9), "killed by SIGKILL, got {exit}");
     }
 }
-
-/// A URL for a fresh, empty schema in the database `OPPORTUNITIES_TEST_POSTGRES_URL` names, or
-/// `None` (with a notice that the test is skipped) when that variable is not set.
-pub async fn fresh_postgres_schema() -> Option<String> {
-    use sqlx::Connection;
-    let Ok(url) = std::env::var("OPPORTUNITIES_TEST_POSTGRES_URL") else {
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "\n*** SKIPPED: OPPORTUNITIES_TEST_POSTGRES_URL is not set ***\n");
-        return None;
-    };
-    let schema = format!("replicas_{}", uuid::Uuid::now_v7().simple());
-    let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect to OPPORTUNITIES_TEST_POSTGRES_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.expect("create a schema");
-    let separator = if url.contains('?') { '&' } else { '?' };
-    Some(format!("{url}{separator}options[search_path]={schema}"))
-}
