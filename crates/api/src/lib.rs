@@ -1,6 +1,8 @@
 //! The HTTP/JSON face of Opportunities: a thin layer that authenticates the caller, turns
 //! requests into domain inputs, calls the store's use cases and wraps results in the envelope.
 
+#![forbid(unsafe_code)]
+
 mod envelope;
 mod error;
 mod extract;

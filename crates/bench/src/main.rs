@@ -1,6 +1,8 @@
 //! `opportunities-bench`: seed a large pipeline, drive a running server, chart how latency
 //! grows with the data, and a quick self-contained check for CI. See BENCHMARKS.md.
 
+#![forbid(unsafe_code)]
+
 mod chart;
 mod data;
 mod quick;

@@ -2,6 +2,8 @@
 //! client or staff member is, how a lead moves through the pipeline, who may do what, and
 //! how pipeline statistics are computed. The storage and HTTP layers only move these types.
 
+#![forbid(unsafe_code)]
+
 pub mod activity;
 pub mod auth;
 pub mod category;

@@ -1,6 +1,8 @@
 //! `opportunities`: serve the API, create organizations, migrate the database.
 //! Machine-readable results go to stdout as JSON lines; logs go to stderr.
 
+#![forbid(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -2,11 +2,15 @@
 //! use cases in [`service`], written once over the trait so that every backend applies the same
 //! rules inside one transaction.
 
+// Only the registration of an SQLite function needs unsafe code; it is allowed there alone.
+#![deny(unsafe_code)]
+
 mod group_commit;
 mod postgres;
 pub mod service;
 mod sql;
 mod sqlite;
+#[allow(unsafe_code)]
 mod sqlite_functions;
 #[cfg(feature = "testing")]
 pub mod testing;
