@@ -343,44 +343,28 @@ fn add(sums: &mut Sums, more: Sums) {
     *sums = (sums.0 + more.0, sums.1 + more.1, sums.2 + more.2);
 }
 
-/// The totals tables, without the rows of groups that are now empty: the triggers keep those
-/// (at zero) rather than delete them.
+/// The totals tables as they are.
 async fn stored(db: &Db) -> Totals {
     let pipeline = "SELECT org_id, status, source, assigned_to, category_id, count, value_cents, weighted FROM pipeline_totals";
+    let follow_ups = "SELECT org_id, day, assigned_to, category_id, count FROM follow_up_totals";
     let pipeline_org = "SELECT org_id, status, source, count, value_cents, weighted FROM pipeline_org_totals";
-    let not_empty = |sums: &Sums| *sums != (0, 0, 0);
+    let follow_ups_org = "SELECT org_id, day, count FROM follow_up_org_totals";
     Totals {
-        pipeline: db
-            .rows::<(Uuid, String, String, Uuid, Uuid, i64, i64, i64)>(pipeline)
-            .await
-            .into_iter()
-            .map(|(org, status, source, assignee, category, count, value, weighted)| {
-                ((org, status, source, assignee, category), (count, value, weighted))
-            })
-            .filter(|(_, sums)| not_empty(sums))
-            .collect(),
-        follow_ups: db
-            .rows::<(Uuid, i64, Uuid, Uuid, i64)>("SELECT org_id, day, assigned_to, category_id, count FROM follow_up_totals")
-            .await
-            .into_iter()
-            .map(|(org, day, assignee, category, count)| ((org, day, assignee, category), count))
-            .filter(|(_, count)| *count != 0)
-            .collect(),
-        pipeline_org: db
-            .rows::<(Uuid, String, String, i64, i64, i64)>(pipeline_org)
-            .await
-            .into_iter()
-            .map(|(org, status, source, count, value, weighted)| ((org, status, source), (count, value, weighted)))
-            .filter(|(_, sums)| not_empty(sums))
-            .collect(),
-        follow_ups_org: db
-            .rows::<(Uuid, i64, i64)>("SELECT org_id, day, count FROM follow_up_org_totals")
-            .await
-            .into_iter()
-            .map(|(org, day, count)| ((org, day), count))
-            .filter(|(_, count)| *count != 0)
-            .collect(),
+        pipeline: non_empty(db.rows::<(Uuid, String, String, Uuid, Uuid, i64, i64, i64)>(pipeline).await, |(o, s, src, a, c, n, v, w)| {
+            ((o, s, src, a, c), (n, v, w))
+        }),
+        follow_ups: non_empty(db.rows::<(Uuid, i64, Uuid, Uuid, i64)>(follow_ups).await, |(o, day, a, c, n)| ((o, day, a, c), n)),
+        pipeline_org: non_empty(db.rows::<(Uuid, String, String, i64, i64, i64)>(pipeline_org).await, |(o, s, src, n, v, w)| {
+            ((o, s, src), (n, v, w))
+        }),
+        follow_ups_org: non_empty(db.rows::<(Uuid, i64, i64)>(follow_ups_org).await, |(o, day, n)| ((o, day), n)),
     }
+}
+
+/// Rows as (key, totals), less those of groups that are now empty: the triggers keep those, at
+/// zero, rather than delete them.
+fn non_empty<R, K: Ord, V: Default + PartialEq>(rows: Vec<R>, split: impl Fn(R) -> (K, V)) -> BTreeMap<K, V> {
+    rows.into_iter().map(split).filter(|(_, totals)| *totals != V::default()).collect()
 }
 
 /// One token of SQLite's word index: (row, column, position) and the word there.
