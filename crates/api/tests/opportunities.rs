@@ -348,8 +348,8 @@ async fn stats_match_a_known_data_set(app: TestApp) {
         ("contacted", None, 20, Some("referral"), false),
         ("qualified", Some("250.10"), 70, Some("referral"), true),
         ("proposal", Some("0.01"), 50, None, false),
-        ("won", Some("900.00"), 0, Some("website"), false),
-        ("won", Some("100.00"), 0, Some("referral"), true),
+        ("won", Some("900.00"), 100, Some("website"), false),
+        ("won", Some("100.00"), 100, Some("referral"), true),
         ("lost", Some("400.00"), 0, Some("website"), false),
         ("stale", Some("75.00"), 10, Some("walk_in"), false),
     ];

@@ -9,7 +9,7 @@ use domain::activity::{Activity, ActivityType, Note};
 use domain::auth::{ApiToken, Role, Staff};
 use domain::category::{Category, CreateCategory};
 use domain::client::Client;
-use domain::opportunity::{Opportunity, Status};
+use domain::opportunity::{Opportunity, Stage, Status};
 use domain::{Money, Timestamp};
 use serde::{Deserialize, Serialize};
 use store::{Store, Tx};
@@ -289,24 +289,34 @@ async fn write_opportunities(tx: &mut dyn Tx, ctx: &OrgContext, range: Range<u64
             Status::Stale => rng.chance(0.5).then(|| ctx.now_us - rng.range(1, 60) * DAY_US),
             _ => rng.chance(0.85).then(|| ctx.now_us + rng.range(-60 * DAY_US, 60 * DAY_US)),
         };
+        // Drawn in the order the fields were before the pipeline's fields became a `Stage`, so a
+        // seed still gives the same data.
+        let id = data::uuid_at(&mut rng, created);
+        let prospect_phone = rng.chance(0.7).then(|| data::phone(&mut rng));
+        let category_id = rng.chance(0.85).then(|| ctx.categories[category % ctx.categories.len()]);
+        let title = data::title(&mut rng, source, treatment, &name);
+        let description = rng.chance(0.8).then(|| data::description(&mut rng, treatment));
+        let estimated_value = rng.chance(0.92).then(|| Money::from_cents(data::value_cents(&mut rng)));
+        let probability = data::probability(&mut rng, status);
+        let assigned_to = rng.chance(0.8).then(|| rng.pick(&ctx.staff).0);
+        let closed_reason = (status == Status::Lost && rng.chance(0.6)).then(|| data::lost_reason(&mut rng).to_owned());
+        let closed_at = closed.and_then(Timestamp::from_unix_micros);
+        let stage = Stage::from_storage(status, probability, closed_at, closed_reason, None)
+            .map_err(|column| format!("the seed broke a pipeline rule in {column}"))?;
         let mut opportunity = Opportunity {
-            id: data::uuid_at(&mut rng, created),
+            id,
             org_id: ctx.org_id,
             client_id: None,
             prospect_email: Some((ctx.email)(ctx.org_index, i)),
-            prospect_phone: rng.chance(0.7).then(|| data::phone(&mut rng)),
-            category_id: rng.chance(0.85).then(|| ctx.categories[category % ctx.categories.len()]),
-            title: data::title(&mut rng, source, treatment, &name),
-            description: rng.chance(0.8).then(|| data::description(&mut rng, treatment)),
-            estimated_value: rng.chance(0.92).then(|| Money::from_cents(data::value_cents(&mut rng))),
-            probability: data::probability(&mut rng, status),
-            status,
+            prospect_phone,
+            category_id,
+            title,
+            description,
+            estimated_value,
+            stage,
             source: source.map(str::to_owned),
-            assigned_to: rng.chance(0.8).then(|| rng.pick(&ctx.staff).0),
+            assigned_to,
             follow_up_date: follow_up.and_then(Timestamp::from_unix_micros),
-            closed_at: closed.and_then(Timestamp::from_unix_micros),
-            closed_reason: (status == Status::Lost && rng.chance(0.6)).then(|| data::lost_reason(&mut rng).to_owned()),
-            transaction_id: None,
             created_by: rng.pick(&ctx.staff).0,
             created_at: ts(created),
             updated_at: ts(updated),

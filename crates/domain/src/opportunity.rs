@@ -1,5 +1,7 @@
 //! Opportunities and how they move through the pipeline.
 
+mod pipeline;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -9,6 +11,8 @@ use crate::auth::{Actor, non_null};
 use crate::category::CategoryRef;
 use crate::client::{ClientRef, CreateClient};
 use crate::{Error, FieldErrors, Money, Patch, Result, Timestamp, text};
+
+pub use self::pipeline::{DefaultProbabilities, Stage, StageRequest, StatusMove, Transition};
 
 pub const TITLE_MAX: usize = 200;
 pub const DESCRIPTION_MAX: usize = 10_000;
@@ -76,15 +80,12 @@ pub struct Opportunity {
     pub title: String,
     pub description: Option<String>,
     pub estimated_value: Option<Money>,
-    pub probability: i32,
-    pub status: Status,
+    /// Status, probability and the closing fields, which the pipeline's rules tie together.
+    #[serde(flatten)]
+    pub stage: Stage,
     pub source: Option<String>,
     pub assigned_to: Option<Uuid>,
     pub follow_up_date: Option<Timestamp>,
-    pub closed_at: Option<Timestamp>,
-    pub closed_reason: Option<String>,
-    /// The sale this opportunity turned into, when won.
-    pub transaction_id: Option<Uuid>,
     pub created_by: Uuid,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -107,7 +108,8 @@ pub struct CreateOpportunity {
     pub category_id: Option<Uuid>,
     pub description: Option<String>,
     pub estimated_value: Option<Money>,
-    /// 0 to 100; defaults to 10.
+    /// 0 to 100; defaults to 10. A lead created `won` has 100 and one created `lost` 0: another
+    /// value with them is a 422.
     #[schema(minimum = 0, maximum = 100)]
     pub probability: Option<i64>,
     /// Defaults to `open`.
@@ -117,6 +119,13 @@ pub struct CreateOpportunity {
     /// An active staff member.
     pub assigned_to: Option<Uuid>,
     pub follow_up_date: Option<Timestamp>,
+}
+
+impl CreateOpportunity {
+    /// The records the new opportunity would point at.
+    pub fn references(&self) -> References {
+        References { client_id: self.client_id, category_id: self.category_id, assigned_to: self.assigned_to }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -146,11 +155,16 @@ pub struct UpdateOpportunity {
     #[serde(default)]
     #[schema(value_type = Option<Money>)]
     pub estimated_value: Patch<Money>,
+    /// 0 to 100. A won lead's is 100 and a lost one's 0: another value is a 422 unless `status`
+    /// moves the lead to another stage in the same request. A stage move without one takes a
+    /// lead still at its old stage's default (a reopened one, say) to the new stage's (10).
     #[serde(default)]
     #[schema(value_type = i64, minimum = 0, maximum = 100)]
     pub probability: Patch<i64>,
-    /// Setting `won` or `lost` closes the opportunity just like the close endpoint;
-    /// moving a closed one to another stage reopens it.
+    /// Setting `won` or `lost` closes the opportunity just like the close endpoint; moving a
+    /// closed one to another stage reopens it and clears `closed_at` and `closed_reason`. A won
+    /// lead with a `transaction_id` leaves `won` only if the same request sets `transaction_id`
+    /// to null (409 otherwise), so that no sale is unlinked unnoticed.
     #[serde(default)]
     #[schema(value_type = Status)]
     pub status: Patch<Status>,
@@ -163,9 +177,13 @@ pub struct UpdateOpportunity {
     #[serde(default)]
     #[schema(value_type = Option<Timestamp>)]
     pub follow_up_date: Patch<Timestamp>,
+    /// Only a won or lost lead (or one this request closes) has one; 422 otherwise. Moving
+    /// between won and lost drops the old reason unless this gives the new one.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub closed_reason: Patch<String>,
+    /// The sale a won lead became; only a lead that is won after this request may link one
+    /// (422 otherwise). `null` unlinks it.
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
     pub transaction_id: Patch<Uuid>,
@@ -208,8 +226,14 @@ impl Opportunity {
     /// references that the store must check.
     pub fn new(org_id: Uuid, created_by: Uuid, input: CreateOpportunity, now: Timestamp) -> Result<(Opportunity, References)> {
         let mut errors = FieldErrors::default();
-        let status = input.status.unwrap_or(Status::Open);
-        let mut opportunity = Opportunity {
+        let references = input.references();
+        let request = StageRequest {
+            status: input.status,
+            probability: input.probability.and_then(|p| check_probability(&mut errors, p)),
+            ..StageRequest::default()
+        };
+        let entered = Stage::transition(None, request, &DefaultProbabilities::STANDARD, now, &mut errors)?;
+        let opportunity = Opportunity {
             id: Uuid::now_v7(),
             org_id,
             client_id: input.client_id,
@@ -220,22 +244,16 @@ impl Opportunity {
             title: text::required(&mut errors, "title", input.title, TITLE_MAX),
             description: text::optional(&mut errors, "description", input.description, DESCRIPTION_MAX),
             estimated_value: check_value(&mut errors, input.estimated_value),
-            probability: input.probability.map_or(DEFAULT_PROBABILITY, |p| check_probability(&mut errors, p)),
-            status: Status::Open,
+            stage: entered.stage,
             source: source(&mut errors, input.source),
             assigned_to: input.assigned_to,
             follow_up_date: input.follow_up_date,
-            closed_at: None,
-            closed_reason: None,
-            transaction_id: None,
             created_by,
             created_at: now,
             updated_at: now,
             version: 1,
         };
-        opportunity.set_status(status, now);
         opportunity.check_party(&mut errors);
-        let references = opportunity.references();
         errors.into_result((opportunity, references))
     }
 
@@ -245,10 +263,6 @@ impl Opportunity {
             Some(version) if version != self.version => Err(Error::PreconditionFailed { current_version: self.version }),
             _ => Ok(()),
         }
-    }
-
-    pub fn references(&self) -> References {
-        References { client_id: self.client_id, category_id: self.category_id, assigned_to: self.assigned_to }
     }
 
     /// Applies a partial update. The returned references are only those the update changes:
@@ -262,19 +276,13 @@ impl Opportunity {
             Patch::Value(title) => next.title = text::required(&mut errors, "title", Some(title), TITLE_MAX),
         }
         next.client_id = input.client_id.clone().apply(next.client_id);
-        if !input.prospect_name.is_absent() {
-            next.prospect_name = text::optional(&mut errors, "prospect_name", input.prospect_name.apply(None), NAME_MAX);
-        }
+        next.prospect_name = checked_text(&mut errors, "prospect_name", input.prospect_name, NAME_MAX).apply(next.prospect_name);
         if !input.prospect_email.is_absent() {
             next.prospect_email = text::email(&mut errors, "prospect_email", input.prospect_email.apply(None));
         }
-        if !input.prospect_phone.is_absent() {
-            next.prospect_phone = text::optional(&mut errors, "prospect_phone", input.prospect_phone.apply(None), PHONE_MAX);
-        }
+        next.prospect_phone = checked_text(&mut errors, "prospect_phone", input.prospect_phone, PHONE_MAX).apply(next.prospect_phone);
         next.category_id = input.category_id.clone().apply(next.category_id);
-        if !input.description.is_absent() {
-            next.description = text::optional(&mut errors, "description", input.description.apply(None), DESCRIPTION_MAX);
-        }
+        next.description = checked_text(&mut errors, "description", input.description, DESCRIPTION_MAX).apply(next.description);
         if !input.estimated_value.is_absent() {
             next.estimated_value = check_value(&mut errors, input.estimated_value.apply(None));
         }
@@ -283,46 +291,39 @@ impl Opportunity {
         }
         next.assigned_to = input.assigned_to.clone().apply(next.assigned_to);
         next.follow_up_date = input.follow_up_date.apply(next.follow_up_date);
-        next.transaction_id = input.transaction_id.apply(next.transaction_id);
-        let probability = non_null(&mut errors, "probability", input.probability, i64::from(next.probability));
-        next.probability = check_probability(&mut errors, probability);
-        let status = non_null(&mut errors, "status", input.status, next.status);
-        let mut activities = Vec::new();
-        // Closing forces the probability and reopening clears the closing fields, so the
-        // status moves after the plain fields; a reason given with it is then kept.
-        activities.extend(next.move_to(actor, status, now));
-        if !input.closed_reason.is_absent() {
-            next.closed_reason = text::optional(&mut errors, "closed_reason", input.closed_reason.apply(None), REASON_MAX);
-        }
-        next.check_party(&mut errors);
+        let probability = non_null(&mut errors, "probability", input.probability.map(Some), None);
+        let request = StageRequest {
+            status: Some(non_null(&mut errors, "status", input.status, self.stage.status())),
+            probability: probability.and_then(|p| check_probability(&mut errors, p)),
+            closed_reason: checked_text(&mut errors, "closed_reason", input.closed_reason, REASON_MAX),
+            transaction_id: input.transaction_id,
+        };
         let references = References {
             client_id: input.client_id.value().copied(),
             category_id: input.category_id.value().copied(),
             assigned_to: input.assigned_to.value().copied(),
         };
-        let change = next.into_change(self, activities, now);
-        errors.into_result((change, references))
+        let change = self.changed(actor, next, request, None, now, errors)?;
+        Ok((change, references))
     }
 
     /// Closes the opportunity as won or lost.
     pub fn closed(&self, actor: &Actor, input: CloseOpportunity, now: Timestamp) -> Result<Change> {
-        if self.status.is_closed() {
-            return Err(Error::AlreadyClosed { status: self.status.as_str() });
+        if self.stage.status().is_closed() {
+            return Err(Error::AlreadyClosed { status: self.stage.status().as_str() });
         }
         let mut errors = FieldErrors::default();
         let won = input.won.unwrap_or_else(|| {
             errors.add("won", "is required: true for a sale, false for a lost lead");
             false
         });
-        if !won && input.transaction_id.is_some() {
-            errors.add("transaction_id", "only a won opportunity links to a transaction");
-        }
-        let reason = text::optional(&mut errors, "reason", input.reason, REASON_MAX);
-        let mut next = self.clone();
-        let activities: Vec<_> = next.move_to(actor, if won { Status::Won } else { Status::Lost }, now).into_iter().collect();
-        next.closed_reason = reason;
-        next.transaction_id = input.transaction_id.or(next.transaction_id);
-        errors.into_result(next.into_change(self, activities, now))
+        let request = StageRequest {
+            status: Some(if won { Status::Won } else { Status::Lost }),
+            probability: None,
+            closed_reason: Patch::given(text::optional(&mut errors, "reason", input.reason, REASON_MAX)),
+            transaction_id: Patch::given(input.transaction_id),
+        };
+        self.changed(actor, self.clone(), request, None, now, errors)
     }
 
     /// The client record to create from the prospect's details, or why there can be none.
@@ -337,39 +338,42 @@ impl Opportunity {
     }
 
     /// Links the opportunity to the client it was converted into.
-    pub fn converted(&self, actor: &Actor, client: &ClientRef, created: bool, now: Timestamp) -> Change {
+    pub fn converted(&self, actor: &Actor, client: &ClientRef, created: bool, now: Timestamp) -> Result<Change> {
         let mut next = self.clone();
         next.client_id = Some(client.id);
         let how = if created { "created a new client record" } else { "linked to the existing client with the same e-mail" };
         let description = format!("Converted to client {} ({how}) by {}", client.name, actor.name);
         let activity = Activity::logged(actor, self.id, ActivityType::Other, description, now);
-        next.into_change(self, vec![activity], now)
+        self.changed(actor, next, StageRequest::default(), Some(activity), now, FieldErrors::default())
     }
 
-    /// Moves to `status` with the effects of closing or reopening; the returned activity
-    /// records the move. Moving to the current status changes nothing.
-    fn move_to(&mut self, actor: &Actor, status: Status, now: Timestamp) -> Option<Activity> {
-        let from = self.status;
-        if from == status {
-            return None;
+    /// Where every change of an existing opportunity ends: `next` holds its other fields as
+    /// changed, the pipeline's transition from this opportunity's stage gives its stage, a
+    /// status move is logged as an activity (before `also`), and the version moves on if
+    /// anything changed. A stage history would be written from the same transition.
+    fn changed(
+        &self,
+        actor: &Actor,
+        mut next: Opportunity,
+        request: StageRequest,
+        also: Option<Activity>,
+        now: Timestamp,
+        mut errors: FieldErrors,
+    ) -> Result<Change> {
+        let transition = Stage::transition(Some(&self.stage), request, &DefaultProbabilities::STANDARD, now, &mut errors)?;
+        next.stage = transition.stage;
+        next.check_party(&mut errors);
+        errors.into_result(())?;
+        let logged = transition.moved.and_then(|moved| {
+            let from = moved.from?;
+            let description = format!("Status changed from {} to {} by {}", from.as_str(), moved.to.as_str(), actor.name);
+            Some(Activity::logged(actor, self.id, ActivityType::StatusChange, description, now))
+        });
+        if next != *self {
+            next.version = self.version + 1;
+            next.updated_at = now;
         }
-        self.set_status(status, now);
-        let description = format!("Status changed from {} to {} by {}", from.as_str(), status.as_str(), actor.name);
-        Some(Activity::logged(actor, self.id, ActivityType::StatusChange, description, now))
-    }
-
-    fn set_status(&mut self, status: Status, now: Timestamp) {
-        match status {
-            Status::Won | Status::Lost => {
-                self.probability = if status == Status::Won { 100 } else { 0 };
-                self.closed_at = Some(now);
-            }
-            _ => {
-                self.closed_at = None;
-                self.closed_reason = None;
-            }
-        }
-        self.status = status;
+        Ok(Change { opportunity: next, activities: logged.into_iter().chain(also).collect() })
     }
 
     /// Every opportunity is about somebody: an existing client or a named prospect.
@@ -377,14 +381,6 @@ impl Opportunity {
         if self.client_id.is_none() && self.prospect_name.is_none() {
             errors.add("prospect_name", "is required when there is no client_id");
         }
-    }
-
-    fn into_change(mut self, before: &Opportunity, activities: Vec<Activity>, now: Timestamp) -> Change {
-        if self != *before {
-            self.version = before.version + 1;
-            self.updated_at = now;
-        }
-        Change { opportunity: self, activities }
     }
 }
 
@@ -395,14 +391,21 @@ fn check_value(errors: &mut FieldErrors, value: Option<Money>) -> Option<Money> 
     value
 }
 
-fn check_probability(errors: &mut FieldErrors, probability: i64) -> i32 {
-    match i32::try_from(probability) {
-        Ok(p) if (0..=100).contains(&p) => p,
-        _ => {
-            errors.add("probability", "must be a whole number from 0 to 100");
-            0
-        }
+/// The probability if it is one (0 to 100), else `None` and a field error.
+fn check_probability(errors: &mut FieldErrors, probability: i64) -> Option<i32> {
+    let valid = i32::try_from(probability).ok().filter(|p| (0..=100).contains(p));
+    if valid.is_none() {
+        errors.add("probability", "must be a whole number from 0 to 100");
     }
+    valid
+}
+
+/// A text field of a partial update, checked; blank text clears it like `null`.
+fn checked_text(errors: &mut FieldErrors, field: &str, patch: Patch<String>, max: usize) -> Patch<String> {
+    if patch.is_absent() {
+        return Patch::Absent;
+    }
+    text::optional(errors, field, patch.apply(None), max).map_or(Patch::Null, Patch::Value)
 }
 
 fn source(errors: &mut FieldErrors, value: Option<String>) -> Option<String> {
@@ -477,7 +480,7 @@ mod tests {
     fn new_leads_are_open_normalised_and_need_somebody() {
         let actor = actor();
         let lead = lead(&actor);
-        assert_eq!((lead.title.as_str(), lead.status, lead.probability), ("Botox", Status::Open, DEFAULT_PROBABILITY));
+        assert_eq!((lead.title.as_str(), lead.stage.status(), lead.stage.probability()), ("Botox", Status::Open, DEFAULT_PROBABILITY));
         assert_eq!(lead.prospect_email.as_deref(), Some("jane@example.com"));
         assert_eq!(lead.source.as_deref(), Some("website"));
         let Err(Error::Validation(errors)) = Opportunity::new(actor.org_id, actor.staff_id, CreateOpportunity::default(), Timestamp::now())
@@ -493,8 +496,8 @@ mod tests {
         let actor = actor();
         let lead = lead(&actor);
         let won = lead.closed(&actor, CloseOpportunity { won: Some(true), ..Default::default() }, Timestamp::now()).unwrap();
-        assert_eq!((won.opportunity.status, won.opportunity.probability), (Status::Won, 100));
-        assert!(won.opportunity.closed_at.is_some());
+        assert_eq!((won.opportunity.stage.status(), won.opportunity.stage.probability()), (Status::Won, 100));
+        assert!(won.opportunity.stage.closed_at().is_some());
         assert_eq!(won.opportunity.version, lead.version + 1);
         assert_eq!(won.activities.len(), 1);
         assert_eq!(won.activities[0].description, "Status changed from open to won by Sam");
@@ -507,10 +510,10 @@ mod tests {
         let actor = actor();
         let close = CloseOpportunity { won: Some(false), reason: Some("price".into()), ..Default::default() };
         let lost = lead(&actor).closed(&actor, close, Timestamp::now()).unwrap().opportunity;
-        assert_eq!((lost.probability, lost.closed_reason.as_deref()), (0, Some("price")));
+        assert_eq!((lost.stage.probability(), lost.stage.closed_reason()), (0, Some("price")));
         let patch = UpdateOpportunity { status: Patch::Value(Status::Qualified), ..Default::default() };
         let (reopened, _) = lost.updated(&actor, patch, Timestamp::now()).unwrap();
-        assert_eq!((reopened.opportunity.closed_at, reopened.opportunity.closed_reason), (None, None));
+        assert_eq!((reopened.opportunity.stage.closed_at(), reopened.opportunity.stage.closed_reason()), (None, None));
     }
 
     #[test]

@@ -11,6 +11,11 @@ pub enum Patch<T> {
 }
 
 impl<T> Patch<T> {
+    /// A value if one is given, else absent: for requests whose fields are plain options.
+    pub fn given(value: Option<T>) -> Self {
+        value.map_or(Patch::Absent, Patch::Value)
+    }
+
     /// The field's new value, given its current one.
     pub fn apply(self, current: Option<T>) -> Option<T> {
         match self {

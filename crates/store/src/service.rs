@@ -185,7 +185,7 @@ pub async fn convert_to_client(store: &dyn Store, actor: &Actor, id: Uuid, expec
         }
     };
     let client_ref = ClientRef { id: client.id, name: client.name.clone(), email: client.email.clone(), phone: client.phone.clone() };
-    save_change(tx, &current, current.converted(actor, &client_ref, created, now)).await?;
+    save_change(tx, &current, current.converted(actor, &client_ref, created, now)?).await?;
     Ok(Conversion { client_id: client.id, client, created })
 }
 
@@ -407,20 +407,20 @@ pub async fn update_lead_form(store: &dyn Store, actor: &Actor, id: Uuid, input:
 pub async fn submit_to_lead_form(store: &dyn Store, form: &LeadForm, input: Input<Submission>) -> Result<()> {
     let now = Timestamp::now();
     let is_from_a_bot = input.fields().is_from_a_bot();
-    let inquiry = input.check(|submission| form.inquiry(submission, now))?;
+    let mut inquiry = input.check(|submission| form.inquiry(submission, now))?;
     if is_from_a_bot {
         return Ok(());
     }
-    let (mut opportunity, references) = Opportunity::new(form.org_id, form.created_by, inquiry, now)?;
     let mut tx = store.begin().await?;
-    let unusable = tx.unusable_references(form.org_id, &references).await?;
+    let unusable = tx.unusable_references(form.org_id, &inquiry.references()).await?;
     for (field, _) in unusable.iter() {
         match field {
-            "category_id" => opportunity.category_id = None,
-            "assigned_to" => opportunity.assigned_to = None,
+            "category_id" => inquiry.category_id = None,
+            "assigned_to" => inquiry.assigned_to = None,
             _ => {}
         }
     }
+    let (opportunity, _) = Opportunity::new(form.org_id, form.created_by, inquiry, now)?;
     tx.save_opportunity(&opportunity).await?;
     tx.commit().await
 }

@@ -46,6 +46,7 @@ pub struct TestApp {
     /// The owner of the organization every test starts with.
     pub owner: Caller,
     http: reqwest::Client,
+    url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -121,7 +122,19 @@ impl TestApp {
         let store = store::open(url, &options).await.expect("open the test database");
         let base = serve(store.clone(), GENEROUS).await;
         let owner = new_org(store.as_ref(), "Test Clinic").await;
-        TestApp { base, store, owner, http: reqwest::Client::new(), _dir: dir }
+        TestApp { base, store, owner, http: reqwest::Client::new(), url: url.to_owned(), _dir: dir }
+    }
+
+    /// Runs SQL on the test's database behind the service's back: `sqlite` or `postgres`,
+    /// whichever engine it is.
+    pub async fn execute_sql(&self, sqlite: &'static str, postgres: &'static str) {
+        if self.url.starts_with("sqlite:") {
+            let mut connection = sqlx::SqliteConnection::connect(&self.url).await.expect("connect to the SQLite file");
+            sqlx::raw_sql(sqlite).execute(&mut connection).await.expect("run the SQLite statements");
+        } else {
+            let mut connection = sqlx::PgConnection::connect(&self.url).await.expect("connect to PostgreSQL");
+            sqlx::raw_sql(postgres).execute(&mut connection).await.expect("run the PostgreSQL statements");
+        }
     }
 
     /// A second server on the same database with other limits on public submissions.

@@ -5,7 +5,7 @@ use domain::auth::{Actor, Role, Staff, TokenInfo};
 use domain::category::{Category, CategoryRef};
 use domain::client::{Client, ClientRef};
 use domain::lead_form::LeadForm;
-use domain::opportunity::{Opportunity, OpportunityView, StaffRef, Status};
+use domain::opportunity::{Opportunity, OpportunityView, StaffRef, Stage, Status};
 use domain::stats::StatusSourceTotals;
 use domain::{Error, Money, Result};
 
@@ -91,14 +91,17 @@ pub(super) fn opportunity(row: &impl RowReader) -> Result<Opportunity> {
         title: row.text("title")?,
         description: row.opt_text("description")?,
         estimated_value: row.opt_int("estimated_value")?.map(Money::from_cents),
-        probability: row.int32("probability")?,
-        status: parsed(row, "status", Status::parse)?,
+        stage: Stage::from_storage(
+            parsed(row, "status", Status::parse)?,
+            row.int32("probability")?,
+            row.opt_timestamp("closed_at")?,
+            row.opt_text("closed_reason")?,
+            row.opt_uuid("transaction_id")?,
+        )
+        .map_err(corrupt)?,
         source: row.opt_text("source")?,
         assigned_to: row.opt_uuid("assigned_to")?,
         follow_up_date: row.opt_timestamp("follow_up_date")?,
-        closed_at: row.opt_timestamp("closed_at")?,
-        closed_reason: row.opt_text("closed_reason")?,
-        transaction_id: row.opt_uuid("transaction_id")?,
         created_by: row.uuid("created_by")?,
         created_at: row.timestamp("created_at")?,
         updated_at: row.timestamp("updated_at")?,
