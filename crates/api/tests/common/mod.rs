@@ -128,6 +128,7 @@ impl TestApp {
     /// Runs SQL on the test's database behind the service's back: `sqlite` or `postgres`,
     /// whichever engine it is.
     pub async fn execute_sql(&self, sqlite: &'static str, postgres: &'static str) {
+        use sqlx::Connection;
         if self.url.starts_with("sqlite:") {
             let mut connection = sqlx::SqliteConnection::connect(&self.url).await.expect("connect to the SQLite file");
             sqlx::raw_sql(sqlite).execute(&mut connection).await.expect("run the SQLite statements");
