@@ -9,6 +9,7 @@ mod intake;
 mod observe;
 mod openapi;
 mod routes;
+mod serve;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ pub use error::ApiError;
 use intake::IntakeGuard;
 pub use intake::IntakeLimits;
 use observe::Metrics;
+pub use serve::{ServeLimits, serve};
 
 /// Requests larger than this are refused with 413: the longest note (10,000 characters of
 /// four-byte UTF-8) fits with room to spare.
@@ -56,6 +58,7 @@ pub fn router_with(store: Arc<dyn Store>, intake: IntakeLimits) -> Router {
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn(serve::guard))
         .layer(middleware::from_fn_with_state(state.clone(), observe::record))
         .layer(observe::trace_layer())
         .layer(observe::request_ids())
