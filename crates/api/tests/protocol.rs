@@ -1,6 +1,6 @@
 //! HTTP as clients really speak it: sockets that stall, more connections than the server takes,
-//! and requests hyper cannot parse. Each server here is the real `opportunities_api::serve`, as
-//! the binary runs it.
+//! requests hyper cannot parse, and the auth scheme written in any case. Each server here is
+//! the real `opportunities_api::serve`, as the binary runs it.
 
 mod common;
 
@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use common::TestApp;
 use opportunities_api::ServeLimits;
+use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-suite!(stalled_sockets_are_closed_while_others_are_served);
+suite!(stalled_sockets_are_closed_while_others_are_served, the_bearer_scheme_is_case_insensitive);
 
 /// A hang detector, not a latency bound: far beyond any timeout configured here.
 const HANG: Duration = Duration::from_secs(20);
@@ -154,4 +155,22 @@ async fn requests_hyper_cannot_parse_get_the_envelope() {
         );
         assert!(body["error"]["message"].as_str().is_some_and(|message| !message.is_empty()), "{body}");
     }
+}
+
+async fn the_bearer_scheme_is_case_insensitive(app: TestApp) {
+    let authorization = |scheme: &str| format!("{scheme} {}", app.owner.token);
+    for scheme in ["bearer", "BEARER", "bEaReR"] {
+        TestApp::reply(app.request(Method::GET, "/me").header("authorization", authorization(scheme))).await.expect(200);
+    }
+    // The idempotency check reads the same header: a retry in another case is still a replay.
+    let create = |scheme: &str| {
+        app.request(Method::POST, "/opportunities")
+            .header("authorization", authorization(scheme))
+            .header("idempotency-key", "any-case-scheme")
+            .json(&json!({"title": "Botox", "prospect_name": "Jane"}))
+    };
+    let first = TestApp::reply(create("bearer")).await.expect(201);
+    let retry = TestApp::reply(create("BEARER")).await.expect(201);
+    assert_eq!(retry.headers.get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
+    assert_eq!(retry.id(), first.id());
 }
