@@ -1,5 +1,7 @@
 //! Every error response, in one place: status, code, message and details.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -7,6 +9,8 @@ use domain::Error;
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
+
+use crate::serve::{HEAD_LIMIT_BYTES, HEADERS_LIMIT, URI_LIMIT_BYTES};
 
 /// Why a request failed: a domain error, or one that only HTTP can cause.
 #[derive(Debug)]
@@ -24,6 +28,14 @@ pub enum ApiError {
     IdempotencyKeyReused,
     RateLimited { retry_after_secs: u64 },
     IdempotencyKeyInProgress,
+    // The transport's refusals (see `serve`): hyper could not parse the request line or a
+    // header, the head or the target was too long, the body did not arrive in time, or the
+    // server is at its connection limit.
+    MalformedRequestHead,
+    RequestHeadTooLarge,
+    UriTooLong,
+    BodyTimeout(Duration),
+    Overloaded,
 }
 
 impl From<Error> for ApiError {
@@ -43,7 +55,8 @@ pub struct ErrorEnvelope {
 pub struct ErrorBody {
     /// Stable and machine-readable: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
     /// `conflict`, `already_closed`, `already_converted`, `payload_too_large`,
-    /// `unsupported_media_type`, `validation_failed`, `internal`, ...
+    /// `unsupported_media_type`, `validation_failed`, `internal`, `request_timeout`,
+    /// `uri_too_long`, `headers_too_large`, `overloaded`, ...
     pub code: &'static str,
     /// For people: what went wrong and what to do about it.
     pub message: String,
@@ -116,7 +129,37 @@ impl ApiError {
             ApiError::MethodNotAllowed => {
                 (S::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method".into(), json!({}))
             }
+            ApiError::MalformedRequestHead => {
+                (S::BAD_REQUEST, "bad_request", "the request line or a header is not valid HTTP/1.1".into(), json!({}))
+            }
+            ApiError::RequestHeadTooLarge => (
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                format!("the request line and headers exceed {HEAD_LIMIT_BYTES} bytes or {HEADERS_LIMIT} headers"),
+                json!({}),
+            ),
+            ApiError::UriTooLong => {
+                (S::URI_TOO_LONG, "uri_too_long", format!("the request target is longer than {URI_LIMIT_BYTES} bytes"), json!({}))
+            }
+            ApiError::BodyTimeout(limit) => {
+                (S::REQUEST_TIMEOUT, "request_timeout", format!("the body did not arrive within {} ms", limit.as_millis()), json!({}))
+            }
+            ApiError::Overloaded => {
+                (S::SERVICE_UNAVAILABLE, "overloaded", "the server is at its connection limit; try again shortly".into(), json!({}))
+            }
         }
+    }
+
+    /// The status and the envelope as JSON bytes, for answers written below the router.
+    pub(crate) fn into_json(self) -> (StatusCode, Vec<u8>) {
+        let (status, envelope) = self.envelope();
+        // Serializing our own plain struct cannot fail; an empty body would still be an answer.
+        (status, serde_json::to_vec(&envelope).unwrap_or_default())
+    }
+
+    fn envelope(self) -> (StatusCode, ErrorEnvelope) {
+        let (status, code, message, details) = self.parts();
+        (status, ErrorEnvelope { success: false, error: ErrorBody { code, message, details } })
     }
 }
 
@@ -125,10 +168,12 @@ impl IntoResponse for ApiError {
         let extra_header = match &self {
             ApiError::Unauthorized(_) => Some((header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"))),
             ApiError::RateLimited { retry_after_secs } => Some((header::RETRY_AFTER, header::HeaderValue::from(*retry_after_secs))),
+            ApiError::Overloaded => Some((header::RETRY_AFTER, header::HeaderValue::from(1))),
+            // The rest of the body is still on its way: the connection cannot carry another request.
+            ApiError::BodyTimeout(_) => Some((header::CONNECTION, header::HeaderValue::from_static("close"))),
             _ => None,
         };
-        let (status, code, message, details) = self.parts();
-        let body = ErrorEnvelope { success: false, error: ErrorBody { code, message, details } };
+        let (status, body) = self.envelope();
         let mut response = (status, Json(body)).into_response();
         if let Some((name, value)) = extra_header {
             response.headers_mut().insert(name, value);

@@ -23,13 +23,8 @@ impl FromRequestParts<AppState> for Auth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let header =
             parts.headers.get(header::AUTHORIZATION).ok_or(ApiError::Unauthorized("send an API token as Authorization: Bearer <token>"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or(ApiError::Unauthorized("the Authorization header must be Bearer <token>"))?;
+        let token =
+            header.to_str().ok().and_then(bearer_token).ok_or(ApiError::Unauthorized("the Authorization header must be Bearer <token>"))?;
         let actor = state.store.authenticate(&store::tokens::hash(token)).await?;
         let actor = actor.ok_or(ApiError::Unauthorized("the token is unknown, revoked, or its staff member is deactivated"))?;
         let now = Timestamp::now();
@@ -41,6 +36,14 @@ impl FromRequestParts<AppState> for Auth {
         }
         Ok(Auth(actor))
     }
+}
+
+/// The token of an `Authorization` value such as `Bearer opp_…`. The scheme's name is
+/// case-insensitive (RFC 9110, 11.1), so `bearer` and `BEARER` are the same scheme.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// The `{id}` of a route.

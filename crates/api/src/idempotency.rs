@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use store::Claim;
 use uuid::Uuid;
 
-use crate::{ApiError, AppState, BODY_LIMIT_BYTES};
+use crate::{ApiError, AppState, BODY_LIMIT_BYTES, extract};
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 /// Set on a response that is a replay of the first one.
@@ -25,9 +25,9 @@ pub async fn for_staff(State(state): State<AppState>, request: Request, next: Ne
     if !applies_to(&request) {
         return next.run(request).await;
     }
-    let token = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let token = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(extract::bearer_token);
     let org_id = match token {
-        Some(token) => match state.store.authenticate(&store::tokens::hash(token.trim())).await {
+        Some(token) => match state.store.authenticate(&store::tokens::hash(token)).await {
             Ok(actor) => actor.map(|actor| actor.org_id),
             Err(error) => return ApiError::from(error).into_response(),
         },

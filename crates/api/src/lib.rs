@@ -11,6 +11,7 @@ mod intake;
 mod observe;
 mod openapi;
 mod routes;
+mod serve;
 
 use std::sync::Arc;
 
@@ -24,6 +25,8 @@ use utoipa_axum::router::OpenApiRouter;
 pub use error::ApiError;
 use intake::IntakeGuard;
 pub use intake::IntakeLimits;
+use observe::Metrics;
+pub use serve::{ServeLimits, serve};
 
 /// Requests larger than this are refused with 413: the longest note (10,000 characters of
 /// four-byte UTF-8) fits with room to spare.
@@ -36,6 +39,7 @@ pub const PUBLIC_BODY_LIMIT_BYTES: usize = 16 * 1024;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     intake: Arc<IntakeGuard>,
+    metrics: Arc<Metrics>,
 }
 
 /// The whole service: `/api/v1/...`, `/healthz`, `/readyz`, `/metrics`, and envelopes for
@@ -46,7 +50,7 @@ pub fn router(store: Arc<dyn Store>) -> Router {
 
 /// [`router`] with the given limits on public lead-form submissions.
 pub fn router_with(store: Arc<dyn Store>, intake: IntakeLimits) -> Router {
-    let state = AppState { store, intake: Arc::new(IntakeGuard::new(intake)) };
+    let state = AppState { store, intake: Arc::new(IntakeGuard::new(intake)), metrics: Arc::new(Metrics::new()) };
     let staff = routes::api().layer(middleware::from_fn_with_state(state.clone(), idempotency::for_staff));
     let public = routes::public(state.clone()).layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT_BYTES));
     let (api, openapi) = OpenApiRouter::new().nest("/api/v1", staff.merge(public)).split_for_parts();
@@ -56,7 +60,8 @@ pub fn router_with(store: Arc<dyn Store>, intake: IntakeLimits) -> Router {
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(middleware::from_fn(observe::record))
+        .layer(middleware::from_fn(serve::guard))
+        .layer(middleware::from_fn_with_state(state.clone(), observe::record))
         .layer(observe::trace_layer())
         .layer(observe::request_ids())
         .with_state(state)

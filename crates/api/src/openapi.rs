@@ -10,8 +10,8 @@ use utoipa::{PartialSchema, ToSchema};
 
 use crate::error::{ErrorBody, ErrorEnvelope};
 
-const ERRORS: [(&str, &str); 10] = [
-    ("400", "Malformed JSON, a bad query parameter or a bad id in the path (`bad_request`)."),
+const ERRORS: [(&str, &str); 14] = [
+    ("400", "Malformed JSON, a bad query parameter, a bad id in the path, or a request that is not HTTP/1.1 (`bad_request`)."),
     ("401", "No token, or an unknown or revoked one (`unauthorized`)."),
     ("403", "The caller's role may not do this (`forbidden`)."),
     ("404", "No such record in the caller's organization (`not_found`)."),
@@ -21,6 +21,10 @@ const ERRORS: [(&str, &str); 10] = [
     ("415", "The body is not JSON (`unsupported_media_type`)."),
     ("422", "Invalid fields, each named in `details.fields` (`validation_failed`)."),
     ("500", "An unexpected failure on the server (`internal`)."),
+    ("408", "The body did not arrive within the server's body timeout (`request_timeout`)."),
+    ("414", "The request target is longer than 8 KiB (`uri_too_long`)."),
+    ("431", "The request line and headers exceed 32 KiB or 100 headers (`headers_too_large`)."),
+    ("503", "The server is at its connection limit; retry after `Retry-After` seconds (`overloaded`)."),
 ];
 
 /// Every POST takes an `Idempotency-Key`.

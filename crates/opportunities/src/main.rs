@@ -3,7 +3,6 @@
 
 #![forbid(unsafe_code)]
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +64,52 @@ struct ServeArgs {
     /// The first owner's token on an empty database, instead of a random one.
     #[arg(long, env = "OPPORTUNITIES_BOOTSTRAP_TOKEN", hide_env_values = true)]
     bootstrap_token: Option<String>,
+    #[command(flatten)]
+    transport: TransportArgs,
+}
+
+/// How long a client may take and how many are served at once (see `api::ServeLimits`).
+#[derive(Args)]
+struct TransportArgs {
+    /// Milliseconds a client may take to send a request's line and headers, from connecting or
+    /// from the request's first byte; then the connection is closed.
+    #[arg(long, env = "OPPORTUNITIES_HEADER_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_ms: u64,
+    /// Milliseconds a client may take to send a request's body, from when the server starts
+    /// reading it; then the answer is 408.
+    #[arg(long, env = "OPPORTUNITIES_BODY_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout_ms: u64,
+    /// Milliseconds a kept-alive connection may wait for its next request.
+    #[arg(long, env = "OPPORTUNITIES_IDLE_TIMEOUT_MS", default_value_t = 65_000, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_ms: u64,
+    /// Connections served at once; further ones are answered 503 (but /healthz). Default: half
+    /// the process's open-file limit, at most 1024.
+    #[arg(long, env = "OPPORTUNITIES_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
+}
+
+impl TransportArgs {
+    fn limits(&self) -> api::ServeLimits {
+        api::ServeLimits {
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            body_timeout: Duration::from_millis(self.body_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            max_connections: self.max_connections.map_or_else(default_max_connections, |max| max as usize),
+        }
+    }
+}
+
+/// Half the open-file limit leaves the other half for the overflow answered 503, the database
+/// and the log, so the connection cap is reached before accepting fails for want of files.
+fn default_max_connections() -> usize {
+    open_file_limit().map_or(1024, |files| (files / 2).clamp(1, 1024))
+}
+
+/// The soft limit on open files from `/proc/self/limits` (Linux), if it is known and finite.
+fn open_file_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|line| line.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 #[derive(Subcommand)]
@@ -130,11 +175,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     print(json!({ "listening": address.to_string() }));
     tokio::spawn(purge_idempotency_keys_hourly(store.clone()));
     tracing::info!(%address, "serving");
-    // Peer addresses feed the per-address limit on public lead-form submissions.
-    axum::serve(listener, api::router(store).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|error| error.to_string())
+    api::serve(listener, api::router(store), args.transport.limits(), shutdown_signal()).await;
+    Ok(())
 }
 
 async fn purge_idempotency_keys_hourly(store: Arc<dyn Store>) {

@@ -3,11 +3,10 @@
 
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use opportunities_api::IntakeLimits;
+use opportunities_api::{IntakeLimits, ServeLimits};
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -143,6 +142,11 @@ impl TestApp {
         serve(self.store.clone(), limits).await
     }
 
+    /// A second server on the same database with other timeouts and connection cap.
+    pub async fn server_within(&self, transport: ServeLimits) -> String {
+        serve_within(self.store.clone(), GENEROUS, transport).await
+    }
+
     /// Another organization with its own owner, for isolation tests.
     pub async fn other_org(&self) -> Caller {
         new_org(self.store.as_ref(), "Other Clinic").await
@@ -216,12 +220,17 @@ impl TestApp {
 const GENEROUS: IntakeLimits =
     IntakeLimits { per_address_per_minute: NonZeroU32::new(10_000).unwrap(), per_form_per_minute: NonZeroU32::new(10_000).unwrap() };
 
-/// Serves the router over loopback HTTP, with peer addresses as in production; returns its base URL.
+/// Serves the router over loopback HTTP as the binary does (peer addresses, timeouts, the
+/// connection cap); returns its base URL.
 async fn serve(store: Arc<dyn Store>, limits: IntakeLimits) -> String {
+    serve_within(store, limits, ServeLimits::default()).await
+}
+
+async fn serve_within(store: Arc<dyn Store>, intake: IntakeLimits, transport: ServeLimits) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
-    let router = opportunities_api::router_with(store, limits).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    let router = opportunities_api::router_with(store, intake);
+    tokio::spawn(opportunities_api::serve(listener, router, transport, std::future::pending()));
     base
 }
 

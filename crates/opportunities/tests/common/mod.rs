@@ -18,8 +18,13 @@ pub struct Server {
 
 impl Server {
     pub async fn start(database: &str, bootstrap_token: Option<&str>) -> Server {
+        Self::start_with(database, bootstrap_token, &[]).await
+    }
+
+    /// [`Server::start`] with more `serve` options.
+    pub async fn start_with(database: &str, bootstrap_token: Option<&str>, options: &[&str]) -> Server {
         let mut command = Command::new(BINARY);
-        command.args(["serve", "--listen", "127.0.0.1:0", "--database", database]).stdout(Stdio::piped()).kill_on_drop(true);
+        command.args(["serve", "--listen", "127.0.0.1:0", "--database", database]).args(options).stdout(Stdio::piped()).kill_on_drop(true);
         command.env_remove("OPPORTUNITIES_BOOTSTRAP_TOKEN").env("RUST_LOG", "warn");
         if let Some(token) = bootstrap_token {
             command.env("OPPORTUNITIES_BOOTSTRAP_TOKEN", token);
