@@ -68,7 +68,7 @@ impl ApiError {
                 Error::AlreadyConverted { client_id } => {
                     (S::CONFLICT, "already_converted", message(&error), json!({ "client_id": client_id }))
                 }
-                Error::Conflict(_) => (S::CONFLICT, "conflict", message(&error), json!({})),
+                Error::Conflict(_) | Error::Contention => (S::CONFLICT, "conflict", message(&error), json!({})),
                 Error::Forbidden(_) => (S::FORBIDDEN, "forbidden", message(&error), json!({})),
                 Error::PreconditionFailed { current_version } => {
                     (S::PRECONDITION_FAILED, "precondition_failed", message(&error), json!({ "current_version": current_version }))

@@ -15,7 +15,11 @@ const ERRORS: [(&str, &str); 10] = [
     ("401", "No token, or an unknown or revoked one (`unauthorized`)."),
     ("403", "The caller's role may not do this (`forbidden`)."),
     ("404", "No such record in the caller's organization (`not_found`)."),
-    ("409", "`conflict`, `already_closed`, `already_converted` or `idempotency_key_in_progress`."),
+    (
+        "409",
+        "`conflict` (also when other requests changed the same records at the same moment: try again), `already_closed`, \
+             `already_converted` or `idempotency_key_in_progress`.",
+    ),
     ("412", "`If-Match` names a version that is no longer current (`precondition_failed`)."),
     ("413", "The body is too large (`payload_too_large`)."),
     ("415", "The body is not JSON (`unsupported_media_type`)."),

@@ -92,7 +92,7 @@ pub struct Opportunity {
     pub version: i64,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOpportunity {
     /// 1 to 200 characters.
@@ -119,7 +119,7 @@ pub struct CreateOpportunity {
     pub follow_up_date: Option<Timestamp>,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOpportunity {
     #[serde(default)]
@@ -171,7 +171,7 @@ pub struct UpdateOpportunity {
     pub transaction_id: Patch<Uuid>,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseOpportunity {
     #[schema(value_type = bool, required = true)]

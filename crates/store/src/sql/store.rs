@@ -711,7 +711,8 @@ impl<B: Backend> Tx for SqlTx<B> {
 
     async fn active_owners(&mut self, org_id: Uuid) -> Result<i64> {
         let statement = Statement::new(format!(
-            "SELECT COUNT(*) AS owners FROM (SELECT id FROM staff WHERE org_id = $1 AND role = 'owner' AND is_active = TRUE{}) owners",
+            "SELECT COUNT(*) AS owners FROM
+             (SELECT id FROM staff WHERE org_id = $1 AND role = 'owner' AND is_active = TRUE ORDER BY id{}) owners",
             self.locked()
         ))
         .bind(org_id);
