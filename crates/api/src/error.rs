@@ -24,6 +24,7 @@ pub enum ApiError {
     IdempotencyKeyReused,
     RateLimited { retry_after_secs: u64 },
     IdempotencyKeyInProgress,
+    TokenAlreadyIssued(uuid::Uuid),
 }
 
 impl From<Error> for ApiError {
@@ -42,7 +43,7 @@ pub struct ErrorEnvelope {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable and machine-readable: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
-    /// `conflict`, `already_closed`, `already_converted`, `payload_too_large`,
+    /// `conflict`, `already_closed`, `already_converted`, `token_already_issued`, `payload_too_large`,
     /// `unsupported_media_type`, `validation_failed`, `internal`, ...
     pub code: &'static str,
     /// For people: what went wrong and what to do about it.
@@ -109,6 +110,15 @@ impl ApiError {
                 "idempotency_key_in_progress",
                 "a request with this Idempotency-Key is still being processed; retry in a moment".into(),
                 json!({}),
+            ),
+            ApiError::TokenAlreadyIssued(token_id) => (
+                S::CONFLICT,
+                "token_already_issued",
+                format!(
+                    "the first request with this Idempotency-Key issued token {token_id}, and its secret is shown only once; \
+                     if that response was lost, revoke the token (DELETE /api/v1/tokens/{token_id}) and issue a new one with a new key"
+                ),
+                json!({ "token_id": token_id }),
             ),
             ApiError::NotReady => {
                 (S::SERVICE_UNAVAILABLE, "not_ready", "the database is not reachable; try again shortly".into(), json!({}))

@@ -95,13 +95,23 @@ pub trait Store: Send + Sync {
     async fn lead_form_by_key(&self, form_key: &str) -> Result<Option<LeadForm>>;
 
     /// Records that a request with this key and body hash is being processed, unless the key
-    /// was used before (see [`Claim`]). A claim left unfinished for a minute (its server died)
-    /// may be taken over.
-    async fn claim_idempotency_key(&self, org_id: Uuid, key: &str, request_hash: &[u8], now: Timestamp) -> Result<Claim>;
+    /// was used before in the same scope (see [`Claim`]). A claim left unfinished for a minute
+    /// (its server died) may be taken over.
+    async fn claim_idempotency_key(&self, scope: KeyScope, key: &str, request_hash: &[u8], now: Timestamp) -> Result<Claim>;
     /// Stores the response to replay, or, with `None`, gives the key up so a retry runs anew.
-    async fn finish_idempotency_key(&self, org_id: Uuid, key: &str, response: Option<(u16, &[u8])>) -> Result<()>;
+    async fn finish_idempotency_key(&self, scope: KeyScope, key: &str, response: Option<(u16, &[u8])>) -> Result<()>;
     /// Forgets keys claimed before `before`; returns how many.
     async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64>;
+}
+
+/// Whose `Idempotency-Key`s these are: the same key sent by two callers is two keys, so no
+/// caller can see, replay or block another's. `caller_id` is the staff member for the staff API
+/// and the form for public submissions; both are ids the server generated (UUID v7 with 74
+/// random bits), so a staff member's and a form's never coincide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyScope {
+    pub org_id: Uuid,
+    pub caller_id: Uuid,
 }
 
 /// What a request's `Idempotency-Key` found.

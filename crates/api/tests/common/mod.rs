@@ -47,6 +47,8 @@ pub const POSTGRES_URL: &str = "OPPORTUNITIES_TEST_POSTGRES_URL";
 pub struct TestApp {
     pub base: String,
     pub store: Arc<dyn Store>,
+    /// The test's database, for reading what is stored without going through the service.
+    pub database_url: String,
     /// The owner of the organization every test starts with.
     pub owner: Caller,
     http: reqwest::Client,
@@ -137,7 +139,20 @@ impl TestApp {
         let store = store::open(url, &options).await.expect("open the test database");
         let base = serve(store.clone(), GENEROUS).await;
         let owner = new_org(store.as_ref(), "Test Clinic").await;
-        TestApp { base, store, owner, http: reqwest::Client::new(), _dir: dir }
+        TestApp { base, store, owner, database_url: url.to_owned(), http: reqwest::Client::new(), _dir: dir }
+    }
+
+    /// The first column of every row `sql` returns, as bytes, read straight from the database:
+    /// for checking what the service keeps, not what it answers.
+    pub async fn stored_bytes(&self, sql: &str) -> Vec<Vec<u8>> {
+        let read = if self.database_url.starts_with("sqlite:") {
+            let mut connection = sqlx::SqliteConnection::connect(&self.database_url).await.expect("open the test database");
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(&mut connection).await
+        } else {
+            let mut connection = sqlx::PgConnection::connect(&self.database_url).await.expect("connect to the test database");
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(&mut connection).await
+        };
+        read.expect("the query runs")
     }
 
     /// A second server on the same database with other limits on public submissions.
