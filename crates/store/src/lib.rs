@@ -167,6 +167,8 @@ pub trait Tx: Send {
     /// The staff member a live token belongs to.
     async fn token_holder(&mut self, org_id: Uuid, token_id: Uuid) -> Result<Option<Uuid>>;
     async fn revoke_token(&mut self, org_id: Uuid, token_id: Uuid, now: Timestamp) -> Result<()>;
+    /// Revokes every live token of the staff member.
+    async fn revoke_tokens_of(&mut self, org_id: Uuid, staff_id: Uuid, now: Timestamp) -> Result<()>;
 }
 
 /// Turns a database error into the service's error. A transaction that lost a race with

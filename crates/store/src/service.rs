@@ -356,6 +356,8 @@ pub async fn create_staff(store: &dyn Store, actor: &Actor, input: Input<CreateS
     Ok(staff)
 }
 
+/// Deactivating a member revokes their tokens in the same transaction, so that reactivating
+/// them later does not bring back tokens that may have leaked while they were gone.
 pub async fn update_staff(store: &dyn Store, actor: &Actor, id: Uuid, input: Input<UpdateStaff>) -> Result<Staff> {
     retrying(|| async {
         let mut tx = store.begin().await?;
@@ -370,6 +372,9 @@ pub async fn update_staff(store: &dyn Store, actor: &Actor, id: Uuid, input: Inp
         }
         if staff != current {
             tx.save_staff(&staff).await?;
+            if current.is_active && !staff.is_active {
+                tx.revoke_tokens_of(actor.org_id, id, staff.updated_at).await?;
+            }
             tx.commit().await?;
         }
         Ok(staff)

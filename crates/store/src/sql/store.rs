@@ -779,4 +779,9 @@ impl<B: Backend> Tx for SqlTx<B> {
         )
         .await
     }
+
+    async fn revoke_tokens_of(&mut self, org_id: Uuid, staff_id: Uuid, now: Timestamp) -> Result<()> {
+        let statement = Statement::new("UPDATE api_tokens SET revoked_at = $3 WHERE org_id = $1 AND staff_id = $2 AND revoked_at IS NULL");
+        self.run(statement.bind(org_id).bind(staff_id).bind(now)).await
+    }
 }
