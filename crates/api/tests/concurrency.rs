@@ -16,6 +16,7 @@ suite!(
     leads_moved_between_two_stages_in_opposite_directions_at_once_all_move,
     owners_demoting_themselves_at_once_leave_one_owner,
     concurrent_conversions_with_one_email_link_one_client,
+    clients_created_at_once_with_one_email_are_one_client,
 );
 
 fn etag(reply: &Reply) -> String {
@@ -193,4 +194,24 @@ async fn concurrent_conversions_with_one_email_link_one_client(app: TestApp) {
         assert_eq!(created.iter().filter(|created| **created).count(), 1, "created once, linked once: {created:?}");
     }
     assert_eq!(app.get(&app.owner, "/clients").await.expect(200).body["meta"]["total"], ROUNDS);
+}
+
+/// The loser of the same race when creating clients runs again and gets the answer it would have
+/// got a moment later: 409 naming the client that now has the e-mail, not a bare conflict.
+async fn clients_created_at_once_with_one_email_are_one_client(app: TestApp) {
+    const ROUNDS: usize = 8;
+    let app = Arc::new(app);
+    for round in 0..ROUNDS {
+        let replies = at_once(2, |i| {
+            let app = app.clone();
+            let body = json!({"name": format!("Twin {i}"), "email": format!("client{round}@example.com")});
+            async move { app.post(&app.owner, "/clients", body).await }
+        })
+        .await;
+        let created: Vec<&Reply> = replies.iter().filter(|reply| reply.status == 201).collect();
+        assert_eq!(created.len(), 1, "{replies:?}");
+        let refused = replies.iter().find(|reply| reply.status != 201).unwrap();
+        assert_eq!((refused.status, refused.error_code()), (409, "conflict"), "{}", refused.body);
+        assert_eq!(refused.body["error"]["details"]["existing_id"], created[0].data()["id"], "{}", refused.body);
+    }
 }
