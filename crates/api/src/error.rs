@@ -36,6 +36,7 @@ pub enum ApiError {
     UriTooLong,
     BodyTimeout(Duration),
     Overloaded,
+    TokenAlreadyIssued(uuid::Uuid),
 }
 
 impl From<Error> for ApiError {
@@ -54,7 +55,7 @@ pub struct ErrorEnvelope {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable and machine-readable: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
-    /// `conflict`, `already_closed`, `already_converted`, `payload_too_large`,
+    /// `conflict`, `already_closed`, `already_converted`, `token_already_issued`, `payload_too_large`,
     /// `unsupported_media_type`, `validation_failed`, `internal`, `request_timeout`,
     /// `uri_too_long`, `headers_too_large`, `overloaded`, ...
     pub code: &'static str,
@@ -81,7 +82,7 @@ impl ApiError {
                 Error::AlreadyConverted { client_id } => {
                     (S::CONFLICT, "already_converted", message(&error), json!({ "client_id": client_id }))
                 }
-                Error::Conflict(_) => (S::CONFLICT, "conflict", message(&error), json!({})),
+                Error::Conflict(_) | Error::Contention => (S::CONFLICT, "conflict", message(&error), json!({})),
                 Error::Forbidden(_) => (S::FORBIDDEN, "forbidden", message(&error), json!({})),
                 Error::PreconditionFailed { current_version } => {
                     (S::PRECONDITION_FAILED, "precondition_failed", message(&error), json!({ "current_version": current_version }))
@@ -122,6 +123,15 @@ impl ApiError {
                 "idempotency_key_in_progress",
                 "a request with this Idempotency-Key is still being processed; retry in a moment".into(),
                 json!({}),
+            ),
+            ApiError::TokenAlreadyIssued(token_id) => (
+                S::CONFLICT,
+                "token_already_issued",
+                format!(
+                    "the first request with this Idempotency-Key issued token {token_id}, and its secret is shown only once; \
+                     if that response was lost, revoke the token (DELETE /api/v1/tokens/{token_id}) and issue a new one with a new key"
+                ),
+                json!({ "token_id": token_id }),
             ),
             ApiError::NotReady => {
                 (S::SERVICE_UNAVAILABLE, "not_ready", "the database is not reachable; try again shortly".into(), json!({}))

@@ -1,15 +1,19 @@
 //! `Idempotency-Key` on POST: a retry with the same key and body gets the first response
 //! again without the work being done twice; the same key with another body is refused. Keys
-//! live in the database, per organization, so this holds across replicas and restarts.
+//! live in the database, so this holds across replicas and restarts, and each caller has keys
+//! of their own ([`KeyScope`]): nobody can replay, or block, another's.
 
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Request, State};
+use axum::http::response::Parts;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use domain::Timestamp;
+use domain::auth::{Actor, Role};
+use domain::lead_form::LeadForm;
 use sha2::{Digest, Sha256};
-use store::Claim;
+use store::{Claim, KeyScope};
 use uuid::Uuid;
 
 use crate::{ApiError, AppState, BODY_LIMIT_BYTES, extract};
@@ -19,22 +23,49 @@ pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key
 pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 const KEY_MAX: usize = 255;
 
-/// For the staff API: the key belongs to the caller's organization. Requests whose token does
-/// not authenticate pass through to be refused by the handler.
+/// Whoever sends a key: the scope their keys live in, and the role they act in.
+pub struct Caller {
+    scope: KeyScope,
+    role: Option<Role>,
+}
+
+impl Caller {
+    /// A staff member: the keys are their own, whichever of their tokens sends them.
+    pub fn staff(actor: &Actor) -> Self {
+        Caller { scope: KeyScope { org_id: actor.org_id, caller_id: actor.staff_id }, role: Some(actor.role) }
+    }
+
+    /// A visitor of a public form: the form's keys are apart from every staff member's, so a
+    /// visitor cannot claim a key before staff use it.
+    pub fn form(form: &LeadForm) -> Self {
+        Caller { scope: KeyScope { org_id: form.org_id, caller_id: form.id }, role: None }
+    }
+}
+
+/// Put on a response that shows a token's secret. The secret is for the first request only:
+/// it is never stored, and a retry is answered with [`ApiError::TokenAlreadyIssued`] instead.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretShown {
+    pub token_id: Uuid,
+}
+
+/// For the staff API: the key belongs to the staff member the token authenticates. Requests
+/// whose token does not authenticate pass through to be refused by the handler, so nothing is
+/// replayed to a revoked token or a deactivated member.
 pub async fn for_staff(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if !applies_to(&request) {
         return next.run(request).await;
     }
     let token = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(extract::bearer_token);
-    let org_id = match token {
+    let actor = match token {
         Some(token) => match state.store.authenticate(&store::tokens::hash(token)).await {
-            Ok(actor) => actor.map(|actor| actor.org_id),
+            Ok(actor) => actor,
             Err(error) => return ApiError::from(error).into_response(),
         },
         None => None,
     };
-    match org_id {
-        Some(org_id) => run_once(&state, org_id, request, next).await.unwrap_or_else(IntoResponse::into_response),
+    match actor {
+        Some(actor) => run_once(&state, Caller::staff(&actor), request, next).await.unwrap_or_else(IntoResponse::into_response),
         None => next.run(request).await,
     }
 }
@@ -44,13 +75,15 @@ pub fn applies_to(request: &Request) -> bool {
     request.method() == Method::POST && request.headers().contains_key(IDEMPOTENCY_KEY)
 }
 
-/// Runs the request unless its key was used before, and keeps a successful response for retries.
-pub async fn run_once(state: &AppState, org_id: Uuid, request: Request, next: Next) -> Result<Response, ApiError> {
+/// Runs the request unless the caller used its key before, and keeps a successful response for
+/// retries.
+pub async fn run_once(state: &AppState, caller: Caller, request: Request, next: Next) -> Result<Response, ApiError> {
     let key = request_key(&request)?;
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, BODY_LIMIT_BYTES).await.map_err(|_| ApiError::PayloadTooLarge)?;
-    let hash = request_hash(&parts.method, parts.uri.to_string().as_bytes(), &body);
-    match state.store.claim_idempotency_key(org_id, &key, &hash, Timestamp::now()).await? {
+    let role = caller.role.map_or("", Role::as_str);
+    let hash = request_hash(&[role.as_bytes(), parts.method.as_str().as_bytes(), parts.uri.to_string().as_bytes(), &body]);
+    match state.store.claim_idempotency_key(caller.scope, &key, &hash, Timestamp::now()).await? {
         Claim::Mismatch => return Err(ApiError::IdempotencyKeyReused),
         Claim::InProgress => return Err(ApiError::IdempotencyKeyInProgress),
         Claim::Replay { status, body } => return Ok(replay(status, body)),
@@ -59,12 +92,23 @@ pub async fn run_once(state: &AppState, org_id: Uuid, request: Request, next: Ne
     let response = next.run(Request::from_parts(parts, Body::from(body))).await;
     let (parts, body) = response.into_parts();
     let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
-    // Only a success did work that must not be repeated; after a failure the retry runs anew.
-    let keep = parts.status.is_success().then(|| (parts.status.as_u16(), body.as_ref()));
-    if let Err(error) = state.store.finish_idempotency_key(org_id, &key, keep).await {
+    let kept = kept_for_retries(&parts, &body).await;
+    let kept = kept.as_ref().map(|(status, body)| (*status, body.as_ref()));
+    if let Err(error) = state.store.finish_idempotency_key(caller.scope, &key, kept).await {
         tracing::error!(%error, "could not record the response to an Idempotency-Key");
     }
     Ok(Response::from_parts(parts, Body::from(body)))
+}
+
+/// What a retry is answered with. Only a success did work that must not be repeated; after a
+/// failure the retry runs anew. A success that shows a secret is kept as the error that says so.
+async fn kept_for_retries(parts: &Parts, body: &Bytes) -> Option<(u16, Bytes)> {
+    if !parts.status.is_success() {
+        return None;
+    }
+    let Some(&SecretShown { token_id }) = parts.extensions.get() else { return Some((parts.status.as_u16(), body.clone())) };
+    let (parts, body) = ApiError::TokenAlreadyIssued(token_id).into_response().into_parts();
+    Some((parts.status.as_u16(), to_bytes(body, usize::MAX).await.unwrap_or_default()))
 }
 
 fn request_key(request: &Request) -> Result<String, ApiError> {
@@ -75,10 +119,11 @@ fn request_key(request: &Request) -> Result<String, ApiError> {
     Ok(key.to_owned())
 }
 
-/// What makes two requests "the same": method, path with query, and body.
-fn request_hash(method: &Method, uri: &[u8], body: &Bytes) -> Vec<u8> {
+/// What makes two requests "the same": the caller's role, method, path with query, and body.
+/// A caller whose role changed since is not answered with what the old role was allowed to do.
+fn request_hash(parts: &[&[u8]]) -> Vec<u8> {
     let mut hash = Sha256::new();
-    for part in [method.as_str().as_bytes(), uri, body] {
+    for part in parts {
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part);
     }

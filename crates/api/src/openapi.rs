@@ -15,7 +15,11 @@ const ERRORS: [(&str, &str); 14] = [
     ("401", "No token, or an unknown or revoked one (`unauthorized`)."),
     ("403", "The caller's role may not do this (`forbidden`)."),
     ("404", "No such record in the caller's organization (`not_found`)."),
-    ("409", "`conflict`, `already_closed`, `already_converted` or `idempotency_key_in_progress`."),
+    (
+        "409",
+        "`conflict` (also when other requests changed the same records at the same moment: try again), `already_closed`, \
+             `already_converted`, `idempotency_key_in_progress` or `token_already_issued`.",
+    ),
     ("412", "`If-Match` names a version that is no longer current (`precondition_failed`)."),
     ("413", "The body is too large (`payload_too_large`)."),
     ("415", "The body is not JSON (`unsupported_media_type`)."),
@@ -35,8 +39,12 @@ fn idempotency_key() -> Parameter {
         .required(Required::False)
         .description(Some(
             "A unique key (such as a UUID) that makes retries safe: a retry with the same key and body \
-             gets the first response again (with `Idempotent-Replayed: true`); the same key with \
-             another body is refused with 422 `idempotency_key_reused`. Kept at least 24 hours.",
+             by the same caller in the same role gets the first response again (with `Idempotent-Replayed: true`); \
+             the same key with another body, or after the caller's role changed, is refused with 422 \
+             `idempotency_key_reused`. Keys are the caller's own (a staff member's, or a public form's): \
+             another caller's key of the same text is another key. A retry of a token issuance answers \
+             409 `token_already_issued` with the token's id, since its secret is shown only once. \
+             Kept at least 24 hours.",
         ))
         .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255))))
         .build()

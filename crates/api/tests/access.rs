@@ -9,6 +9,7 @@ use serde_json::json;
 suite!(
     requests_without_a_usable_bearer_token_are_unauthorized,
     revoked_tokens_and_deactivated_staff_are_unauthorized,
+    reactivating_a_member_does_not_revive_their_old_tokens,
     health_and_openapi_need_no_token,
     members_cannot_set_up_categories_staff_or_others_tokens,
     members_work_the_whole_pipeline_and_manage_their_own_tokens,
@@ -87,6 +88,30 @@ async fn revoked_tokens_and_deactivated_staff_are_unauthorized(app: TestApp) {
     // Deactivated staff cannot be given new tokens either.
     app.post(owner, &format!("/staff/{}/tokens", member.staff_id), json!({})).await.expect_error(409, "conflict");
     app.get(owner, "/me").await.expect(200);
+}
+
+/// A token that worked before a member was deactivated may have leaked while they were gone
+/// (a shared laptop, a departed employee's notes): deactivation revokes it for good.
+async fn reactivating_a_member_does_not_revive_their_old_tokens(app: TestApp) {
+    let owner = &app.owner;
+    let member = app.staff("member").await;
+    let (_, second_secret) = issue(&app, owner, &member.staff_id).await;
+    let staff_path = format!("/staff/{}", member.staff_id);
+    app.patch(owner, &staff_path, json!({"is_active": false})).await.expect(200);
+    app.patch(owner, &staff_path, json!({"is_active": true})).await.expect(200);
+    for old in [member.clone(), as_holder(&member, &second_secret)] {
+        assert_unauthorized(app.get(&old, "/me").await, "a token issued before the deactivation");
+    }
+    let tokens = app.get(owner, &format!("{staff_path}/tokens")).await.expect(200);
+    let tokens = tokens.data().as_array().unwrap().clone();
+    assert_eq!(tokens.len(), 2);
+    assert!(tokens.iter().all(|token| token["revoked_at"].is_string()), "listed as revoked: {tokens:?}");
+
+    let (_, fresh) = issue(&app, owner, &member.staff_id).await;
+    app.get(&as_holder(&member, &fresh), "/me").await.expect(200);
+    // A change that leaves the member active keeps the new token working.
+    app.patch(owner, &staff_path, json!({"name": "Renamed", "is_active": true})).await.expect(200);
+    app.get(&as_holder(&member, &fresh), "/me").await.expect(200);
 }
 
 async fn health_and_openapi_need_no_token(app: TestApp) {

@@ -595,7 +595,7 @@ fn failure(error: domain::Error) -> Failure {
         E::NotFound(_) => 404,
         E::InvalidParameter { .. } => 400,
         E::Validation(_) => 422,
-        E::Duplicate { .. } | E::Conflict(_) | E::AlreadyClosed { .. } | E::AlreadyConverted { .. } => 409,
+        E::Duplicate { .. } | E::Conflict(_) | E::Contention | E::AlreadyClosed { .. } | E::AlreadyConverted { .. } => 409,
         E::PreconditionFailed { .. } => 412,
         E::Forbidden(_) => 403,
         E::Internal(error) => {

@@ -97,7 +97,7 @@ pub struct CreateStaff {
     pub role: Option<Role>,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateStaff {
     #[serde(default)]
@@ -179,7 +179,7 @@ pub struct ApiToken {
     pub created_at: Timestamp,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     /// A label to recognise the token by, such as "reception laptop".

@@ -33,7 +33,7 @@ pub struct CreateCategory {
     pub is_active: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCategory {
     #[serde(default)]

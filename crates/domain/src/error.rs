@@ -27,6 +27,11 @@ pub enum Error {
     PreconditionFailed { current_version: i64 },
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The database turned the write away because of another one running at the same moment:
+    /// a deadlock, a serialization failure, or a unique value the other had just committed.
+    /// The use case runs again from the start; a caller sees this only when every attempt met one.
+    #[error("other requests were changing the same records at the same moment; try again")]
+    Contention,
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

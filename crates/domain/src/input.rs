@@ -3,7 +3,7 @@ use crate::{Error, FieldErrors, Result};
 /// A request's fields as far as they could be read, with the fields that could not be (a
 /// string where a number belongs, an unknown stage). Building a domain value from it reports
 /// both kinds of problem together, and builds nothing if either exists.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Input<T> {
     fields: T,
     unreadable: FieldErrors,

@@ -31,7 +31,7 @@ pub struct LeadForm {
     pub updated_at: Timestamp,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateLeadForm {
     #[schema(value_type = String, required = true, min_length = 1)]
@@ -41,7 +41,7 @@ pub struct CreateLeadForm {
     pub allowed_origins: Option<Vec<String>>,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateLeadForm {
     #[serde(default)]

@@ -93,7 +93,7 @@ pub struct Opportunity {
     pub version: i64,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOpportunity {
     /// 1 to 200 characters.
@@ -128,7 +128,7 @@ impl CreateOpportunity {
     }
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOpportunity {
     #[serde(default)]
@@ -189,7 +189,7 @@ pub struct UpdateOpportunity {
     pub transaction_id: Patch<Uuid>,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseOpportunity {
     #[schema(value_type = bool, required = true)]

@@ -101,13 +101,23 @@ pub trait Store: Send + Sync {
     async fn lead_form_by_key(&self, form_key: &str) -> Result<Option<LeadForm>>;
 
     /// Records that a request with this key and body hash is being processed, unless the key
-    /// was used before (see [`Claim`]). A claim left unfinished for a minute (its server died)
-    /// may be taken over.
-    async fn claim_idempotency_key(&self, org_id: Uuid, key: &str, request_hash: &[u8], now: Timestamp) -> Result<Claim>;
+    /// was used before in the same scope (see [`Claim`]). A claim left unfinished for a minute
+    /// (its server died) may be taken over.
+    async fn claim_idempotency_key(&self, scope: KeyScope, key: &str, request_hash: &[u8], now: Timestamp) -> Result<Claim>;
     /// Stores the response to replay, or, with `None`, gives the key up so a retry runs anew.
-    async fn finish_idempotency_key(&self, org_id: Uuid, key: &str, response: Option<(u16, &[u8])>) -> Result<()>;
+    async fn finish_idempotency_key(&self, scope: KeyScope, key: &str, response: Option<(u16, &[u8])>) -> Result<()>;
     /// Forgets keys claimed before `before`; returns how many.
     async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64>;
+}
+
+/// Whose `Idempotency-Key`s these are: the same key sent by two callers is two keys, so no
+/// caller can see, replay or block another's. `caller_id` is the staff member for the staff API
+/// and the form for public submissions; both are ids the server generated (UUID v7 with 74
+/// random bits), so a staff member's and a form's never coincide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyScope {
+    pub org_id: Uuid,
+    pub caller_id: Uuid,
 }
 
 /// What a request's `Idempotency-Key` found.
@@ -152,6 +162,8 @@ pub trait Tx: Send {
     async fn staff(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Staff>>;
     async fn staff_by_email(&mut self, org_id: Uuid, email: &str) -> Result<Option<Staff>>;
     async fn save_staff(&mut self, staff: &Staff) -> Result<()>;
+    /// How many active owners the organization has, with their rows locked in the order of
+    /// their ids, so that two transactions counting them never wait for each other in a cycle.
     async fn active_owners(&mut self, org_id: Uuid) -> Result<i64>;
 
     async fn lead_form(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<LeadForm>>;
@@ -161,10 +173,13 @@ pub trait Tx: Send {
     /// The staff member a live token belongs to.
     async fn token_holder(&mut self, org_id: Uuid, token_id: Uuid) -> Result<Option<Uuid>>;
     async fn revoke_token(&mut self, org_id: Uuid, token_id: Uuid, now: Timestamp) -> Result<()>;
+    /// Revokes every live token of the staff member.
+    async fn revoke_tokens_of(&mut self, org_id: Uuid, staff_id: Uuid, now: Timestamp) -> Result<()>;
 }
 
-/// Turns a database error into the service's error. A unique-key violation that the use case
-/// did not foresee (two processes racing) is a conflict the caller can retry, not a crash.
+/// Turns a database error into the service's error. A transaction that lost a race with
+/// another one is [`Error::Contention`], which the use cases run again (see
+/// [`service`](crate::service)); anything else is internal.
 pub(crate) trait DbResult<T> {
     fn db(self) -> Result<T>;
 }
@@ -172,10 +187,71 @@ pub(crate) trait DbResult<T> {
 impl<T> DbResult<T> for std::result::Result<T, sqlx::Error> {
     fn db(self) -> Result<T> {
         self.map_err(|error| match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                Error::Conflict("a record with the same unique value was written at the same time; try again".into())
-            }
+            sqlx::Error::Database(db) if lost_a_race(db.as_ref()) => Error::Contention,
             _ => Error::internal(error),
         })
+    }
+}
+
+/// PostgreSQL's SQLSTATEs for "run the transaction again": a serialization failure and a deadlock.
+const RETRYABLE_STATES: [&str; 2] = ["40001", "40P01"];
+
+/// Whether running the whole transaction again can succeed where this attempt failed. A unique
+/// value counts: when a look-up-then-insert lost to a concurrent insert of the same value, the
+/// next attempt sees the other's row and decides as if the two had run one after the other.
+fn lost_a_race(error: &dyn sqlx::error::DatabaseError) -> bool {
+    error.is_unique_violation() || error.code().is_some_and(|code| RETRYABLE_STATES.contains(&code.as_ref()))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::borrow::Cow;
+
+    use sqlx::error::{DatabaseError, ErrorKind};
+
+    use super::*;
+
+    /// A database error with only a SQLSTATE, as a driver reports one.
+    #[derive(Debug, thiserror::Error)]
+    #[error("state {0}")]
+    struct State(&'static str);
+
+    impl DatabaseError for State {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> ErrorKind {
+            if self.0 == "23505" { ErrorKind::UniqueViolation } else { ErrorKind::Other }
+        }
+    }
+
+    /// The service's error for a database error with this SQLSTATE.
+    pub(crate) fn mapped(state: &'static str) -> Error {
+        match Err::<(), _>(sqlx::Error::Database(Box::new(State(state)))).db() {
+            Err(error) => error,
+            Ok(()) => unreachable!("an error maps to an error"),
+        }
+    }
+
+    #[test]
+    fn deadlocks_serialization_failures_and_unique_races_are_contention() {
+        for state in ["40P01", "40001", "23505"] {
+            assert!(matches!(mapped(state), Error::Contention), "{state}");
+        }
+        for state in ["23503", "57014", "40002"] {
+            assert!(matches!(mapped(state), Error::Internal(_)), "{state}");
+        }
     }
 }

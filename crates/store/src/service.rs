@@ -1,5 +1,9 @@
 //! The use cases behind every write: each loads what it needs, applies the domain's rule and
-//! saves the result inside one transaction, so a failed check leaves nothing half-written.
+//! saves the result inside one transaction, so a failed check leaves nothing half-written. A
+//! transaction that loses a race with another one (a deadlock, a serialization failure, a unique
+//! value the other just committed) is run again from the start by [`retrying`].
+
+use std::time::Duration;
 
 use domain::activity::{Activity, CreateActivity, CreateNote, Note};
 use domain::auth::{Actor, ApiToken, CreateStaff, CreateToken, IssuedToken, Role, Staff, TokenInfo, UpdateStaff};
@@ -35,36 +39,42 @@ pub struct NewOrganization {
 }
 
 pub async fn create_organization(store: &dyn Store, new: NewOrganization) -> Result<CreatedOrganization> {
-    let mut tx = store.begin().await?;
-    let created = insert_organization(tx.as_mut(), new).await?;
-    tx.commit().await?;
-    Ok(created)
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        let created = insert_organization(tx.as_mut(), &new).await?;
+        tx.commit().await?;
+        Ok(created)
+    })
+    .await
 }
 
 /// On an empty database, creates the "Default" organization and its owner; otherwise nothing.
 /// Runs in one transaction, so two processes starting at once cannot both bootstrap.
 pub async fn bootstrap(store: &dyn Store, token: Option<String>) -> Result<Option<CreatedOrganization>> {
-    let mut tx = store.begin().await?;
-    if tx.any_organization().await? {
-        return Ok(None);
-    }
     let new = NewOrganization { name: "Default".into(), owner_name: "Administrator".into(), owner_email: "admin@localhost".into(), token };
-    let created = insert_organization(tx.as_mut(), new).await?;
-    tx.commit().await?;
-    Ok(Some(created))
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        if tx.any_organization().await? {
+            return Ok(None);
+        }
+        let created = insert_organization(tx.as_mut(), &new).await?;
+        tx.commit().await?;
+        Ok(Some(created))
+    })
+    .await
 }
 
-async fn insert_organization(tx: &mut dyn Tx, new: NewOrganization) -> Result<CreatedOrganization> {
+async fn insert_organization(tx: &mut dyn Tx, new: &NewOrganization) -> Result<CreatedOrganization> {
     let now = Timestamp::now();
     let org_id = Uuid::now_v7();
     let mut errors = FieldErrors::default();
-    let name = text::required(&mut errors, "name", Some(new.name), ORGANIZATION_NAME_MAX);
+    let name = text::required(&mut errors, "name", Some(new.name.clone()), ORGANIZATION_NAME_MAX);
     errors.into_result(())?;
     tx.insert_organization(org_id, &name, now).await?;
-    let owner_input = CreateStaff { name: Some(new.owner_name), email: Some(new.owner_email), role: Some(Role::Owner) };
+    let owner_input = CreateStaff { name: Some(new.owner_name.clone()), email: Some(new.owner_email.clone()), role: Some(Role::Owner) };
     let owner = Staff::new(org_id, owner_input, now)?;
     tx.save_staff(&owner).await?;
-    let token = new.token.unwrap_or_else(tokens::generate);
+    let token = new.token.clone().unwrap_or_else(tokens::generate);
     tx.insert_token(&ApiToken {
         id: Uuid::now_v7(),
         org_id,
@@ -82,22 +92,28 @@ async fn insert_organization(tx: &mut dyn Tx, new: NewOrganization) -> Result<Cr
 pub async fn create_category(store: &dyn Store, actor: &Actor, input: Input<CreateCategory>) -> Result<Category> {
     actor.require_manager()?;
     let category = input.check(|fields| Category::new(actor.org_id, fields, Timestamp::now()))?;
-    let mut tx = store.begin().await?;
-    save_unique_category(tx.as_mut(), &category).await?;
-    tx.commit().await?;
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        save_unique_category(tx.as_mut(), &category).await?;
+        tx.commit().await
+    })
+    .await?;
     Ok(category)
 }
 
 pub async fn update_category(store: &dyn Store, actor: &Actor, id: Uuid, input: Input<UpdateCategory>) -> Result<Category> {
     actor.require_manager()?;
-    let mut tx = store.begin().await?;
-    let current = tx.category(actor.org_id, id).await?.ok_or(Error::NotFound("category"))?;
-    let category = input.check(|fields| current.updated(fields, Timestamp::now()))?;
-    if category != current {
-        save_unique_category(tx.as_mut(), &category).await?;
-        tx.commit().await?;
-    }
-    Ok(category)
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        let current = tx.category(actor.org_id, id).await?.ok_or(Error::NotFound("category"))?;
+        let category = input.clone().check(|fields| current.updated(fields, Timestamp::now()))?;
+        if category != current {
+            save_unique_category(tx.as_mut(), &category).await?;
+            tx.commit().await?;
+        }
+        Ok(category)
+    })
+    .await
 }
 
 async fn save_unique_category(tx: &mut dyn Tx, category: &Category) -> Result<()> {
@@ -120,12 +136,16 @@ pub async fn opportunity(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<O
 }
 
 pub async fn create_opportunity(store: &dyn Store, actor: &Actor, input: Input<CreateOpportunity>) -> Result<OpportunityView> {
-    let built = input.check(|fields| Opportunity::new(actor.org_id, actor.staff_id, fields, Timestamp::now()));
-    let mut tx = store.begin().await?;
-    let opportunity = with_usable_references(tx.as_mut(), actor, built).await?;
-    tx.save_opportunity(&opportunity).await?;
-    tx.commit().await?;
-    view(store, actor, opportunity.id).await
+    let id = retrying(|| async {
+        let built = input.clone().check(|fields| Opportunity::new(actor.org_id, actor.staff_id, fields, Timestamp::now()));
+        let mut tx = store.begin().await?;
+        let opportunity = with_usable_references(tx.as_mut(), actor, built).await?;
+        tx.save_opportunity(&opportunity).await?;
+        tx.commit().await?;
+        Ok(opportunity.id)
+    })
+    .await?;
+    view(store, actor, id).await
 }
 
 pub async fn update_opportunity(
@@ -135,11 +155,14 @@ pub async fn update_opportunity(
     expected_version: Option<i64>,
     input: Input<UpdateOpportunity>,
 ) -> Result<OpportunityView> {
-    let mut tx = store.begin().await?;
-    let current = locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
-    let built = input.check(|fields| current.updated(actor, fields, Timestamp::now()));
-    let change = with_usable_references(tx.as_mut(), actor, built).await?;
-    save_change(tx, &current, change).await?;
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        let current = locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
+        let built = input.clone().check(|fields| current.updated(actor, fields, Timestamp::now()));
+        let change = with_usable_references(tx.as_mut(), actor, built).await?;
+        save_change(tx, &current, change).await
+    })
+    .await?;
     view(store, actor, id).await
 }
 
@@ -150,60 +173,76 @@ pub async fn close_opportunity(
     expected_version: Option<i64>,
     input: Input<CloseOpportunity>,
 ) -> Result<OpportunityView> {
-    let mut tx = store.begin().await?;
-    let current = locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
-    let change = input.check(|fields| current.closed(actor, fields, Timestamp::now()))?;
-    save_change(tx, &current, change).await?;
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        let current = locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
+        let change = input.clone().check(|fields| current.closed(actor, fields, Timestamp::now()))?;
+        save_change(tx, &current, change).await
+    })
+    .await?;
     view(store, actor, id).await
 }
 
 pub async fn delete_opportunity(store: &dyn Store, actor: &Actor, id: Uuid, expected_version: Option<i64>) -> Result<()> {
-    let mut tx = store.begin().await?;
-    locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
-    tx.delete_opportunity(actor.org_id, id).await?;
-    tx.commit().await
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
+        tx.delete_opportunity(actor.org_id, id).await?;
+        tx.commit().await
+    })
+    .await
 }
 
 /// Creates a client from the prospect (or links the existing client with the same e-mail) and
-/// points the opportunity at it.
+/// points the opportunity at it. Two leads of one person converted at once both link one
+/// client: the one whose insert of the e-mail loses the race runs again and finds the other's.
 pub async fn convert_to_client(store: &dyn Store, actor: &Actor, id: Uuid, expected_version: Option<i64>) -> Result<Conversion> {
-    let now = Timestamp::now();
-    let mut tx = store.begin().await?;
-    let current = locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
-    let prospect = current.prospect_as_client()?;
-    let existing = match prospect.email.as_deref() {
-        Some(email) => tx.client_by_email(actor.org_id, email).await?,
-        None => None,
-    };
-    let created = existing.is_none();
-    let client = match existing {
-        Some(client) => client,
-        None => {
-            let client = Client::new(actor.org_id, prospect, now)?;
-            tx.save_client(&client).await?;
-            client
-        }
-    };
-    let client_ref = ClientRef { id: client.id, name: client.name.clone(), email: client.email.clone(), phone: client.phone.clone() };
-    save_change(tx, &current, current.converted(actor, &client_ref, created, now)?).await?;
-    Ok(Conversion { client_id: client.id, client, created })
+    retrying(|| async {
+        let now = Timestamp::now();
+        let mut tx = store.begin().await?;
+        let current = locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
+        let prospect = current.prospect_as_client()?;
+        let existing = match prospect.email.as_deref() {
+            Some(email) => tx.client_by_email(actor.org_id, email).await?,
+            None => None,
+        };
+        let created = existing.is_none();
+        let client = match existing {
+            Some(client) => client,
+            None => {
+                let client = Client::new(actor.org_id, prospect, now)?;
+                tx.save_client(&client).await?;
+                client
+            }
+        };
+        let client_ref = ClientRef { id: client.id, name: client.name.clone(), email: client.email.clone(), phone: client.phone.clone() };
+        save_change(tx, &current, current.converted(actor, &client_ref, created, now)?).await?;
+        Ok(Conversion { client_id: client.id, client, created })
+    })
+    .await
 }
 
 pub async fn add_note(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, input: Input<CreateNote>) -> Result<Note> {
     let note = input.check(|fields| Note::new(actor, opportunity_id, fields, Timestamp::now()))?;
-    let mut tx = store.begin().await?;
-    locked_opportunity(tx.as_mut(), actor, opportunity_id, None).await?;
-    tx.insert_note(&note).await?;
-    tx.commit().await?;
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        locked_opportunity(tx.as_mut(), actor, opportunity_id, None).await?;
+        tx.insert_note(&note).await?;
+        tx.commit().await
+    })
+    .await?;
     Ok(note)
 }
 
 pub async fn log_activity(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, input: Input<CreateActivity>) -> Result<Activity> {
     let activity = input.check(|fields| Activity::new(actor, opportunity_id, fields, Timestamp::now()))?;
-    let mut tx = store.begin().await?;
-    locked_opportunity(tx.as_mut(), actor, opportunity_id, None).await?;
-    tx.insert_activity(&activity).await?;
-    tx.commit().await?;
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        locked_opportunity(tx.as_mut(), actor, opportunity_id, None).await?;
+        tx.insert_activity(&activity).await?;
+        tx.commit().await
+    })
+    .await?;
     Ok(activity)
 }
 
@@ -268,21 +307,27 @@ async fn view(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<OpportunityV
 
 pub async fn create_client(store: &dyn Store, actor: &Actor, input: Input<CreateClient>) -> Result<Client> {
     let client = input.check(|fields| Client::new(actor.org_id, fields, Timestamp::now()))?;
-    let mut tx = store.begin().await?;
-    save_unique_client(tx.as_mut(), &client).await?;
-    tx.commit().await?;
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        save_unique_client(tx.as_mut(), &client).await?;
+        tx.commit().await
+    })
+    .await?;
     Ok(client)
 }
 
 pub async fn update_client(store: &dyn Store, actor: &Actor, id: Uuid, input: Input<UpdateClient>) -> Result<Client> {
-    let mut tx = store.begin().await?;
-    let current = tx.client(actor.org_id, id).await?.ok_or(Error::NotFound("client"))?;
-    let client = input.check(|fields| current.updated(fields, Timestamp::now()))?;
-    if client != current {
-        save_unique_client(tx.as_mut(), &client).await?;
-        tx.commit().await?;
-    }
-    Ok(client)
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        let current = tx.client(actor.org_id, id).await?.ok_or(Error::NotFound("client"))?;
+        let client = input.clone().check(|fields| current.updated(fields, Timestamp::now()))?;
+        if client != current {
+            save_unique_client(tx.as_mut(), &client).await?;
+            tx.commit().await?;
+        }
+        Ok(client)
+    })
+    .await
 }
 
 async fn save_unique_client(tx: &mut dyn Tx, client: &Client) -> Result<()> {
@@ -302,25 +347,39 @@ pub async fn create_staff(store: &dyn Store, actor: &Actor, input: Input<CreateS
     actor.require_manager()?;
     let staff = input.check(|fields| Staff::new(actor.org_id, fields, Timestamp::now()))?;
     actor.require_may_change_staff(&staff, Some(staff.role))?;
-    let mut tx = store.begin().await?;
-    save_unique_staff(tx.as_mut(), &staff).await?;
-    tx.commit().await?;
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        save_unique_staff(tx.as_mut(), &staff).await?;
+        tx.commit().await
+    })
+    .await?;
     Ok(staff)
 }
 
+/// Deactivating a member revokes their tokens in the same transaction, so that reactivating
+/// them later does not bring back tokens that may have leaked while they were gone.
 pub async fn update_staff(store: &dyn Store, actor: &Actor, id: Uuid, input: Input<UpdateStaff>) -> Result<Staff> {
-    let mut tx = store.begin().await?;
-    let current = tx.staff(actor.org_id, id).await?.ok_or(Error::NotFound("staff member"))?;
-    actor.require_may_change_staff(&current, input.fields().role.value().copied())?;
-    let staff = input.check(|fields| current.updated(fields, Timestamp::now()))?;
-    if current.is_active_owner() && !staff.is_active_owner() && tx.active_owners(actor.org_id).await? <= 1 {
-        return Err(Error::Conflict("the organization must keep at least one active owner".into()));
-    }
-    if staff != current {
-        tx.save_staff(&staff).await?;
-        tx.commit().await?;
-    }
-    Ok(staff)
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        // The owners' rows first, in one order for every transaction: two owners stepping down at
+        // once each locked their own row and then waited for the other's.
+        let owners = tx.active_owners(actor.org_id).await?;
+        let current = tx.staff(actor.org_id, id).await?.ok_or(Error::NotFound("staff member"))?;
+        actor.require_may_change_staff(&current, input.fields().role.value().copied())?;
+        let staff = input.clone().check(|fields| current.updated(fields, Timestamp::now()))?;
+        if current.is_active_owner() && !staff.is_active_owner() && owners <= 1 {
+            return Err(Error::Conflict("the organization must keep at least one active owner".into()));
+        }
+        if staff != current {
+            tx.save_staff(&staff).await?;
+            if current.is_active && !staff.is_active {
+                tx.revoke_tokens_of(actor.org_id, id, staff.updated_at).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(staff)
+    })
+    .await
 }
 
 async fn save_unique_staff(tx: &mut dyn Tx, staff: &Staff) -> Result<()> {
@@ -332,23 +391,32 @@ async fn save_unique_staff(tx: &mut dyn Tx, staff: &Staff) -> Result<()> {
 }
 
 pub async fn issue_token(store: &dyn Store, actor: &Actor, staff_id: Uuid, input: Input<CreateToken>) -> Result<IssuedToken> {
-    let mut tx = store.begin().await?;
-    let holder = tx.staff(actor.org_id, staff_id).await?.ok_or(Error::NotFound("staff member"))?;
-    actor.require_may_manage_tokens_of(&holder)?;
-    if !holder.is_active {
-        return Err(Error::Conflict("the staff member is deactivated; reactivate them first".into()));
-    }
-    let name = input.check(|fields| {
-        let mut errors = FieldErrors::default();
-        let name = text::optional(&mut errors, "name", fields.name, TOKEN_NAME_MAX);
-        errors.into_result(name)
-    })?;
-    let secret = tokens::generate();
-    let token =
-        ApiToken { id: Uuid::now_v7(), org_id: actor.org_id, staff_id, name, hash: tokens::hash(&secret), created_at: Timestamp::now() };
-    tx.insert_token(&token).await?;
-    tx.commit().await?;
-    Ok(IssuedToken { id: token.id, staff_id, name: token.name, token: secret, created_at: token.created_at })
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        let holder = tx.staff(actor.org_id, staff_id).await?.ok_or(Error::NotFound("staff member"))?;
+        actor.require_may_manage_tokens_of(&holder)?;
+        if !holder.is_active {
+            return Err(Error::Conflict("the staff member is deactivated; reactivate them first".into()));
+        }
+        let name = input.clone().check(|fields| {
+            let mut errors = FieldErrors::default();
+            let name = text::optional(&mut errors, "name", fields.name, TOKEN_NAME_MAX);
+            errors.into_result(name)
+        })?;
+        let secret = tokens::generate();
+        let token = ApiToken {
+            id: Uuid::now_v7(),
+            org_id: actor.org_id,
+            staff_id,
+            name,
+            hash: tokens::hash(&secret),
+            created_at: Timestamp::now(),
+        };
+        tx.insert_token(&token).await?;
+        tx.commit().await?;
+        Ok(IssuedToken { id: token.id, staff_id, name: token.name, token: secret, created_at: token.created_at })
+    })
+    .await
 }
 
 pub async fn tokens(store: &dyn Store, actor: &Actor, staff_id: Uuid) -> Result<Vec<TokenInfo>> {
@@ -358,12 +426,15 @@ pub async fn tokens(store: &dyn Store, actor: &Actor, staff_id: Uuid) -> Result<
 }
 
 pub async fn revoke_token(store: &dyn Store, actor: &Actor, token_id: Uuid) -> Result<()> {
-    let mut tx = store.begin().await?;
-    let holder_id = tx.token_holder(actor.org_id, token_id).await?.ok_or(Error::NotFound("token"))?;
-    let holder = tx.staff(actor.org_id, holder_id).await?.ok_or(Error::NotFound("token"))?;
-    actor.require_may_manage_tokens_of(&holder)?;
-    tx.revoke_token(actor.org_id, token_id, Timestamp::now()).await?;
-    tx.commit().await
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        let holder_id = tx.token_holder(actor.org_id, token_id).await?.ok_or(Error::NotFound("token"))?;
+        let holder = tx.staff(actor.org_id, holder_id).await?.ok_or(Error::NotFound("token"))?;
+        actor.require_may_manage_tokens_of(&holder)?;
+        tx.revoke_token(actor.org_id, token_id, Timestamp::now()).await?;
+        tx.commit().await
+    })
+    .await
 }
 
 // ---- idempotency keys -------------------------------------------------------------------
@@ -380,25 +451,31 @@ pub async fn purge_expired_idempotency_keys(store: &dyn Store) -> Result<u64> {
 
 pub async fn create_lead_form(store: &dyn Store, actor: &Actor, input: Input<CreateLeadForm>) -> Result<LeadForm> {
     actor.require_manager()?;
-    let built = input.check(|fields| LeadForm::new(actor, fields, tokens::generate_form_key(), Timestamp::now()));
-    let mut tx = store.begin().await?;
-    let form = with_usable_references(tx.as_mut(), actor, built).await?;
-    tx.save_lead_form(&form).await?;
-    tx.commit().await?;
-    Ok(form)
+    retrying(|| async {
+        let built = input.clone().check(|fields| LeadForm::new(actor, fields, tokens::generate_form_key(), Timestamp::now()));
+        let mut tx = store.begin().await?;
+        let form = with_usable_references(tx.as_mut(), actor, built).await?;
+        tx.save_lead_form(&form).await?;
+        tx.commit().await?;
+        Ok(form)
+    })
+    .await
 }
 
 pub async fn update_lead_form(store: &dyn Store, actor: &Actor, id: Uuid, input: Input<UpdateLeadForm>) -> Result<LeadForm> {
     actor.require_manager()?;
-    let mut tx = store.begin().await?;
-    let current = tx.lead_form(actor.org_id, id).await?.ok_or(Error::NotFound("lead form"))?;
-    let built = input.check(|fields| current.updated(fields, Timestamp::now()));
-    let form = with_usable_references(tx.as_mut(), actor, built).await?;
-    if form != current {
-        tx.save_lead_form(&form).await?;
-        tx.commit().await?;
-    }
-    Ok(form)
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        let current = tx.lead_form(actor.org_id, id).await?.ok_or(Error::NotFound("lead form"))?;
+        let built = input.clone().check(|fields| current.updated(fields, Timestamp::now()));
+        let form = with_usable_references(tx.as_mut(), actor, built).await?;
+        if form != current {
+            tx.save_lead_form(&form).await?;
+            tx.commit().await?;
+        }
+        Ok(form)
+    })
+    .await
 }
 
 /// Turns a visitor's submission into a website lead. A category or assignee that has since
@@ -407,20 +484,83 @@ pub async fn update_lead_form(store: &dyn Store, actor: &Actor, id: Uuid, input:
 pub async fn submit_to_lead_form(store: &dyn Store, form: &LeadForm, input: Input<Submission>) -> Result<()> {
     let now = Timestamp::now();
     let is_from_a_bot = input.fields().is_from_a_bot();
-    let mut inquiry = input.check(|submission| form.inquiry(submission, now))?;
+    let inquiry = input.check(|submission| form.inquiry(submission, now))?;
     if is_from_a_bot {
         return Ok(());
     }
-    let mut tx = store.begin().await?;
-    let unusable = tx.unusable_references(form.org_id, &inquiry.references()).await?;
-    for (field, _) in unusable.iter() {
-        match field {
-            "category_id" => inquiry.category_id = None,
-            "assigned_to" => inquiry.assigned_to = None,
-            _ => {}
+    retrying(|| async {
+        let mut inquiry = inquiry.clone();
+        let mut tx = store.begin().await?;
+        let unusable = tx.unusable_references(form.org_id, &inquiry.references()).await?;
+        for (field, _) in unusable.iter() {
+            match field {
+                "category_id" => inquiry.category_id = None,
+                "assigned_to" => inquiry.assigned_to = None,
+                _ => {}
+            }
+        }
+        let (opportunity, _) = Opportunity::new(form.org_id, form.created_by, inquiry, now)?;
+        tx.save_opportunity(&opportunity).await?;
+        tx.commit().await
+    })
+    .await
+}
+
+// ---- running a transaction again -----------------------------------------------------------
+
+/// How many times a use case's transaction is tried before [`Error::Contention`] reaches the
+/// caller as a 409. Each retry follows a race that the other side has just won, so a second
+/// attempt almost always succeeds; five covers a burst of writers to the same rows.
+const ATTEMPTS: u32 = 5;
+
+/// The pause before the first retry; it doubles for each one after, and each pause is drawn
+/// at random up to that bound, so that two writers that collided do not collide again.
+const FIRST_PAUSE: Duration = Duration::from_millis(4);
+
+/// Runs `attempt`, one whole transaction of a use case, until it does not lose a race with
+/// another transaction ([`Error::Contention`]) or [`ATTEMPTS`] are used up. An attempt that
+/// fails rolls back entirely (its transaction is dropped), so running it again is safe. Each
+/// attempt is a new future borrowing the use case's inputs, which is why the use cases check a
+/// clone of their input inside it: checking consumes what it checks.
+async fn retrying<T, F: Future<Output = Result<T>>>(mut attempt: impl FnMut() -> F) -> Result<T> {
+    let mut pause = FIRST_PAUSE;
+    for retry in 1..ATTEMPTS {
+        match attempt().await {
+            Err(Error::Contention) => {
+                tracing::debug!(retry, "a write lost a race with another transaction; running it again");
+                tokio::time::sleep(pause.mul_f64(rand::random::<f64>())).await;
+                pause *= 2;
+            }
+            finished => return finished,
         }
     }
-    let (opportunity, _) = Opportunity::new(form.org_id, form.created_by, inquiry, now)?;
-    tx.save_opportunity(&opportunity).await?;
-    tx.commit().await
+    attempt().await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    /// Counts its attempts and loses a race on the first `losing` ones.
+    async fn attempts_until(losing: u32, error: fn() -> Error) -> (u32, Result<&'static str>) {
+        let count = AtomicU32::new(0);
+        let outcome = retrying(|| async { if count.fetch_add(1, Ordering::SeqCst) < losing { Err(error()) } else { Ok("done") } }).await;
+        (count.load(Ordering::SeqCst), outcome)
+    }
+
+    #[tokio::test]
+    async fn a_lost_race_runs_again_a_bounded_number_of_times() {
+        let (count, outcome) = attempts_until(2, || crate::tests::mapped("40P01")).await;
+        assert_eq!((count, outcome.ok()), (3, Some("done")), "two deadlocks, then success");
+
+        let (count, outcome) = attempts_until(u32::MAX, || crate::tests::mapped("40P01")).await;
+        assert_eq!(count, ATTEMPTS, "gives up after the last attempt");
+        assert!(matches!(outcome, Err(Error::Contention)), "{outcome:?}");
+
+        let (count, outcome) = attempts_until(u32::MAX, || Error::NotFound("opportunity")).await;
+        assert_eq!(count, 1, "any other failure is final");
+        assert!(matches!(outcome, Err(Error::NotFound(_))), "{outcome:?}");
+    }
 }

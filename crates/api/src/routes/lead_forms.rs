@@ -141,7 +141,7 @@ async fn rate_limit(State(state): State<AppState>, Path(form_key): Path<String>,
     }
 }
 
-/// Idempotency-Key for submissions belongs to the form's organization.
+/// Idempotency-Key for submissions belongs to the form (see [`idempotency::Caller::form`]).
 async fn once_per_idempotency_key(State(state): State<AppState>, Path(form_key): Path<String>, request: Request, next: Next) -> Response {
     if !idempotency::applies_to(&request) {
         return next.run(request).await;
@@ -150,7 +150,9 @@ async fn once_per_idempotency_key(State(state): State<AppState>, Path(form_key):
         return next.run(request).await;
     }
     match state.store.lead_form_by_key(&form_key).await {
-        Ok(Some(form)) => idempotency::run_once(&state, form.org_id, request, next).await.unwrap_or_else(IntoResponse::into_response),
+        Ok(Some(form)) => {
+            idempotency::run_once(&state, idempotency::Caller::form(&form), request, next).await.unwrap_or_else(IntoResponse::into_response)
+        }
         Ok(None) => next.run(request).await,
         Err(error) => ApiError::from(error).into_response(),
     }

@@ -1,6 +1,6 @@
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use domain::Error;
 use domain::auth::{CreateStaff, CreateToken, IssuedToken, Staff, TokenInfo, UpdateStaff};
 use store::service;
@@ -11,6 +11,7 @@ use super::ApiResult;
 use crate::AppState;
 use crate::envelope::{Deleted, Envelope, ListEnvelope, created, list, ok};
 use crate::extract::{Auth, Body, Id};
+use crate::idempotency::SecretShown;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -53,7 +54,8 @@ async fn update_staff(
 }
 
 /// Issues an API token; the secret is in this response only. Staff may issue their own;
-/// owners and admins issue them for others.
+/// owners and admins issue them for others. A retry with the same `Idempotency-Key` answers
+/// 409 `token_already_issued` with the token's id in `details.token_id`: the secret is not kept.
 #[utoipa::path(post, path = "/staff/{id}/tokens", tag = "staff", request_body = CreateToken,
     params(("id" = uuid::Uuid, Path)), responses((status = 201, body = Envelope<IssuedToken>)))]
 async fn issue_token(
@@ -61,8 +63,11 @@ async fn issue_token(
     Auth(actor): Auth,
     Id(id): Id,
     Body(input): Body<CreateToken>,
-) -> ApiResult<(StatusCode, Json<Envelope<IssuedToken>>)> {
-    Ok(created(service::issue_token(state.store.as_ref(), &actor, id, input).await?))
+) -> ApiResult<(StatusCode, Extension<SecretShown>, Json<Envelope<IssuedToken>>)> {
+    let issued = service::issue_token(state.store.as_ref(), &actor, id, input).await?;
+    let shown = SecretShown { token_id: issued.id };
+    let (status, body) = created(issued);
+    Ok((status, Extension(shown), body))
 }
 
 /// A staff member's tokens, newest first, with when each was last used (never the secret).

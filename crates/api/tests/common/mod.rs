@@ -45,6 +45,7 @@ pub struct TestApp {
     /// The owner of the organization every test starts with.
     pub owner: Caller,
     http: reqwest::Client,
+    /// The test's database, for reading or changing what is stored behind the service's back.
     url: String,
     _dir: tempfile::TempDir,
 }
@@ -135,6 +136,20 @@ impl TestApp {
             let mut connection = sqlx::PgConnection::connect(&self.url).await.expect("connect to PostgreSQL");
             sqlx::raw_sql(postgres).execute(&mut connection).await.expect("run the PostgreSQL statements");
         }
+    }
+
+    /// The first column of every row `sql` returns, as bytes, read straight from the database:
+    /// for checking what the service keeps, not what it answers.
+    pub async fn stored_bytes(&self, sql: &str) -> Vec<Vec<u8>> {
+        use sqlx::Connection;
+        let read = if self.url.starts_with("sqlite:") {
+            let mut connection = sqlx::SqliteConnection::connect(&self.url).await.expect("open the test database");
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(&mut connection).await
+        } else {
+            let mut connection = sqlx::PgConnection::connect(&self.url).await.expect("connect to the test database");
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(&mut connection).await
+        };
+        read.expect("the query runs")
     }
 
     /// A second server on the same database with other limits on public submissions.

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::rows::{self, *};
 use super::{Backend, Dialect, Param, RowReader, Run, Statement, TextSearch};
-use crate::{Claim, Store, Tx};
+use crate::{Claim, KeyScope, Store, Tx};
 
 pub(crate) struct SqlStore<B: Backend> {
     backend: B,
@@ -207,21 +207,22 @@ impl<B: Backend> Store for SqlStore<B> {
         optional(&mut self.backend.reader(), statement, rows::lead_form).await
     }
 
-    async fn claim_idempotency_key(&self, org_id: Uuid, key: &str, request_hash: &[u8], now: Timestamp) -> Result<Claim> {
+    async fn claim_idempotency_key(&self, scope: KeyScope, key: &str, request_hash: &[u8], now: Timestamp) -> Result<Claim> {
         let mut tx = self.backend.begin().await?;
         let insert = Statement::new(
-            "INSERT INTO idempotency_keys (org_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (org_id, key) DO NOTHING",
+            "INSERT INTO idempotency_keys (org_id, caller_id, key, request_hash, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (org_id, caller_id, key) DO NOTHING",
         );
-        if tx.execute(insert.bind(org_id).bind(key).bind(request_hash).bind(now)).await? == 1 {
+        if tx.execute(in_scope(insert, scope, key).bind(request_hash).bind(now)).await? == 1 {
             B::commit(tx).await?;
             return Ok(Claim::Fresh);
         }
         let existing = Statement::new(format!(
-            "SELECT request_hash, status, response, created_at FROM idempotency_keys WHERE org_id = $1 AND key = $2{}",
+            "SELECT request_hash, status, response, created_at FROM idempotency_keys
+             WHERE org_id = $1 AND caller_id = $2 AND key = $3{}",
             B::DIALECT.for_update
         ));
-        let row = tx.fetch_one(existing.bind(org_id).bind(key)).await?;
+        let row = tx.fetch_one(in_scope(existing, scope, key)).await?;
         if row.opt_bytes("request_hash")?.as_deref() != Some(request_hash) {
             return Ok(Claim::Mismatch);
         }
@@ -232,21 +233,23 @@ impl<B: Backend> Store for SqlStore<B> {
         if row.timestamp("created_at")?.unix_micros() > now.unix_micros() - ABANDONED_CLAIM_MICROS {
             return Ok(Claim::InProgress);
         }
-        let take_over = Statement::new("UPDATE idempotency_keys SET created_at = $3 WHERE org_id = $1 AND key = $2");
-        tx.execute(take_over.bind(org_id).bind(key).bind(now)).await?;
+        let take_over = Statement::new("UPDATE idempotency_keys SET created_at = $4 WHERE org_id = $1 AND caller_id = $2 AND key = $3");
+        tx.execute(in_scope(take_over, scope, key).bind(now)).await?;
         B::commit(tx).await?;
         Ok(Claim::Fresh)
     }
 
-    async fn finish_idempotency_key(&self, org_id: Uuid, key: &str, response: Option<(u16, &[u8])>) -> Result<()> {
+    async fn finish_idempotency_key(&self, scope: KeyScope, key: &str, response: Option<(u16, &[u8])>) -> Result<()> {
         let mut tx = self.backend.begin().await?;
         let statement = match response {
-            Some((status, body)) => Statement::new("UPDATE idempotency_keys SET status = $3, response = $4 WHERE org_id = $1 AND key = $2")
-                .bind(org_id)
-                .bind(key)
-                .bind(i32::from(status))
-                .bind(body),
-            None => Statement::new("DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2").bind(org_id).bind(key),
+            Some((status, body)) => in_scope(
+                Statement::new("UPDATE idempotency_keys SET status = $4, response = $5 WHERE org_id = $1 AND caller_id = $2 AND key = $3"),
+                scope,
+                key,
+            )
+            .bind(i32::from(status))
+            .bind(body),
+            None => in_scope(Statement::new("DELETE FROM idempotency_keys WHERE org_id = $1 AND caller_id = $2 AND key = $3"), scope, key),
         };
         tx.execute(statement).await?;
         B::commit(tx).await
@@ -262,6 +265,11 @@ impl<B: Backend> Store for SqlStore<B> {
 
 /// A claim whose request has not finished after a minute belongs to a server that died.
 const ABANDONED_CLAIM_MICROS: i64 = 60_000_000;
+
+/// Binds `$1`, `$2` and `$3` of a statement about one idempotency key.
+fn in_scope(statement: Statement, scope: KeyScope, key: &str) -> Statement {
+    statement.bind(scope.org_id).bind(scope.caller_id).bind(key)
+}
 
 /// Which maintained totals answer a question: the whole organization's (migration 0008, a few
 /// dozen rows) unless it asks about one assignee or category (0005, a row per group).
@@ -711,7 +719,8 @@ impl<B: Backend> Tx for SqlTx<B> {
 
     async fn active_owners(&mut self, org_id: Uuid) -> Result<i64> {
         let statement = Statement::new(format!(
-            "SELECT COUNT(*) AS owners FROM (SELECT id FROM staff WHERE org_id = $1 AND role = 'owner' AND is_active = TRUE{}) owners",
+            "SELECT COUNT(*) AS owners FROM
+             (SELECT id FROM staff WHERE org_id = $1 AND role = 'owner' AND is_active = TRUE ORDER BY id{}) owners",
             self.locked()
         ))
         .bind(org_id);
@@ -769,5 +778,10 @@ impl<B: Backend> Tx for SqlTx<B> {
             Statement::new("UPDATE api_tokens SET revoked_at = $3 WHERE org_id = $1 AND id = $2").bind(org_id).bind(token_id).bind(now),
         )
         .await
+    }
+
+    async fn revoke_tokens_of(&mut self, org_id: Uuid, staff_id: Uuid, now: Timestamp) -> Result<()> {
+        let statement = Statement::new("UPDATE api_tokens SET revoked_at = $3 WHERE org_id = $1 AND staff_id = $2 AND revoked_at IS NULL");
+        self.run(statement.bind(org_id).bind(staff_id).bind(now)).await
     }
 }
