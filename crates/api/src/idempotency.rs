@@ -48,7 +48,7 @@ pub fn applies_to(request: &Request) -> bool {
 pub async fn run_once(state: &AppState, org_id: Uuid, request: Request, next: Next) -> Result<Response, ApiError> {
     let key = request_key(&request)?;
     let (parts, body) = request.into_parts();
-    let body = to_bytes(body, BODY_LIMIT_BYTES).await.map_err(|_| ApiError::PayloadTooLarge)?;
+    let body = to_bytes(body, BODY_LIMIT_BYTES).await.map_err(|_| ApiError::PayloadTooLarge(BODY_LIMIT_BYTES))?;
     let hash = request_hash(&parts.method, parts.uri.to_string().as_bytes(), &body);
     match state.store.claim_idempotency_key(org_id, &key, &hash, Timestamp::now()).await? {
         Claim::Mismatch => return Err(ApiError::IdempotencyKeyReused),

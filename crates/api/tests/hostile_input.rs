@@ -40,7 +40,8 @@ async fn broken_bodies_are_refused_in_the_envelope(app: TestApp) {
     raw(&app, "/opportunities", "text/plain", "{\"title\": \"x\"}").await.expect_error(415, "unsupported_media_type");
     raw(&app, "/opportunities", "multipart/form-data; boundary=x", "--x--").await.expect_error(415, "unsupported_media_type");
     let huge = format!("{{\"title\": \"{}\"}}", "a".repeat(200_000));
-    raw(&app, "/opportunities", json, huge).await.expect_error(413, "payload_too_large");
+    let too_large = raw(&app, "/opportunities", json, huge).await.expect_error(413, "payload_too_large");
+    assert_eq!(too_large.body["error"]["details"]["limit_bytes"], 131_072, "{}", too_large.body);
     nothing_written(&app).await;
 }
 

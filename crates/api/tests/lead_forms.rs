@@ -94,6 +94,12 @@ async fn plain_html_form_posts_are_accepted(app: TestApp) {
         .header("content-type", "application/x-www-form-urlencoded")
         .body("name=A&email=a%40b.c&submit=Send");
     assert_eq!(TestApp::reply(unknown).await.expect_error(422, "validation_failed").bad_fields(), ["submit"]);
+    // Refused like invalid UTF-8 in JSON, rather than stored with replacement characters.
+    for body in [&b"name=%FF%FEAnn&email=ann%40example.com"[..], b"name=Ann&email=ann%40example.com&message=\xC3("] {
+        let request = app.request(Method::POST, &submissions(&created)).header("content-type", "application/x-www-form-urlencoded");
+        TestApp::reply(request.body(body.to_vec())).await.expect_error(400, "bad_request");
+    }
+    assert_eq!(leads(&app).await.len(), 1);
 }
 
 async fn bad_submissions_are_refused_and_bots_dropped(app: TestApp) {
@@ -107,7 +113,9 @@ async fn bad_submissions_are_refused_and_bots_dropped(app: TestApp) {
         .request(Method::POST, &path)
         .header("content-type", "application/json")
         .body(format!("{{\"name\":\"{}\"}}", "a".repeat(20_000)));
-    TestApp::reply(huge).await.expect_error(413, "payload_too_large");
+    let huge = TestApp::reply(huge).await.expect_error(413, "payload_too_large");
+    assert_eq!(huge.body["error"]["details"]["limit_bytes"], 16_384, "the public endpoint's own limit");
+    assert!(huge.body["error"]["message"].as_str().unwrap().contains("16384"), "{}", huge.body);
     assert!(leads(&app).await.is_empty(), "nothing was created");
 }
 
