@@ -401,19 +401,33 @@ pub async fn update_lead_form(store: &dyn Store, actor: &Actor, id: Uuid, input:
     Ok(form)
 }
 
-/// Turns a visitor's submission into a website lead. A category or assignee that has since
-/// been deactivated is left off rather than losing the inquiry. A bot's submission (a filled
-/// honeypot) is accepted and dropped.
-pub async fn submit_to_lead_form(store: &dyn Store, form: &LeadForm, input: Input<Submission>) -> Result<()> {
+/// A visitor's submission, checked and ready to save as a website lead. Only
+/// [`website_lead`] makes one, so nothing unchecked is saved.
+pub struct WebsiteLead {
+    opportunity: Opportunity,
+    references: References,
+}
+
+/// Checks a visitor's submission: the website lead it makes, or `None` for a bot's (a filled
+/// honeypot), which is accepted and dropped. Separate from saving, so that the caller can count
+/// against a form's budget only what would become a lead.
+pub fn website_lead(form: &LeadForm, input: Input<Submission>) -> Result<Option<WebsiteLead>> {
     let now = Timestamp::now();
     let is_from_a_bot = input.fields().is_from_a_bot();
     let inquiry = input.check(|submission| form.inquiry(submission, now))?;
     if is_from_a_bot {
-        return Ok(());
+        return Ok(None);
     }
-    let (mut opportunity, references) = Opportunity::new(form.org_id, form.created_by, inquiry, now)?;
+    let (opportunity, references) = Opportunity::new(form.org_id, form.created_by, inquiry, now)?;
+    Ok(Some(WebsiteLead { opportunity, references }))
+}
+
+/// Saves a website lead. A category or assignee that has since been deactivated is left off
+/// rather than losing the inquiry.
+pub async fn save_website_lead(store: &dyn Store, lead: WebsiteLead) -> Result<()> {
+    let WebsiteLead { mut opportunity, references } = lead;
     let mut tx = store.begin().await?;
-    let unusable = tx.unusable_references(form.org_id, &references).await?;
+    let unusable = tx.unusable_references(opportunity.org_id, &references).await?;
     for (field, _) in unusable.iter() {
         match field {
             "category_id" => opportunity.category_id = None,
