@@ -7,7 +7,26 @@ use common::TestApp;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-suite!(a_validation_error_echoes_a_bounded_amount);
+suite!(a_search_counts_each_word_once_and_takes_at_most_eight, a_validation_error_echoes_a_bounded_amount);
+
+async fn get(app: &TestApp, path: &str) -> common::Reply {
+    app.get(&app.owner, path).await.expect(200)
+}
+
+async fn a_search_counts_each_word_once_and_takes_at_most_eight(app: TestApp) {
+    app.lead(&app.owner, json!({"title": "A botox consultation for Friday", "prospect_name": "Jane B Doe"})).await.expect(201);
+    let total = |search: String| {
+        let app = &app;
+        async move { get(app, &format!("/opportunities?search={search}")).await.body["meta"]["total"].clone() }
+    };
+    assert_eq!(total(vec!["a"; 100].join("%20")).await, 1, "one word, a hundred times");
+    assert_eq!(total(format!("{}%20botox%20jane%20doe", vec!["a"; 20].join("%20"))).await, 1);
+    assert_eq!(total("a%20b%20botox%20consultation%20jane%20doe%20for%20fri".into()).await, 1, "eight different words");
+    assert_eq!(total("a%20b%20botox%20consultation%20jane%20doe%20for%20zz".into()).await, 0);
+    let nine = app.get(&app.owner, "/opportunities?search=a%20b%20c%20d%20e%20f%20g%20h%20i").await.expect_error(400, "bad_request");
+    assert_eq!(nine.body["error"]["details"]["parameter"], "search");
+    assert!(nine.body["error"]["message"].as_str().unwrap().contains('8'), "{}", nine.body);
+}
 
 async fn a_validation_error_echoes_a_bounded_amount(app: TestApp) {
     let mut body = serde_json::Map::new();

@@ -9,6 +9,9 @@ use crate::{Error, Result, Timestamp};
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
 pub const SEARCH_MAX: usize = 200;
+/// The most different words a search may have. Each word is one more condition for the
+/// database to check on every candidate lead; people search with two or three.
+pub const SEARCH_WORDS_MAX: usize = 8;
 
 /// The raw `name=value` pairs of a query string, consumed parameter by parameter so that
 /// anything left over at the end is reported as unknown rather than silently ignored.
@@ -84,6 +87,15 @@ impl QueryParams {
             return Err(Error::parameter("search", format!("must be at most {SEARCH_MAX} characters")));
         }
         Ok(search)
+    }
+
+    /// The words of the search, if any, at most [`SEARCH_WORDS_MAX`] of them.
+    fn search_words(&mut self) -> Result<Option<SearchWords>> {
+        let Some(words) = self.search()?.as_deref().map(SearchWords::parse) else { return Ok(None) };
+        if words.len() > SEARCH_WORDS_MAX {
+            return Err(Error::parameter("search", format!("must have at most {SEARCH_WORDS_MAX} different words")));
+        }
+        Ok(Some(words))
     }
 
     pub fn page(&mut self) -> Result<Page> {
@@ -195,7 +207,7 @@ impl OpportunityFilter {
             category_id: params.uuid("category_id")?,
             client_id: params.uuid("client_id")?,
             source: params.text("source")?.map(|s| s.to_lowercase()),
-            search: params.search()?.as_deref().map(SearchWords::parse),
+            search: params.search_words()?,
             follow_up_due_by: params.bool("follow_up_due")?.filter(|due| *due).map(|_| now.end_of_day()),
             sort,
             page: params.page()?,
@@ -262,6 +274,7 @@ mod tests {
             (vec![("sort", "-created_at"), ("sort", "created_at")], "sort"),
             (vec![("client_id", "")], "client_id"),
             (vec![("limit", " ")], "limit"),
+            (vec![("search", "a b c d e f g h i")], "search"),
         ] {
             match OpportunityFilter::parse(params(&query), Timestamp::now()) {
                 Err(Error::InvalidParameter { parameter: p, .. }) => assert_eq!(p, parameter),
