@@ -11,6 +11,11 @@ pub const NOTE_MAX: usize = 10_000;
 pub const DESCRIPTION_MAX: usize = 2_000;
 pub const OUTCOME_MAX: usize = 2_000;
 
+/// How many of its latest notes, and of its latest activities, an opportunity's detail embeds:
+/// a page's worth. The rest are paged through their own lists, so that a long history cannot
+/// make one response as large as the history.
+pub const EMBEDDED_LATEST: i64 = 50;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityType {

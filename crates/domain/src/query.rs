@@ -127,6 +127,15 @@ pub struct Page {
     pub offset: i64,
 }
 
+impl Page {
+    /// `limit` and `offset` and nothing else: what an opportunity's notes and activities take.
+    pub fn parse(mut params: QueryParams) -> Result<Page> {
+        let page = params.page()?;
+        params.finish()?;
+        Ok(page)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
     CreatedAt,

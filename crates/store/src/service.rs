@@ -1,7 +1,7 @@
 //! The use cases behind every write: each loads what it needs, applies the domain's rule and
 //! saves the result inside one transaction, so a failed check leaves nothing half-written.
 
-use domain::activity::{Activity, CreateActivity, CreateNote, Note};
+use domain::activity::{Activity, CreateActivity, CreateNote, EMBEDDED_LATEST, Note};
 use domain::auth::{Actor, ApiToken, CreateStaff, CreateToken, IssuedToken, Role, Staff, TokenInfo, UpdateStaff};
 use domain::category::{Category, CreateCategory, UpdateCategory};
 use domain::client::{Client, ClientRef, CreateClient, UpdateClient};
@@ -9,6 +9,7 @@ use domain::lead_form::{CreateLeadForm, LeadForm, Submission, UpdateLeadForm};
 use domain::opportunity::{
     Change, CloseOpportunity, Conversion, CreateOpportunity, Opportunity, OpportunityDetail, OpportunityView, References, UpdateOpportunity,
 };
+use domain::query::Page;
 use domain::{Error, FieldErrors, Input, Result, Timestamp, text};
 use serde::Serialize;
 use uuid::Uuid;
@@ -112,10 +113,12 @@ async fn save_unique_category(tx: &mut dyn Tx, category: &Category) -> Result<()
 
 // ---- opportunities ----------------------------------------------------------------------
 
+/// The opportunity with its latest notes and activities ([`EMBEDDED_LATEST`] of each).
 pub async fn opportunity(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<OpportunityDetail> {
     let view = store.opportunity_view(actor.org_id, id).await?.ok_or(Error::NotFound("opportunity"))?;
-    let notes = store.notes(actor.org_id, id).await?;
-    let activities = store.activities(actor.org_id, id).await?;
+    let latest = Page { limit: EMBEDDED_LATEST, offset: 0 };
+    let notes = store.notes(actor.org_id, id, latest).await?;
+    let activities = store.activities(actor.org_id, id, latest).await?;
     Ok(OpportunityDetail { view, notes, activities })
 }
 
@@ -207,23 +210,18 @@ pub async fn log_activity(store: &dyn Store, actor: &Actor, opportunity_id: Uuid
     Ok(activity)
 }
 
-pub async fn notes(store: &dyn Store, actor: &Actor, opportunity_id: Uuid) -> Result<Vec<Note>> {
-    let notes = store.notes(actor.org_id, opportunity_id).await?;
-    of_an_opportunity(store, actor, opportunity_id, notes).await
+/// A page of the opportunity's notes, newest first, and how many it has.
+pub async fn notes(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, page: Page) -> Result<(Vec<Note>, i64)> {
+    let notes = store.notes(actor.org_id, opportunity_id, page).await?;
+    let view = view(store, actor, opportunity_id).await?;
+    Ok((notes, view.notes_count))
 }
 
-pub async fn activities(store: &dyn Store, actor: &Actor, opportunity_id: Uuid) -> Result<Vec<Activity>> {
-    let activities = store.activities(actor.org_id, opportunity_id).await?;
-    of_an_opportunity(store, actor, opportunity_id, activities).await
-}
-
-/// Records listed for an opportunity of the caller's organization. Records prove that it
-/// exists; only an empty list needs asking whether there is such an opportunity at all (404).
-async fn of_an_opportunity<T>(store: &dyn Store, actor: &Actor, id: Uuid, records: Vec<T>) -> Result<Vec<T>> {
-    if records.is_empty() && store.opportunity_view(actor.org_id, id).await?.is_none() {
-        return Err(Error::NotFound("opportunity"));
-    }
-    Ok(records)
+/// A page of the opportunity's activities, newest first, and how many it has.
+pub async fn activities(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, page: Page) -> Result<(Vec<Activity>, i64)> {
+    let activities = store.activities(actor.org_id, opportunity_id, page).await?;
+    let view = view(store, actor, opportunity_id).await?;
+    Ok((activities, view.activities_count))
 }
 
 /// The opportunity, locked until the transaction ends, if it is at the version the caller
