@@ -82,6 +82,10 @@ async fn a_search_counts_each_word_once_and_takes_at_most_eight(app: TestApp) {
     let nine = app.get(&app.owner, "/opportunities?search=a%20b%20c%20d%20e%20f%20g%20h%20i").await.expect_error(400, "bad_request");
     assert_eq!(nine.body["error"]["details"]["parameter"], "search");
     assert!(nine.body["error"]["message"].as_str().unwrap().contains('8'), "{}", nine.body);
+    assert_eq!(total("botox&offset=9950".into()).await, 1, "a search pages through its first 10,000 matches");
+    let deep = app.get(&app.owner, "/opportunities?search=botox&offset=9951").await.expect_error(400, "bad_request");
+    assert_eq!(deep.body["error"]["details"]["parameter"], "offset");
+    get(&app, "/opportunities?offset=100000").await;
 }
 
 async fn a_validation_error_echoes_a_bounded_amount(app: TestApp) {

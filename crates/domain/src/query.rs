@@ -12,6 +12,11 @@ pub const SEARCH_MAX: usize = 200;
 /// The most different words a search may have. Each word is one more condition for the
 /// database to check on every candidate lead; people search with two or three.
 pub const SEARCH_WORDS_MAX: usize = 8;
+/// How deep a search may page: through its first 10,000 matches. A search matching many leads
+/// is answered by walking the list's order and checking each lead; a deep page of a common
+/// search made that walk check most of a large organization's leads (seconds) for a page
+/// nobody reads. Narrowing the search or the filters reaches the rest.
+pub const SEARCH_PAGE_END: i64 = 10_000;
 
 /// The raw `name=value` pairs of a query string, consumed parameter by parameter so that
 /// anything left over at the end is reported as unknown rather than silently ignored.
@@ -222,6 +227,10 @@ impl OpportunityFilter {
             page: params.page()?,
         };
         params.finish()?;
+        if filter.search.is_some() && filter.page.offset + filter.page.limit > SEARCH_PAGE_END {
+            let message = format!("plus limit must be at most {SEARCH_PAGE_END} with a search; narrow the search to see further");
+            return Err(Error::parameter("offset", message));
+        }
         Ok(filter)
     }
 }
@@ -284,6 +293,7 @@ mod tests {
             (vec![("client_id", "")], "client_id"),
             (vec![("limit", " ")], "limit"),
             (vec![("search", "a b c d e f g h i")], "search"),
+            (vec![("search", "botox"), ("offset", "9951")], "offset"),
         ] {
             match OpportunityFilter::parse(params(&query), Timestamp::now()) {
                 Err(Error::InvalidParameter { parameter: p, .. }) => assert_eq!(p, parameter),
