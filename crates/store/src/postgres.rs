@@ -48,14 +48,6 @@ fn word_pattern(word: &SearchWord) -> String {
     format!("(^|[^[:alnum:]]){}{end}", word.text)
 }
 
-/// The column a word is looked for in. A word of one or two characters holds no trigram, and
-/// the trigram index asked for it returns every row to recheck (seconds for `a` at 200k
-/// leads); hidden from the index, such a word is checked row by row on the rows the other
-/// words' index lookups leave, or on a scan that stops at the LIMIT.
-fn searched_for(word: &SearchWord) -> &'static str {
-    if word.text.chars().count() < 3 { "(m.search_text || '')" } else { "m.search_text" }
-}
-
 #[async_trait]
 impl Backend for Postgres15 {
     type Reader = PgPool;
@@ -68,8 +60,7 @@ impl Backend for Postgres15 {
             matching: |statement, org_id, words, limit| {
                 let mut query = format!("SELECT m.id AS key FROM opportunities m WHERE m.org_id = {}", statement.param(org_id));
                 for word in &words.0 {
-                    let pattern = statement.param(word_pattern(word));
-                    query.push_str(&format!(" AND {} ~* {pattern}", searched_for(word)));
+                    query.push_str(&format!(" AND m.search_text ~* {}", statement.param(word_pattern(word))));
                 }
                 format!("{query} LIMIT {}", statement.param(limit))
             },
