@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("status" = Option<Vec<domain::opportunity::Status>>, Query, description = "Repeatable and/or comma-separated.", explode = true),
         ("assigned_to" = Option<uuid::Uuid>, Query), ("category_id" = Option<uuid::Uuid>, Query), ("client_id" = Option<uuid::Uuid>, Query),
         ("source" = Option<String>, Query),
-        ("search" = Option<String>, Query, description = "Words that must each begin a word of the title, description, or prospect name, e-mail or phone, ignoring case; the last word may be unfinished (a prefix). Past 1,000 matches `meta.total` is 1000 and `meta.total_exact` false."),
+        ("search" = Option<String>, Query, description = "Words that must each begin a word of the title, description, or prospect name, e-mail or phone, ignoring case; the last word may be unfinished (a prefix). Past 1,000 matches `meta.total` is 1000 and `meta.total_exact` false. At most 200 characters and 8 different words (repeats count once); with a search, `offset` + `limit` may be at most 10,000."),
         ("follow_up_due" = Option<bool>, Query, description = "Only leads not won or lost whose follow-up is due by the end of today (UTC)."),
         ("sort" = Option<String>, Query, description = "created_at, updated_at, follow_up_date or estimated_value; prefix - for descending. Default -created_at."),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("offset" = Option<i64>, Query, minimum = 0, maximum = 2147483647)),
