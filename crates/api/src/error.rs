@@ -17,16 +17,21 @@ use crate::serve::{HEAD_LIMIT_BYTES, HEADERS_LIMIT, URI_LIMIT_BYTES};
 pub enum ApiError {
     Domain(Error),
     MalformedBody(String),
+    /// A form post whose text is not UTF-8 once decoded.
+    MalformedForm,
     InvalidPath(String),
     InvalidHeader(&'static str),
     Unauthorized(&'static str),
-    PayloadTooLarge,
+    /// Over the route's limit, in bytes.
+    PayloadTooLarge(usize),
     UnsupportedMediaType,
     RouteNotFound,
     MethodNotAllowed,
     NotReady,
     IdempotencyKeyReused,
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        retry_after_secs: u64,
+    },
     IdempotencyKeyInProgress,
     // The transport's refusals (see `serve`): hyper could not parse the request line or a
     // header, the head or the target was too long, the body did not arrive in time, or the
@@ -61,7 +66,8 @@ pub struct ErrorBody {
     pub code: &'static str,
     /// For people: what went wrong and what to do about it.
     pub message: String,
-    /// More about the failure; `fields` maps each bad field to a message on 422.
+    /// More about the failure. On 422, `fields` maps each bad field to a message; unknown fields
+    /// are named up to 20, and `unknown_fields_not_named` counts the rest. On 413, `limit_bytes`.
     #[schema(value_type = Object)]
     pub details: Value,
 }
@@ -76,7 +82,7 @@ impl ApiError {
                 Error::InvalidParameter { parameter, .. } => {
                     (S::BAD_REQUEST, "bad_request", message(&error), json!({ "parameter": parameter }))
                 }
-                Error::Validation(fields) => (S::UNPROCESSABLE_ENTITY, "validation_failed", message(&error), json!({ "fields": fields })),
+                Error::Validation(fields) => (S::UNPROCESSABLE_ENTITY, "validation_failed", message(&error), validation_details(fields)),
                 Error::Duplicate { existing_id, .. } => (S::CONFLICT, "conflict", message(&error), json!({ "existing_id": existing_id })),
                 Error::AlreadyClosed { status } => (S::CONFLICT, "already_closed", message(&error), json!({ "status": status })),
                 Error::AlreadyConverted { client_id } => {
@@ -96,9 +102,15 @@ impl ApiError {
             ApiError::InvalidPath(why) => (S::BAD_REQUEST, "bad_request", why, json!({})),
             ApiError::InvalidHeader(why) => (S::BAD_REQUEST, "bad_request", why.into(), json!({})),
             ApiError::Unauthorized(why) => (S::UNAUTHORIZED, "unauthorized", why.into(), json!({})),
-            ApiError::PayloadTooLarge => {
-                (S::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body is larger than {} bytes", crate::BODY_LIMIT_BYTES), json!({}))
+            ApiError::MalformedForm => {
+                (S::BAD_REQUEST, "bad_request", "the form body is not valid UTF-8 once percent-decoded".into(), json!({}))
             }
+            ApiError::PayloadTooLarge(limit) => (
+                S::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is larger than {limit} bytes"),
+                json!({ "limit_bytes": limit }),
+            ),
             ApiError::UnsupportedMediaType => (
                 S::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -170,6 +182,14 @@ impl ApiError {
     fn envelope(self) -> (StatusCode, ErrorEnvelope) {
         let (status, code, message, details) = self.parts();
         (status, ErrorEnvelope { success: false, error: ErrorBody { code, message, details } })
+    }
+}
+
+/// `fields`, and when some unknown fields went unnamed, how many (`unknown_fields_not_named`).
+fn validation_details(fields: &domain::FieldErrors) -> Value {
+    match fields.unknown_not_named() {
+        0 => json!({ "fields": fields }),
+        more => json!({ "fields": fields, "unknown_fields_not_named": more }),
     }
 }
 

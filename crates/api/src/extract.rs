@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, BODY_LIMIT_BYTES, BodyLimit};
 
 /// The authenticated caller, from `Authorization: Bearer <token>`.
 pub struct Auth(pub Actor);
@@ -155,6 +155,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for FormOrJson<T> {
             return Body::from_request(request, state).await.map(|Body(input)| FormOrJson(input));
         }
         let bytes = read_body(request, state).await?;
+        // Decoding replaces invalid UTF-8 silently, so check first, as the JSON parser does. The
+        // whole body at once is enough: `&` and `=` are ASCII and break any multi-byte sequence.
+        if percent_encoding::percent_decode(&bytes).decode_utf8().is_err() {
+            return Err(ApiError::MalformedForm);
+        }
         let pairs: Vec<(String, String)> =
             serde_urlencoded::from_bytes(&bytes).map_err(|error| ApiError::MalformedBody(error.to_string()))?;
         let object = pairs.into_iter().map(|(name, value)| (name, Value::String(value))).collect();
@@ -163,9 +168,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for FormOrJson<T> {
 }
 
 async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    let limit = request.extensions().get::<BodyLimit>().map_or(BODY_LIMIT_BYTES, |BodyLimit(bytes)| *bytes);
     Bytes::from_request(request, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
+            ApiError::PayloadTooLarge(limit)
         } else {
             ApiError::MalformedBody(rejection.body_text())
         }
@@ -181,7 +187,7 @@ fn deserialize_fields<T: DeserializeOwned>(mut object: Map<String, Value>) -> Re
     object.retain(|field, _| {
         let is_known = known.contains(&field.as_str());
         if !is_known {
-            errors.add(field, "is not a known field");
+            errors.add_unknown(field);
         }
         is_known
     });

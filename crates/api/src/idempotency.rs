@@ -80,7 +80,7 @@ pub fn applies_to(request: &Request) -> bool {
 pub async fn run_once(state: &AppState, caller: Caller, request: Request, next: Next) -> Result<Response, ApiError> {
     let key = request_key(&request)?;
     let (parts, body) = request.into_parts();
-    let body = to_bytes(body, BODY_LIMIT_BYTES).await.map_err(|_| ApiError::PayloadTooLarge)?;
+    let body = to_bytes(body, BODY_LIMIT_BYTES).await.map_err(|_| ApiError::PayloadTooLarge(BODY_LIMIT_BYTES))?;
     let role = caller.role.map_or("", Role::as_str);
     let hash = request_hash(&[role.as_bytes(), parts.method.as_str().as_bytes(), parts.uri.to_string().as_bytes(), &body]);
     match state.store.claim_idempotency_key(caller.scope, &key, &hash, Timestamp::now()).await? {

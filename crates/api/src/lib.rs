@@ -15,10 +15,10 @@ mod serve;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::get;
+use axum::{Extension, Router};
 use store::Store;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -34,6 +34,15 @@ pub const BODY_LIMIT_BYTES: usize = 128 * 1024;
 
 /// A website inquiry is a few fields of text.
 pub const PUBLIC_BODY_LIMIT_BYTES: usize = 16 * 1024;
+
+/// The body limit of the routes a layer of [`body_limit`] wraps. axum enforces the limit but does
+/// not say which it was; the 413 states it.
+#[derive(Clone, Copy)]
+struct BodyLimit(usize);
+
+fn body_limit(bytes: usize) -> (DefaultBodyLimit, Extension<BodyLimit>) {
+    (DefaultBodyLimit::max(bytes), Extension(BodyLimit(bytes)))
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -52,14 +61,14 @@ pub fn router(store: Arc<dyn Store>) -> Router {
 pub fn router_with(store: Arc<dyn Store>, intake: IntakeLimits) -> Router {
     let state = AppState { store, intake: Arc::new(IntakeGuard::new(intake)), metrics: Arc::new(Metrics::new()) };
     let staff = routes::api().layer(middleware::from_fn_with_state(state.clone(), idempotency::for_staff));
-    let public = routes::public(state.clone()).layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT_BYTES));
+    let public = routes::public(state.clone()).layer(body_limit(PUBLIC_BODY_LIMIT_BYTES));
     let (api, openapi) = OpenApiRouter::new().nest("/api/v1", staff.merge(public)).split_for_parts();
     api.merge(routes::system::openapi_json(&openapi::finish(openapi)))
         .merge(routes::system::health())
         .route("/metrics", get(observe::render))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(body_limit(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn(serve::guard))
         .layer(middleware::from_fn_with_state(state.clone(), observe::record))
         .layer(observe::trace_layer())

@@ -16,6 +16,7 @@ suite!(
     bad_submissions_are_refused_and_bots_dropped,
     only_allowed_origins_may_submit_from_a_browser,
     submissions_are_rate_limited_per_address_and_per_form,
+    only_would_be_leads_count_against_a_forms_budget,
     a_retried_submission_creates_one_lead,
 );
 
@@ -94,6 +95,12 @@ async fn plain_html_form_posts_are_accepted(app: TestApp) {
         .header("content-type", "application/x-www-form-urlencoded")
         .body("name=A&email=a%40b.c&submit=Send");
     assert_eq!(TestApp::reply(unknown).await.expect_error(422, "validation_failed").bad_fields(), ["submit"]);
+    // Refused like invalid UTF-8 in JSON, rather than stored with replacement characters.
+    for body in [&b"name=%FF%FEAnn&email=ann%40example.com"[..], b"name=Ann&email=ann%40example.com&message=\xC3("] {
+        let request = app.request(Method::POST, &submissions(&created)).header("content-type", "application/x-www-form-urlencoded");
+        TestApp::reply(request.body(body.to_vec())).await.expect_error(400, "bad_request");
+    }
+    assert_eq!(leads(&app).await.len(), 1);
 }
 
 async fn bad_submissions_are_refused_and_bots_dropped(app: TestApp) {
@@ -107,7 +114,9 @@ async fn bad_submissions_are_refused_and_bots_dropped(app: TestApp) {
         .request(Method::POST, &path)
         .header("content-type", "application/json")
         .body(format!("{{\"name\":\"{}\"}}", "a".repeat(20_000)));
-    TestApp::reply(huge).await.expect_error(413, "payload_too_large");
+    let huge = TestApp::reply(huge).await.expect_error(413, "payload_too_large");
+    assert_eq!(huge.body["error"]["details"]["limit_bytes"], 16_384, "the public endpoint's own limit");
+    assert!(huge.body["error"]["message"].as_str().unwrap().contains("16384"), "{}", huge.body);
     assert!(leads(&app).await.is_empty(), "nothing was created");
 }
 
@@ -132,11 +141,11 @@ async fn only_allowed_origins_may_submit_from_a_browser(app: TestApp) {
     assert_eq!(leads(&app).await.len(), 1, "only the allowed origin's submission");
 }
 
+fn limits(address: u32, form: u32) -> IntakeLimits {
+    IntakeLimits { per_address_per_minute: NonZeroU32::new(address).unwrap(), per_form_per_minute: NonZeroU32::new(form).unwrap() }
+}
+
 async fn submissions_are_rate_limited_per_address_and_per_form(app: TestApp) {
-    let limits = |address, form| IntakeLimits {
-        per_address_per_minute: NonZeroU32::new(address).unwrap(),
-        per_form_per_minute: NonZeroU32::new(form).unwrap(),
-    };
     let http = reqwest::Client::new();
     let body = json!({"name": "Jane", "email": "jane@example.com"});
     for (limits, allowed, path) in
@@ -151,6 +160,31 @@ async fn submissions_are_rate_limited_per_address_and_per_form(app: TestApp) {
         let retry_after: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
         assert!((1..=60).contains(&retry_after), "Retry-After: {retry_after}");
     }
+}
+
+/// Junk and bots cannot close a form to real visitors: the form's budget counts only what would
+/// become a lead, while the per-address limit still counts everything.
+async fn only_would_be_leads_count_against_a_forms_budget(app: TestApp) {
+    let path = submissions(&form(&app, json!({})).await);
+    let url = format!("{}/api/v1{path}", app.server_with_limits(limits(1_000, 2)).await);
+    let post = |body: Value| TestApp::reply(reqwest::Client::new().post(&url).json(&body));
+    for junk in 0..20 {
+        post(json!({"name": format!("junk {junk}")})).await.expect_error(422, "validation_failed");
+        post(json!({"name": "Bot", "email": "bot@spam.example", "website": "http://spam.example"})).await.expect(201);
+    }
+    let visitor = json!({"name": "Jane", "email": "jane@example.com"});
+    for _ in 0..2 {
+        post(visitor.clone()).await.expect(201);
+    }
+    post(visitor).await.expect_error(429, "rate_limited");
+    assert_eq!(leads(&app).await.len(), 2, "the two real visitors");
+
+    let url = format!("{}/api/v1{path}", app.server_with_limits(limits(3, 1_000)).await);
+    for _ in 0..3 {
+        TestApp::reply(reqwest::Client::new().post(&url).json(&json!({}))).await.expect_error(422, "validation_failed");
+    }
+    let limited = TestApp::reply(reqwest::Client::new().post(&url).json(&json!({})));
+    limited.await.expect_error(429, "rate_limited");
 }
 
 async fn a_retried_submission_creates_one_lead(app: TestApp) {

@@ -11,6 +11,11 @@ pub const NOTE_MAX: usize = 10_000;
 pub const DESCRIPTION_MAX: usize = 2_000;
 pub const OUTCOME_MAX: usize = 2_000;
 
+/// How many of its latest notes, and of its latest activities, an opportunity's detail embeds:
+/// a page's worth. The rest are paged through their own lists, so that a long history cannot
+/// make one response as large as the history.
+pub const EMBEDDED_LATEST: i64 = 50;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityType {
@@ -101,6 +106,7 @@ pub struct Activity {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateActivity {
+    /// Any type but `status_change`, which only the service writes (when the status changes).
     #[schema(value_type = ActivityType, required = true)]
     pub activity_type: Option<ActivityType>,
     /// 1 to 2,000 characters.
@@ -115,8 +121,14 @@ pub struct CreateActivity {
 impl Activity {
     pub fn new(actor: &Actor, opportunity_id: Uuid, input: CreateActivity, now: Timestamp) -> Result<Activity> {
         let mut errors = FieldErrors::default();
-        if input.activity_type.is_none() {
-            errors.add("activity_type", "is required: one of call, email, meeting, note, status_change, task, other");
+        match input.activity_type {
+            None => errors.add("activity_type", "is required: one of call, email, meeting, note, task, other"),
+            // The log is the pipeline's history: a status change is recorded by the service when
+            // the status really changes, so a hand-written one could only misreport it.
+            Some(ActivityType::StatusChange) => {
+                errors.add("activity_type", "status_change is written by the service when the status changes; change the status instead")
+            }
+            Some(_) => {}
         }
         let activity = Activity {
             id: Uuid::now_v7(),

@@ -63,33 +63,99 @@ impl Error {
     }
 }
 
+/// How many unknown fields one 422 names; it counts the rest. A request has no reason to send
+/// more than a few, and echoing thousands turned a small request into a large response.
+pub const UNKNOWN_FIELDS_NAMED: usize = 20;
+
+/// The longest field name or message a 422 echoes, in characters: a message about a value of
+/// the wrong type quotes the value, and an unknown field's name is whatever the client sent.
+pub const ECHO_MAX_CHARS: usize = 200;
+
 /// Bad fields of one request, each with a message saying what a valid value looks like.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
-pub struct FieldErrors(BTreeMap<String, String>);
+pub struct FieldErrors {
+    fields: BTreeMap<String, String>,
+    /// Unknown fields counted but not named (past [`UNKNOWN_FIELDS_NAMED`]).
+    #[serde(skip)]
+    unknown_not_named: usize,
+}
 
 impl FieldErrors {
     /// Keeps the first message for a field: later checks usually follow from the first failure.
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.entry(field.to_owned()).or_insert_with(|| message.into());
+        self.fields.entry(echoed(field)).or_insert_with(|| echoed(&message.into()));
     }
 
-    pub fn merge(&mut self, other: FieldErrors) {
-        for (field, message) in other.0 {
-            self.add(&field, message);
+    /// Notes a field the request type does not have: named while there are few, else counted.
+    pub fn add_unknown(&mut self, field: &str) {
+        let named = self.fields.values().filter(|message| *message == UNKNOWN_FIELD).count();
+        if named < UNKNOWN_FIELDS_NAMED {
+            self.add(field, UNKNOWN_FIELD);
+        } else {
+            self.unknown_not_named += 1;
         }
     }
 
+    /// How many unknown fields were left unnamed.
+    pub fn unknown_not_named(&self) -> usize {
+        self.unknown_not_named
+    }
+
+    pub fn merge(&mut self, other: FieldErrors) {
+        for (field, message) in other.fields {
+            self.add(&field, message);
+        }
+        self.unknown_not_named += other.unknown_not_named;
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.fields.is_empty()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// `Ok(value)` when no field was bad, so validation code can end with `errors.into_result(x)`.
     pub fn into_result<T>(self, value: T) -> Result<T> {
         if self.is_empty() { Ok(value) } else { Err(Error::Validation(self)) }
+    }
+}
+
+const UNKNOWN_FIELD: &str = "is not a known field";
+
+/// `text` cut to [`ECHO_MAX_CHARS`], marked with an ellipsis where it was cut.
+fn echoed(text: &str) -> String {
+    match text.char_indices().nth(ECHO_MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_past_the_limit_are_counted_and_the_rest_still_named() {
+        let mut errors = FieldErrors::default();
+        for i in 0..1000 {
+            errors.add_unknown(&format!("field{i:04}"));
+        }
+        errors.add("title", "is required");
+        assert_eq!(errors.iter().count(), UNKNOWN_FIELDS_NAMED + 1);
+        assert_eq!(errors.unknown_not_named(), 1000 - UNKNOWN_FIELDS_NAMED);
+        assert!(errors.iter().any(|(field, message)| field == "title" && message == "is required"));
+    }
+
+    #[test]
+    fn long_names_and_messages_are_cut() {
+        let mut errors = FieldErrors::default();
+        errors.add(&"é".repeat(5000), "x".repeat(5000));
+        let (field, message) = errors.iter().next().expect("one error");
+        assert_eq!(field.chars().count(), ECHO_MAX_CHARS + 1);
+        assert_eq!(message.chars().count(), ECHO_MAX_CHARS + 1);
+        assert!(message.ends_with('…'));
     }
 }

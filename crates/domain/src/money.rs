@@ -74,21 +74,15 @@ impl Serialize for Money {
 const MONEY_EXPECTED: &str = "must be an amount with at most 2 decimal places, up to 100000000.00";
 
 impl<'de> Deserialize<'de> for Money {
-    /// Accepts a JSON number or a decimal string. A number arrives as an f64, whose shortest
-    /// decimal form is exactly what the client wrote for any amount with two decimals.
+    /// Accepts a JSON number or a decimal string, checked as written: serde_json keeps a
+    /// number's text (its `arbitrary_precision` feature), so `1e2` and `1.005` are refused like
+    /// `"1e2"` and `"1.005"`, where reading them as an f64 would have rounded them to a valid
+    /// amount.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Integer(i64),
-            Float(f64),
-            Text(String),
-        }
-        let text = match Raw::deserialize(deserializer).map_err(|_| serde::de::Error::custom(MONEY_EXPECTED))? {
-            Raw::Integer(n) => n.to_string(),
-            Raw::Float(n) if n.is_finite() && n.abs() < 1e13 => n.to_string(),
-            Raw::Float(_) => return Err(serde::de::Error::custom(MONEY_EXPECTED)),
-            Raw::Text(text) => text.trim().to_owned(),
+        let text = match serde_json::Value::deserialize(deserializer).map_err(|_| serde::de::Error::custom(MONEY_EXPECTED))? {
+            serde_json::Value::Number(number) => number.to_string(),
+            serde_json::Value::String(text) => text.trim().to_owned(),
+            _ => return Err(serde::de::Error::custom(MONEY_EXPECTED)),
         };
         Money::parse(&text).ok_or_else(|| serde::de::Error::custom(MONEY_EXPECTED))
     }
@@ -120,6 +114,7 @@ mod tests {
     fn parses_numbers_and_strings_with_up_to_two_decimals() {
         assert_eq!(from_json("500"), Some(Money(50_000)));
         assert_eq!(from_json("500.5"), Some(Money(50_050)));
+        assert_eq!(from_json("500.0"), Some(Money(50_000)));
         assert_eq!(from_json("0.07"), Some(Money(7)));
         assert_eq!(from_json("\"1200.00\""), Some(Money(120_000)));
         assert_eq!(from_json("-3.10"), Some(Money(-310)));
@@ -128,6 +123,9 @@ mod tests {
     #[test]
     fn rejects_sub_cent_precision_and_huge_amounts() {
         assert_eq!(from_json("0.001"), None);
+        assert_eq!(from_json("1.005"), None);
+        assert_eq!(from_json("1e2"), None);
+        assert_eq!(from_json("1.0000000000000001"), None);
         assert_eq!(from_json("1e300"), None);
         assert_eq!(from_json("100000000.01"), None);
         assert_eq!(from_json("\"12.\""), None);

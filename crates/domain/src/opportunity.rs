@@ -432,12 +432,14 @@ pub struct OpportunityView {
     pub activities_count: i64,
 }
 
-/// One opportunity with its full history, newest first.
+/// One opportunity with its latest history, newest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OpportunityDetail {
     #[serde(flatten)]
     pub view: OpportunityView,
+    /// The latest 50 notes, newest first; `notes_count` says how many there are.
     pub notes: Vec<Note>,
+    /// The latest 50 activities, newest first; `activities_count` says how many there are.
     pub activities: Vec<Activity>,
 }
 

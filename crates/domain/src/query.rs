@@ -9,6 +9,14 @@ use crate::{Error, Result, Timestamp};
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
 pub const SEARCH_MAX: usize = 200;
+/// The most different words a search may have. Each word is one more condition for the
+/// database to check on every candidate lead; people search with two or three.
+pub const SEARCH_WORDS_MAX: usize = 8;
+/// How deep a search may page: through its first 10,000 matches. A search matching many leads
+/// is answered by walking the list's order and checking each lead; a deep page of a common
+/// search made that walk check most of a large organization's leads (seconds) for a page
+/// nobody reads. Narrowing the search or the filters reaches the rest.
+pub const SEARCH_PAGE_END: i64 = 10_000;
 
 /// The raw `name=value` pairs of a query string, consumed parameter by parameter so that
 /// anything left over at the end is reported as unknown rather than silently ignored.
@@ -86,6 +94,15 @@ impl QueryParams {
         Ok(search)
     }
 
+    /// The words of the search, if any, at most [`SEARCH_WORDS_MAX`] of them.
+    fn search_words(&mut self) -> Result<Option<SearchWords>> {
+        let Some(words) = self.search()?.as_deref().map(SearchWords::parse) else { return Ok(None) };
+        if words.len() > SEARCH_WORDS_MAX {
+            return Err(Error::parameter("search", format!("must have at most {SEARCH_WORDS_MAX} different words")));
+        }
+        Ok(Some(words))
+    }
+
     pub fn page(&mut self) -> Result<Page> {
         let limit = self.integer("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
         let offset = self.integer("offset", 0, i64::from(i32::MAX))?.unwrap_or(0);
@@ -113,6 +130,15 @@ impl QueryParams {
 pub struct Page {
     pub limit: i64,
     pub offset: i64,
+}
+
+impl Page {
+    /// `limit` and `offset` and nothing else: what an opportunity's notes and activities take.
+    pub fn parse(mut params: QueryParams) -> Result<Page> {
+        let page = params.page()?;
+        params.finish()?;
+        Ok(page)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,12 +221,16 @@ impl OpportunityFilter {
             category_id: params.uuid("category_id")?,
             client_id: params.uuid("client_id")?,
             source: params.text("source")?.map(|s| s.to_lowercase()),
-            search: params.search()?.as_deref().map(SearchWords::parse),
+            search: params.search_words()?,
             follow_up_due_by: params.bool("follow_up_due")?.filter(|due| *due).map(|_| now.end_of_day()),
             sort,
             page: params.page()?,
         };
         params.finish()?;
+        if filter.search.is_some() && filter.page.offset + filter.page.limit > SEARCH_PAGE_END {
+            let message = format!("plus limit must be at most {SEARCH_PAGE_END} with a search; narrow the search to see further");
+            return Err(Error::parameter("offset", message));
+        }
         Ok(filter)
     }
 }
@@ -262,6 +292,8 @@ mod tests {
             (vec![("sort", "-created_at"), ("sort", "created_at")], "sort"),
             (vec![("client_id", "")], "client_id"),
             (vec![("limit", " ")], "limit"),
+            (vec![("search", "a b c d e f g h i")], "search"),
+            (vec![("search", "botox"), ("offset", "9951")], "offset"),
         ] {
             match OpportunityFilter::parse(params(&query), Timestamp::now()) {
                 Err(Error::InvalidParameter { parameter: p, .. }) => assert_eq!(p, parameter),

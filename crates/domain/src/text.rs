@@ -1,12 +1,23 @@
 //! Checks on free text shared by every entity: trimming, length limits, e-mail addresses.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
 use crate::FieldErrors;
 
-/// Trims `value`; empty text counts as absent. Reports a field error when it is longer than
+/// Text that shows nothing: only white space and characters that render as nothing (zero-width
+/// spaces and joiners, byte-order marks, soft hyphens, Hangul fillers: Unicode's default
+/// ignorable code points).
+static INVISIBLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[\p{White_Space}\p{Default_Ignorable_Code_Point}]*$").expect("a valid pattern"));
+
+/// Trims `value`; text that shows nothing counts as absent, so a title of zero-width spaces is
+/// as missing as an empty one. Reports a field error when it is longer than
 /// `max` or holds control characters other than tab and line breaks (a NUL cannot even be
 /// stored in PostgreSQL).
 pub fn optional(errors: &mut FieldErrors, field: &str, value: Option<String>, max: usize) -> Option<String> {
-    let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())?;
+    let value = value.map(|v| v.trim().to_owned()).filter(|v| !INVISIBLE.is_match(v))?;
     if value.chars().count() > max {
         errors.add(field, format!("must be at most {max} characters"));
     }
@@ -71,13 +82,19 @@ mod tests {
         assert_eq!(required(&mut errors, "title", Some("  Botox  ".into()), 200), "Botox");
         assert!(errors.is_empty());
         required(&mut errors, "title", Some("   ".into()), 200);
+        required(&mut errors, "prospect_name", Some("\u{200b}\u{feff} \u{200d}\u{2060}".into()), 200);
         optional(&mut errors, "name", Some("x".repeat(5)), 4);
         optional(&mut errors, "note", Some("a\u{0}b".into()), 10);
         assert!(optional(&mut FieldErrors::default(), "ok", Some("line\nline\ttab".into()), 20).is_some());
         let found: Vec<_> = errors.iter().collect();
         assert_eq!(
             found,
-            [("name", "must be at most 4 characters"), ("note", "must not contain control characters"), ("title", "is required")]
+            [
+                ("name", "must be at most 4 characters"),
+                ("note", "must not contain control characters"),
+                ("prospect_name", "is required"),
+                ("title", "is required")
+            ]
         );
     }
 }

@@ -26,7 +26,7 @@ use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, References};
-use domain::query::{ClientFilter, OpportunityFilter, StatsFilter};
+use domain::query::{ClientFilter, OpportunityFilter, Page, StatsFilter};
 use domain::search::Total;
 use domain::stats::PipelineTotals;
 use domain::{Error, FieldErrors, Result, Timestamp};
@@ -86,10 +86,11 @@ pub trait Store: Send + Sync {
     /// One page of the leads the filter matches, in its order, and how many match.
     async fn opportunities(&self, org_id: Uuid, filter: &OpportunityFilter) -> Result<(Vec<OpportunityView>, Total)>;
     async fn opportunity_view(&self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityView>>;
-    /// Newest first.
-    async fn notes(&self, org_id: Uuid, opportunity_id: Uuid) -> Result<Vec<Note>>;
-    /// Newest first.
-    async fn activities(&self, org_id: Uuid, opportunity_id: Uuid) -> Result<Vec<Activity>>;
+    /// A page of an opportunity's notes, newest first. Read before the opportunity's counts, the
+    /// page never holds more than they say (notes are deleted only with their opportunity).
+    async fn notes(&self, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Result<Vec<Note>>;
+    /// A page of an opportunity's activities, newest first (like [`Store::notes`]).
+    async fn activities(&self, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Result<Vec<Activity>>;
     /// Read from totals the database keeps current on every write: constant time.
     async fn stats(&self, org_id: Uuid, filter: &StatsFilter, now: Timestamp) -> Result<PipelineTotals>;
     async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)>;

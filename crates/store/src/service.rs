@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use domain::activity::{Activity, CreateActivity, CreateNote, Note};
+use domain::activity::{Activity, CreateActivity, CreateNote, EMBEDDED_LATEST, Note};
 use domain::auth::{Actor, ApiToken, CreateStaff, CreateToken, IssuedToken, Role, Staff, TokenInfo, UpdateStaff};
 use domain::category::{Category, CreateCategory, UpdateCategory};
 use domain::client::{Client, ClientRef, CreateClient, UpdateClient};
@@ -13,6 +13,7 @@ use domain::lead_form::{CreateLeadForm, LeadForm, Submission, UpdateLeadForm};
 use domain::opportunity::{
     Change, CloseOpportunity, Conversion, CreateOpportunity, Opportunity, OpportunityDetail, OpportunityView, References, UpdateOpportunity,
 };
+use domain::query::Page;
 use domain::{Error, FieldErrors, Input, Result, Timestamp, text};
 use serde::Serialize;
 use uuid::Uuid;
@@ -128,10 +129,12 @@ async fn save_unique_category(tx: &mut dyn Tx, category: &Category) -> Result<()
 
 // ---- opportunities ----------------------------------------------------------------------
 
+/// The opportunity with its latest notes and activities ([`EMBEDDED_LATEST`] of each).
 pub async fn opportunity(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<OpportunityDetail> {
     let view = store.opportunity_view(actor.org_id, id).await?.ok_or(Error::NotFound("opportunity"))?;
-    let notes = store.notes(actor.org_id, id).await?;
-    let activities = store.activities(actor.org_id, id).await?;
+    let latest = Page { limit: EMBEDDED_LATEST, offset: 0 };
+    let notes = store.notes(actor.org_id, id, latest).await?;
+    let activities = store.activities(actor.org_id, id, latest).await?;
     Ok(OpportunityDetail { view, notes, activities })
 }
 
@@ -246,23 +249,18 @@ pub async fn log_activity(store: &dyn Store, actor: &Actor, opportunity_id: Uuid
     Ok(activity)
 }
 
-pub async fn notes(store: &dyn Store, actor: &Actor, opportunity_id: Uuid) -> Result<Vec<Note>> {
-    let notes = store.notes(actor.org_id, opportunity_id).await?;
-    of_an_opportunity(store, actor, opportunity_id, notes).await
+/// A page of the opportunity's notes, newest first, and how many it has.
+pub async fn notes(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, page: Page) -> Result<(Vec<Note>, i64)> {
+    let notes = store.notes(actor.org_id, opportunity_id, page).await?;
+    let view = view(store, actor, opportunity_id).await?;
+    Ok((notes, view.notes_count))
 }
 
-pub async fn activities(store: &dyn Store, actor: &Actor, opportunity_id: Uuid) -> Result<Vec<Activity>> {
-    let activities = store.activities(actor.org_id, opportunity_id).await?;
-    of_an_opportunity(store, actor, opportunity_id, activities).await
-}
-
-/// Records listed for an opportunity of the caller's organization. Records prove that it
-/// exists; only an empty list needs asking whether there is such an opportunity at all (404).
-async fn of_an_opportunity<T>(store: &dyn Store, actor: &Actor, id: Uuid, records: Vec<T>) -> Result<Vec<T>> {
-    if records.is_empty() && store.opportunity_view(actor.org_id, id).await?.is_none() {
-        return Err(Error::NotFound("opportunity"));
-    }
-    Ok(records)
+/// A page of the opportunity's activities, newest first, and how many it has.
+pub async fn activities(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, page: Page) -> Result<(Vec<Activity>, i64)> {
+    let activities = store.activities(actor.org_id, opportunity_id, page).await?;
+    let view = view(store, actor, opportunity_id).await?;
+    Ok((activities, view.activities_count))
 }
 
 /// The opportunity, locked until the transaction ends, if it is at the version the caller
@@ -478,28 +476,41 @@ pub async fn update_lead_form(store: &dyn Store, actor: &Actor, id: Uuid, input:
     .await
 }
 
-/// Turns a visitor's submission into a website lead. A category or assignee that has since
-/// been deactivated is left off rather than losing the inquiry. A bot's submission (a filled
-/// honeypot) is accepted and dropped.
-pub async fn submit_to_lead_form(store: &dyn Store, form: &LeadForm, input: Input<Submission>) -> Result<()> {
+/// A visitor's submission, checked and ready to save as a website lead. Only
+/// [`website_lead`] makes one, so nothing unchecked is saved.
+pub struct WebsiteLead {
+    opportunity: Opportunity,
+    references: References,
+}
+
+/// Checks a visitor's submission: the website lead it makes, or `None` for a bot's (a filled
+/// honeypot), which is accepted and dropped. Separate from saving, so that the caller can count
+/// against a form's budget only what would become a lead.
+pub fn website_lead(form: &LeadForm, input: Input<Submission>) -> Result<Option<WebsiteLead>> {
     let now = Timestamp::now();
     let is_from_a_bot = input.fields().is_from_a_bot();
     let inquiry = input.check(|submission| form.inquiry(submission, now))?;
     if is_from_a_bot {
-        return Ok(());
+        return Ok(None);
     }
+    let (opportunity, references) = Opportunity::new(form.org_id, form.created_by, inquiry, now)?;
+    Ok(Some(WebsiteLead { opportunity, references }))
+}
+
+/// Saves a website lead. A category or assignee that has since been deactivated is left off
+/// rather than losing the inquiry.
+pub async fn save_website_lead(store: &dyn Store, lead: WebsiteLead) -> Result<()> {
     retrying(|| async {
-        let mut inquiry = inquiry.clone();
+        let mut opportunity = lead.opportunity.clone();
         let mut tx = store.begin().await?;
-        let unusable = tx.unusable_references(form.org_id, &inquiry.references()).await?;
+        let unusable = tx.unusable_references(opportunity.org_id, &lead.references).await?;
         for (field, _) in unusable.iter() {
             match field {
-                "category_id" => inquiry.category_id = None,
-                "assigned_to" => inquiry.assigned_to = None,
+                "category_id" => opportunity.category_id = None,
+                "assigned_to" => opportunity.assigned_to = None,
                 _ => {}
             }
         }
-        let (opportunity, _) = Opportunity::new(form.org_id, form.created_by, inquiry, now)?;
         tx.save_opportunity(&opportunity).await?;
         tx.commit().await
     })

@@ -24,8 +24,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_lead_forms, create_lead_form)).routes(routes!(update_lead_form))
 }
 
-/// The public submission endpoint, with its preflight. Rate limits run first, so that
-/// floods cost no database work.
+/// The public submission endpoint, with its preflight. The per-address limit runs first, so
+/// that floods cost no database work; the form's budget is counted in [`submit`].
 pub fn public(state: AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(submit))
@@ -89,7 +89,10 @@ async fn submit(
 ) -> Result<Response, ApiError> {
     let form = active_form(&state, &form_key).await?;
     let origin = allowed_origin(&form, &headers)?;
-    service::submit_to_lead_form(state.store.as_ref(), &form, input).await?;
+    if let Some(lead) = service::website_lead(&form, input)? {
+        state.intake.admit_lead(form.id)?;
+        service::save_website_lead(state.store.as_ref(), lead).await?;
+    }
     Ok(with_cors(origin, created(Received { received: true }).into_response()))
 }
 
@@ -133,9 +136,9 @@ fn with_cors(origin: Option<HeaderValue>, mut response: Response) -> Response {
     response
 }
 
-async fn rate_limit(State(state): State<AppState>, Path(form_key): Path<String>, request: Request, next: Next) -> Response {
+async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let address = request.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(peer)| peer.ip());
-    match state.intake.admit(address, &form_key) {
+    match state.intake.admit_request(address) {
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),
     }

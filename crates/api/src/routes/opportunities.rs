@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use domain::Timestamp;
 use domain::activity::{Activity, CreateActivity, CreateNote, Note};
 use domain::opportunity::{CloseOpportunity, Conversion, CreateOpportunity, OpportunityDetail, OpportunityView, UpdateOpportunity};
-use domain::query::{OpportunityFilter, StatsFilter};
+use domain::query::{OpportunityFilter, Page, StatsFilter};
 use domain::stats::PipelineStats;
 use store::service;
 use utoipa_axum::router::OpenApiRouter;
@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("status" = Option<Vec<domain::opportunity::Status>>, Query, description = "Repeatable and/or comma-separated.", explode = true),
         ("assigned_to" = Option<uuid::Uuid>, Query), ("category_id" = Option<uuid::Uuid>, Query), ("client_id" = Option<uuid::Uuid>, Query),
         ("source" = Option<String>, Query),
-        ("search" = Option<String>, Query, description = "Words that must each begin a word of the title, description, or prospect name, e-mail or phone, ignoring case; the last word may be unfinished (a prefix). Past 1,000 matches `meta.total` is 1000 and `meta.total_exact` false."),
+        ("search" = Option<String>, Query, description = "Words that must each begin a word of the title, description, or prospect name, e-mail or phone, ignoring case; the last word may be unfinished (a prefix). Past 1,000 matches `meta.total` is 1000 and `meta.total_exact` false. At most 200 characters and 8 different words (repeats count once); with a search, `offset` + `limit` may be at most 10,000."),
         ("follow_up_due" = Option<bool>, Query, description = "Only leads not won or lost whose follow-up is due by the end of today (UTC)."),
         ("sort" = Option<String>, Query, description = "created_at, updated_at, follow_up_date or estimated_value; prefix - for descending. Default -created_at."),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("offset" = Option<i64>, Query, minimum = 0, maximum = 2147483647)),
@@ -69,7 +69,9 @@ async fn stats(State(state): State<AppState>, Auth(actor): Auth, Params(params):
     Ok(ok(PipelineStats::from_totals(&totals)))
 }
 
-/// getOpportunity: with its notes and activities in full, newest first.
+/// getOpportunity: with its latest 50 notes and latest 50 activities, newest first;
+/// `notes_count` and `activities_count` say how many there are (page the rest through
+/// getOpportunityNotes and getOpportunityActivities).
 #[utoipa::path(get, path = "/opportunities/{id}", tag = "opportunities", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = Envelope<OpportunityDetail>, headers(("ETag" = String, description = "The version, for If-Match.")))))]
 async fn get_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Tagged<OpportunityDetail>> {
@@ -132,13 +134,18 @@ async fn convert_to_client(
     Ok(ok(service::convert_to_client(state.store.as_ref(), &actor, id, expected).await?))
 }
 
-/// getOpportunityNotes: newest first.
-#[utoipa::path(get, path = "/opportunities/{id}/notes", tag = "notes", params(("id" = uuid::Uuid, Path)),
+/// getOpportunityNotes: newest first, paged like the opportunity list.
+#[utoipa::path(get, path = "/opportunities/{id}/notes", tag = "notes", params(("id" = uuid::Uuid, Path), PageParams),
     responses((status = 200, body = ListEnvelope<Note>)))]
-async fn list_notes(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Json<ListEnvelope<Note>>> {
-    let notes = service::notes(state.store.as_ref(), &actor, id).await?;
-    let total = notes.len() as i64;
-    Ok(list(notes, total, None))
+async fn list_notes(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    Params(params): Params,
+) -> ApiResult<Json<ListEnvelope<Note>>> {
+    let page = Page::parse(params)?;
+    let (notes, total) = service::notes(state.store.as_ref(), &actor, id, page).await?;
+    Ok(list(notes, total, Some(page)))
 }
 
 /// addOpportunityNote.
@@ -153,13 +160,31 @@ async fn add_note(
     Ok(created(service::add_note(state.store.as_ref(), &actor, id, input).await?))
 }
 
-/// getOpportunityActivities: the full timeline, newest first.
-#[utoipa::path(get, path = "/opportunities/{id}/activities", tag = "activities", params(("id" = uuid::Uuid, Path)),
+/// getOpportunityActivities: the timeline, newest first, paged like the opportunity list.
+#[utoipa::path(get, path = "/opportunities/{id}/activities", tag = "activities", params(("id" = uuid::Uuid, Path), PageParams),
     responses((status = 200, body = ListEnvelope<Activity>)))]
-async fn list_activities(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Json<ListEnvelope<Activity>>> {
-    let activities = service::activities(state.store.as_ref(), &actor, id).await?;
-    let total = activities.len() as i64;
-    Ok(list(activities, total, None))
+async fn list_activities(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    Params(params): Params,
+) -> ApiResult<Json<ListEnvelope<Activity>>> {
+    let page = Page::parse(params)?;
+    let (activities, total) = service::activities(state.store.as_ref(), &actor, id, page).await?;
+    Ok(list(activities, total, Some(page)))
+}
+
+/// `limit` and `offset` as the OpenAPI document describes them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct PageParams {
+    /// How many to return, newest first: 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<i64>,
+    /// How many of the newest to skip.
+    #[param(minimum = 0, maximum = 2147483647)]
+    offset: Option<i64>,
 }
 
 /// logOpportunityActivity.

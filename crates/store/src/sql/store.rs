@@ -7,7 +7,7 @@ use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, References};
-use domain::query::{ClientFilter, OpportunityFilter, SortKey, StatsFilter};
+use domain::query::{ClientFilter, OpportunityFilter, Page, SortKey, StatsFilter};
 use domain::search::{EXACT_TOTAL_LIMIT, SearchWords, Total};
 use domain::stats::PipelineTotals;
 use domain::{FieldErrors, Result, Timestamp};
@@ -37,6 +37,17 @@ async fn all<R: Run, T>(run: &mut R, statement: Statement, map: fn(&R::Row) -> R
 
 async fn optional<R: Run, T>(run: &mut R, statement: Statement, map: fn(&R::Row) -> Result<T>) -> Result<Option<T>> {
     run.fetch_optional(statement).await?.as_ref().map(map).transpose()
+}
+
+/// A page of an opportunity's notes or activities (`table`), newest first.
+fn history_page(columns: &str, table: &str, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Statement {
+    Statement::new(format!(
+        "SELECT {columns} FROM {table} WHERE org_id = $1 AND opportunity_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+    ))
+    .bind(org_id)
+    .bind(opportunity_id)
+    .bind(page.limit)
+    .bind(page.offset)
 }
 
 fn by_id(columns: &str, table: &str, suffix: &str, org_id: Uuid, id: Uuid) -> Statement {
@@ -116,22 +127,13 @@ impl<B: Backend> Store for SqlStore<B> {
         optional(&mut self.backend.reader(), statement, rows::opportunity_view).await
     }
 
-    async fn notes(&self, org_id: Uuid, opportunity_id: Uuid) -> Result<Vec<Note>> {
-        let statement = Statement::new(format!(
-            "SELECT {NOTE_COLUMNS} FROM notes WHERE org_id = $1 AND opportunity_id = $2 ORDER BY created_at DESC, id DESC"
-        ))
-        .bind(org_id)
-        .bind(opportunity_id);
+    async fn notes(&self, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Result<Vec<Note>> {
+        let statement = history_page(NOTE_COLUMNS, "notes", org_id, opportunity_id, page);
         all(&mut self.backend.reader(), statement, rows::note).await
     }
 
-    async fn activities(&self, org_id: Uuid, opportunity_id: Uuid) -> Result<Vec<Activity>> {
-        let statement = Statement::new(format!(
-            "SELECT {ACTIVITY_COLUMNS} FROM activities WHERE org_id = $1 AND opportunity_id = $2
-             ORDER BY created_at DESC, id DESC"
-        ))
-        .bind(org_id)
-        .bind(opportunity_id);
+    async fn activities(&self, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Result<Vec<Activity>> {
+        let statement = history_page(ACTIVITY_COLUMNS, "activities", org_id, opportunity_id, page);
         all(&mut self.backend.reader(), statement, rows::activity).await
     }
 
