@@ -46,6 +46,11 @@ pub fn word_matches(word: &str, prefix: bool, text: &str) -> bool {
     })
 }
 
+/// Every word of `text`, lowercased and in order, repeats included: the words a search can match.
+pub fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
+    WORD.find_iter(text).map(|word| word.as_str().to_lowercase())
+}
+
 /// The words of a search, in the order typed, each once. Empty when the search has no letter or
 /// digit, which matches nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]

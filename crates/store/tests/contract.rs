@@ -16,7 +16,7 @@ use domain::activity::CreateNote;
 use domain::auth::{Actor, CreateStaff};
 use domain::category::CreateCategory;
 use domain::opportunity::{CloseOpportunity, CreateOpportunity, Status, UpdateOpportunity};
-use domain::search::SearchWords;
+use domain::search;
 use domain::{Error, Input, Money, Timestamp};
 use opportunities_store::service::{self, NewOrganization};
 use opportunities_store::{Store, tokens};
@@ -381,8 +381,8 @@ async fn expected_words(pool: &SqlitePool) -> Words {
     for (row, org_id, title, description, name, email, phone) in rows {
         words.insert((row, "org".into(), 0), org_id.simple().to_string());
         let text = [Some(title), description, name, email, phone].into_iter().flatten().collect::<Vec<_>>().join("\n");
-        for (position, word) in (0..).zip(SearchWords::parse(&text).0) {
-            words.insert((row, "words".into(), position), word.text);
+        for (position, word) in (0..).zip(search::words_of(&text)) {
+            words.insert((row, "words".into(), position), word);
         }
     }
     words
