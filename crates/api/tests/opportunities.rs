@@ -537,33 +537,13 @@ async fn stats_equal_a_full_recount_after_every_kind_of_change(app: TestApp) {
     app.patch(owner, &path(11), json!({"probability": 90})).await.expect(200);
     app.patch(owner, &path(11), json!({"estimated_value": null, "follow_up_date": day(1)})).await.expect(200);
 
-    let leads = app.get(owner, "/opportunities?limit=200").await.expect(200).data().as_array().unwrap().clone();
-    let end_of_today = format!("{}T23:59:59.999999Z", &day(0)[..10]);
+    let leads = app.all_leads(owner).await;
     for (query, keep) in [
         (String::new(), Box::new(|_: &Value| true) as Box<dyn Fn(&Value) -> bool>),
         (format!("?assigned_to={}", sam.staff_id), Box::new(|o: &Value| o["assigned_to"] == json!(sam.staff_id))),
         (format!("?category_id={botox}"), Box::new(|o: &Value| o["category_id"] == json!(botox))),
     ] {
-        let counted: Vec<&Value> = leads.iter().filter(|o| keep(o)).collect();
-        let stats = app.get(owner, &format!("/opportunities/stats{query}")).await.expect(200);
-        let data = stats.data();
-        let cents = |o: &Value| o["estimated_value"].as_f64().map_or(0, |v| (v * 100.0).round() as i64);
-        let in_pipeline: Vec<&&Value> =
-            counted.iter().filter(|o| ["open", "contacted", "qualified", "proposal"].contains(&o["status"].as_str().unwrap())).collect();
-        let weighted: i64 = in_pipeline.iter().map(|o| cents(o) * o["probability"].as_i64().unwrap()).sum();
-        let due = counted.iter().filter(|o| {
-            !["won", "lost"].contains(&o["status"].as_str().unwrap())
-                && o["follow_up_date"].as_str().is_some_and(|d| d <= end_of_today.as_str())
-        });
-        assert_eq!(data["total"], counted.len(), "{query}");
-        for status in ["open", "contacted", "qualified", "proposal", "won", "lost", "stale"] {
-            assert_eq!(data["counts"][status], counted.iter().filter(|o| o["status"] == status).count(), "{query} {status}");
-        }
-        assert_eq!(data["totalValue"], in_pipeline.iter().map(|o| cents(o)).sum::<i64>() as f64 / 100.0, "{query}");
-        assert_eq!(data["weightedValue"], ((weighted + 50) / 100) as f64 / 100.0, "{query}");
-        assert_eq!(data["needsFollowUp"], due.count(), "{query}");
-        let sources: usize = data["bySource"].as_array().unwrap().iter().map(|s| s["total"].as_u64().unwrap() as usize).sum();
-        assert_eq!(sources, counted.len(), "{query}: every lead in exactly one source group");
+        app.assert_stats_match_recount(owner, &query, &leads, keep).await;
     }
     let status_page = app.get(owner, "/opportunities?status=won,lost,stale&limit=1").await.expect(200);
     assert_eq!(status_page.body["meta"]["total"], 3, "list totals come from the same counts");

@@ -84,7 +84,7 @@ enum Command {
         /// Unmeasured seconds before each scenario (connections open, caches warm).
         #[arg(long, default_value_t = 1.0)]
         warmup: f64,
-        /// Comma-separated; default all: get,status_page,search_common,search_rare,stats,create,update,note,mixed
+        /// Comma-separated; default all: get,status_page,search_common,search_rare,stats,create,update,note,mixed,hangup
         #[arg(long)]
         scenarios: Option<String>,
         /// The server's database: also measure the same operations on the store in-process.

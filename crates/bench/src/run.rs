@@ -39,11 +39,13 @@ pub enum Scenario {
     Update,
     Note,
     Mixed,
+    Hangup,
 }
 
 impl Scenario {
-    /// Reads first, so that they see the seeded data; writes grow it.
-    pub const DEFAULT: [Scenario; 9] = [
+    /// Reads first, so that they see the seeded data; writes grow it; hang-ups last, as a load
+    /// tool stopping mid-request does.
+    pub const DEFAULT: [Scenario; 10] = [
         Scenario::Get,
         Scenario::StatusPage,
         Scenario::SearchCommon,
@@ -53,6 +55,7 @@ impl Scenario {
         Scenario::Update,
         Scenario::Note,
         Scenario::Mixed,
+        Scenario::Hangup,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +70,7 @@ impl Scenario {
             Scenario::Update => "update",
             Scenario::Note => "note",
             Scenario::Mixed => "mixed",
+            Scenario::Hangup => "hangup",
         }
     }
 
@@ -193,28 +197,48 @@ enum Failure {
     Transport(String),
 }
 
+impl Failure {
+    /// What it is counted as in `error_statuses`.
+    fn key(&self) -> String {
+        match self {
+            Failure::Status(status) => status.to_string(),
+            Failure::Transport(_) => "transport".to_owned(),
+        }
+    }
+}
+
 /// One HTTP/1.1 keep-alive connection, reopened only if the server closes it.
 pub struct HttpConn {
     authority: String,
     sender: Option<SendRequest<Full<Bytes>>>,
+    /// The task that owns the socket: aborting it closes the connection.
+    connection: Option<tokio::task::JoinHandle<()>>,
     opened: u64,
 }
 
 impl HttpConn {
     pub fn new(authority: &str) -> Self {
-        HttpConn { authority: authority.to_owned(), sender: None, opened: 0 }
+        HttpConn { authority: authority.to_owned(), sender: None, connection: None, opened: 0 }
     }
 
     async fn connect(&mut self) -> Result<(), String> {
         let stream = tokio::net::TcpStream::connect(&self.authority).await.map_err(|e| format!("connect {}: {e}", self.authority))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
-        tokio::spawn(async move {
+        self.connection = Some(tokio::spawn(async move {
             let _ = connection.await;
-        });
+        }));
         self.sender = Some(sender);
         self.opened += 1;
         Ok(())
+    }
+
+    /// Closes the socket at once, whatever is in flight on it.
+    fn close(&mut self) {
+        self.sender = None;
+        if let Some(connection) = self.connection.take() {
+            connection.abort();
+        }
     }
 
     pub fn request(&self, method: Method, path: &str, auth: Option<&str>, body: Option<&Value>) -> Request<Full<Bytes>> {
@@ -285,23 +309,7 @@ pub async fn measure(scenario: Scenario, driver: &Driver, work: &Arc<Workload>, 
     let end = measure_from + settings.duration;
     let mut tasks = Vec::with_capacity(connections);
     for index in 0..connections {
-        let ids = &work.manifest.sample_ids;
-        let mut own_ids: Vec<Uuid> = ids.iter().copied().skip(index).step_by(connections).collect();
-        if own_ids.is_empty() {
-            own_ids.push(ids[index % ids.len()]);
-        }
-        let http = match driver {
-            Driver::Http { authority, .. } => Some(HttpConn::new(authority)),
-            Driver::Direct { .. } => None,
-        };
-        let mut conn = Conn {
-            index,
-            rng: Rng::stream(mix(settings.seed ^ scenario as u64), index as u64),
-            http,
-            own_ids,
-            versions: HashMap::new(),
-            created: 0,
-        };
+        let mut conn = Conn::new(index, connections, scenario, driver, work, settings);
         let (driver, work) = (driver.clone(), work.clone());
         tasks.push(tokio::spawn(async move {
             let mut result = ConnResult { latencies_us: Vec::with_capacity(1 << 14), ..Default::default() };
@@ -313,6 +321,7 @@ pub async fn measure(scenario: Scenario, driver: &Driver, work: &Arc<Workload>, 
                 }
                 let op = match scenario {
                     Scenario::Mixed => *conn.rng.weighted(&MIX),
+                    Scenario::Hangup => Scenario::Create,
                     other => other,
                 };
                 let (latency, outcome) = conn.execute(op, &driver, &work).await;
@@ -321,16 +330,12 @@ pub async fn measure(scenario: Scenario, driver: &Driver, work: &Arc<Workload>, 
                     match outcome {
                         Ok(()) => result.latencies_us.push(latency.as_micros().min(u128::from(u32::MAX)) as u32),
                         Err(failure) => {
-                            let key = match failure {
-                                Failure::Status(status) => status.to_string(),
-                                Failure::Transport(message) => {
-                                    if !result.errors.contains_key("transport") {
-                                        eprintln!("connection {}: transport error: {message}", conn.index);
-                                    }
-                                    "transport".to_owned()
-                                }
-                            };
-                            *result.errors.entry(key).or_default() += 1;
+                            if let Failure::Transport(message) = &failure
+                                && !result.errors.contains_key("transport")
+                            {
+                                eprintln!("connection {}: transport error: {message}", conn.index);
+                            }
+                            *result.errors.entry(failure.key()).or_default() += 1;
                         }
                     }
                 } else if let Err(Failure::Transport(message)) = outcome
@@ -341,6 +346,11 @@ pub async fn measure(scenario: Scenario, driver: &Driver, work: &Arc<Workload>, 
                 }
             }
             result.connections_opened = conn.http.as_ref().map_or(0, |h| h.opened);
+            if scenario == Scenario::Hangup {
+                for _ in 0..HANG_UPS {
+                    conn.hang_up(&driver, &work).await;
+                }
+            }
             result
         }));
     }
@@ -353,6 +363,11 @@ pub async fn measure(scenario: Scenario, driver: &Driver, work: &Arc<Workload>, 
             *all.errors.entry(key).or_default() += n;
         }
         all.last_finish = all.last_finish.max(result.last_finish);
+    }
+    if scenario == Scenario::Hangup {
+        for failure in writes_after_hang_ups(driver, work, settings).await {
+            *all.errors.entry(failure).or_default() += 1;
+        }
     }
     let http = matches!(driver, Driver::Http { .. });
     Ok(summarize(all, measure_from, http))
@@ -398,9 +413,64 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// Times each `hangup` connection hangs up at the end, reconnecting in between: a hang-up must
+/// land within a few milliseconds of a given await to test it, so one each is too few.
+const HANG_UPS: usize = 8;
+
+/// Generous: only tells a server that stopped answering writes from a slow one.
+const AFTER_HANG_UPS: Duration = Duration::from_secs(10);
+
+/// After the connections hung up, a write of each kind on a connection of its own must succeed
+/// at once. Returns each failure as the key it is counted under: never a 4xx, so `run` fails.
+async fn writes_after_hang_ups(driver: &Driver, work: &Arc<Workload>, settings: &Settings) -> Vec<String> {
+    let connections = settings.connections.max(1);
+    let mut conn = Conn::new(connections, connections + 1, Scenario::Hangup, driver, work, settings);
+    let mut failures = Vec::new();
+    for op in [Scenario::Create, Scenario::Update, Scenario::Note] {
+        let failure = match tokio::time::timeout(AFTER_HANG_UPS, conn.execute(op, driver, work)).await {
+            Ok((_, Ok(()))) => continue,
+            Ok((_, Err(failure))) => failure.key(),
+            Err(_) => "no answer".to_owned(),
+        };
+        failures.push(format!("{} after hang-ups: {failure}", op.name()));
+    }
+    failures
+}
+
 type Outcome = (Duration, Result<(), Failure>);
 
 impl Conn {
+    /// Connection `index` of `connections`, with its own share of the sample ids to update.
+    fn new(index: usize, connections: usize, scenario: Scenario, driver: &Driver, work: &Workload, settings: &Settings) -> Conn {
+        let ids = &work.manifest.sample_ids;
+        let mut own_ids: Vec<Uuid> = ids.iter().copied().skip(index).step_by(connections).collect();
+        if own_ids.is_empty() {
+            own_ids.push(ids[index % ids.len()]);
+        }
+        let http = match driver {
+            Driver::Http { authority, .. } => Some(HttpConn::new(authority)),
+            Driver::Direct { .. } => None,
+        };
+        Conn {
+            index,
+            rng: Rng::stream(mix(settings.seed ^ scenario as u64), index as u64),
+            http,
+            own_ids,
+            versions: HashMap::new(),
+            created: 0,
+        }
+    }
+
+    /// Sends a create and hangs up 0-30 ms later, answered or not: what a load tool does to the
+    /// requests in flight when it stops. Store-direct, the use case's future is dropped.
+    async fn hang_up(&mut self, driver: &Driver, work: &Workload) {
+        let patience = Duration::from_millis(self.rng.below(31));
+        let _ = tokio::time::timeout(patience, self.execute(Scenario::Create, driver, work)).await;
+        if let Some(http) = &mut self.http {
+            http.close();
+        }
+    }
+
     async fn execute(&mut self, op: Scenario, driver: &Driver, work: &Workload) -> Outcome {
         match driver {
             Driver::Http { auth, .. } => self.http(op, auth, work).await,
@@ -461,7 +531,7 @@ impl Conn {
             Scenario::Create => "/api/v1/opportunities".to_owned(),
             Scenario::Note => format!("/api/v1/opportunities/{}/notes", self.random_id(work)),
             Scenario::Update => return self.http_update(auth).await,
-            Scenario::Mixed => unreachable!("mixed picks one of the others"),
+            Scenario::Mixed | Scenario::Hangup => unreachable!("mixed and hangup pick one of the others"),
         };
         let (method, body) = match op {
             Scenario::Create => {
@@ -573,7 +643,7 @@ impl Conn {
                     }
                 };
             }
-            Scenario::Mixed => unreachable!("mixed picks one of the others"),
+            Scenario::Mixed | Scenario::Hangup => unreachable!("mixed and hangup pick one of the others"),
         };
         (started.elapsed(), result.map_err(failure))
     }

@@ -1,173 +1,123 @@
 //! Group commit for SQLite's single writer. Every commit costs an fsync, so writers that queue
 //! for the connection share one: each runs in its own savepoint inside a transaction that stays
-//! open while others are waiting, and the last one in line commits for all. A writer hears that
-//! its commit succeeded only once that shared COMMIT is on disk, so nothing is acknowledged early;
-//! a writer that fails or is abandoned rolls back to its savepoint without touching the others.
+//! open while others are queued, and the batch commits once nobody is (or once it reached its
+//! [`Bound`]). A writer hears that its commit succeeded only once that shared COMMIT is on disk,
+//! so nothing is acknowledged early; a writer that fails or is abandoned rolls back to its
+//! savepoint without touching the others.
+//!
+//! The connection and the batch belong to one spawned task, the writer, which nothing cancels.
+//! A request can vanish at any await (its client hung up and the server dropped its handler),
+//! so no request ever holds the connection: it queues a unit of work and talks to the writer
+//! over channels. Whatever point it vanished at, the writer only sees a channel close and
+//! undoes that unit; the connection's state and the batch's never depend on a request finishing.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use domain::{Error, Result};
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
-use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::DbResult;
 use crate::sql::{Run, Statement};
+use crate::sqlite::query;
 
+#[cfg(test)]
+mod tests;
+
+/// How far a batch may grow while writers keep queuing. Every unit in a batch waits for its
+/// COMMIT, so under sustained load an unbounded batch would delay every acknowledgement behind
+/// an ever longer transaction (and keep other processes on the file out for as long).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bound {
+    /// Units of work in one batch.
+    pub units: usize,
+    /// Time from a batch's BEGIN after which no further unit joins it.
+    pub age: Duration,
+}
+
+impl Bound {
+    /// A unit of work takes a fraction of a millisecond and a commit's fsync about as long or
+    /// longer, so a 10 ms batch still shares each fsync among dozens of writers while adding at
+    /// most 10 ms to any one writer's wait; 64 units cap it when units are faster still.
+    pub const SERVICE: Bound = Bound { units: 64, age: Duration::from_millis(10) };
+}
+
+/// Units queued for the writer at most. Enough that the writer sees every request a busy server
+/// has waiting (a batch only grows by what is queued); beyond it, writers wait to queue.
+const QUEUE: usize = 1024;
+
+/// The handle requests use to reach the writer task.
 pub(crate) struct GroupWriter {
-    state: Arc<Mutex<WriterState>>,
-    waiting: Arc<AtomicUsize>,
+    queue: mpsc::Sender<Unit>,
 }
 
-struct WriterState {
-    conn: SqliteConnection,
-    batch_open: bool,
-    unit_open: bool,
-    /// Writers whose savepoint was released into the open batch, waiting for its COMMIT.
-    pending: Vec<oneshot::Sender<std::result::Result<(), String>>>,
-}
-
-/// One writer's unit of work: a savepoint in the shared transaction.
+/// One writer's unit of work: a savepoint in the writer's shared transaction. Dropping it without
+/// [`GroupWriter::commit`] rolls the savepoint back.
 pub(crate) struct GroupTx {
-    guard: Option<OwnedMutexGuard<WriterState>>,
-    waiting: Arc<AtomicUsize>,
+    calls: mpsc::Sender<Call>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T>>;
+/// How a batch, or one of its transaction statements, went. A failure is shared: every unit
+/// waiting for the batch hears the same one.
+type Outcome = std::result::Result<(), Arc<Error>>;
+
+/// A unit of work as the writer receives it.
+struct Unit {
+    calls: mpsc::Receiver<Call>,
+    /// Told when the unit's savepoint is open, so that `begin` holds the write lock when it returns.
+    ready: Reply<()>,
+}
+
+/// A request from a unit of work to the writer.
+enum Call {
+    FetchAll(Statement, Reply<Vec<SqliteRow>>),
+    FetchOptional(Statement, Reply<Option<SqliteRow>>),
+    Execute(Statement, Reply<u64>),
+    Commit(oneshot::Sender<Outcome>),
 }
 
 impl GroupWriter {
-    pub fn new(conn: SqliteConnection) -> Self {
-        let state = WriterState { conn, batch_open: false, unit_open: false, pending: Vec::new() };
-        GroupWriter { state: Arc::new(Mutex::new(state)), waiting: Arc::new(AtomicUsize::new(0)) }
+    /// Starts the writer task, which owns `conn` until every handle is dropped.
+    pub fn new(conn: SqliteConnection, bound: Bound) -> Self {
+        let (queue, queued) = mpsc::channel(QUEUE);
+        tokio::spawn(Writer { conn, queued, bound }.run());
+        GroupWriter { queue }
     }
 
+    /// Queues a unit of work and waits until the writer opens it. Dropped before that, the unit
+    /// is skipped or rolled back when its turn comes.
     pub async fn begin(&self) -> Result<GroupTx> {
-        let queued = Queued::join(self.state.clone(), self.waiting.clone());
-        let mut guard = self.state.clone().lock_owned().await;
-        queued.leave();
-        guard.abandon_unit().await?;
-        if !guard.batch_open {
-            // IMMEDIATE takes the write lock now, so what the transaction reads cannot change
-            // under it, and another process writing waits (busy_timeout) instead of failing.
-            sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut guard.conn).await.db()?;
-            guard.batch_open = true;
-        }
-        sqlx::raw_sql("SAVEPOINT unit").execute(&mut guard.conn).await.db()?;
-        guard.unit_open = true;
-        Ok(GroupTx { guard: Some(guard), waiting: self.waiting.clone() })
+        let (calls, unit_calls) = mpsc::channel(1);
+        let (ready, opened) = oneshot::channel();
+        self.queue.send(Unit { calls: unit_calls, ready }).await.map_err(|_| stopped())?;
+        opened.await.map_err(|_| stopped())??;
+        Ok(GroupTx { calls })
     }
 
-    pub async fn commit(mut tx: GroupTx) -> Result<()> {
-        let Some(mut guard) = tx.guard.take() else { return Err(Error::Conflict("the transaction is already over".into())) };
-        let released = sqlx::raw_sql("RELEASE unit").execute(&mut guard.conn).await.db();
-        let durable = released.as_ref().ok().map(|_| {
-            guard.unit_open = false;
-            let (sender, receiver) = oneshot::channel();
-            guard.pending.push(sender);
-            receiver
-        });
-        if tx.waiting.load(Ordering::SeqCst) == 0 {
-            guard.finish_batch().await;
-        }
-        drop(guard);
-        released?;
-        match durable {
-            Some(receiver) => receiver.await.map_err(Error::internal)?.map_err(|why| Error::internal(std::io::Error::other(why))),
-            None => Ok(()),
-        }
+    /// Succeeds once the batch holding the unit is committed. Dropped after asking, the unit
+    /// still commits with its batch (or not, with it); only the answer is lost.
+    pub async fn commit(tx: GroupTx) -> Result<()> {
+        let (reply, outcome) = oneshot::channel();
+        tx.calls.send(Call::Commit(reply)).await.map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?.map_err(Error::internal)
     }
 }
 
-impl WriterState {
-    /// Rolls back the savepoint of a writer that went away without committing.
-    async fn abandon_unit(&mut self) -> Result<()> {
-        if self.unit_open {
-            sqlx::raw_sql("ROLLBACK TO unit; RELEASE unit").execute(&mut self.conn).await.db()?;
-            self.unit_open = false;
-        }
-        Ok(())
-    }
-
-    /// Commits the open batch and tells every writer in it how that went.
-    async fn finish_batch(&mut self) {
-        let abandoned = self.abandon_unit().await;
-        if !self.batch_open {
-            return;
-        }
-        let committed = match abandoned {
-            Ok(()) => sqlx::raw_sql("COMMIT").execute(&mut self.conn).await.db().map(drop),
-            Err(error) => Err(error),
-        };
-        if committed.is_err() {
-            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
-        }
-        self.batch_open = false;
-        let outcome = committed.map_err(|error| error.to_string());
-        for writer in self.pending.drain(..) {
-            let _ = writer.send(outcome.clone());
-        }
+impl GroupTx {
+    async fn ask<T: Send>(&self, call: impl FnOnce(Reply<T>) -> Call + Send) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.calls.send(call(reply)).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 }
 
-/// Counts a writer waiting for the connection. One that gives up (its request was dropped)
-/// while the batch waits for it must not leave the batch uncommitted.
-struct Queued {
-    state: Arc<Mutex<WriterState>>,
-    waiting: Arc<AtomicUsize>,
-    left: bool,
-}
-
-impl Queued {
-    fn join(state: Arc<Mutex<WriterState>>, waiting: Arc<AtomicUsize>) -> Self {
-        waiting.fetch_add(1, Ordering::SeqCst);
-        Queued { state, waiting, left: false }
-    }
-
-    fn leave(mut self) {
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        self.left = true;
-    }
-}
-
-impl Drop for Queued {
-    fn drop(&mut self) {
-        if self.left {
-            return;
-        }
-        if self.waiting.fetch_sub(1, Ordering::SeqCst) == 1 {
-            finish_later(self.state.clone(), self.waiting.clone());
-        }
-    }
-}
-
-impl Drop for GroupTx {
-    /// Abandoned without commit (an error or a dropped request): undo this unit, and finish the
-    /// batch if nobody else will.
-    fn drop(&mut self) {
-        if let Some(guard) = self.guard.take() {
-            let waiting = self.waiting.clone();
-            tokio::spawn(async move {
-                let mut guard = guard;
-                let _ = guard.abandon_unit().await;
-                if waiting.load(Ordering::SeqCst) == 0 {
-                    guard.finish_batch().await;
-                }
-            });
-        }
-    }
-}
-
-fn finish_later(state: Arc<Mutex<WriterState>>, waiting: Arc<AtomicUsize>) {
-    tokio::spawn(async move {
-        let mut guard = state.lock_owned().await;
-        if waiting.load(Ordering::SeqCst) == 0 {
-            guard.finish_batch().await;
-        }
-    });
-}
-
-fn conn(tx: &mut GroupTx) -> Result<&mut SqliteConnection> {
-    tx.guard.as_mut().map(|guard| &mut guard.conn).ok_or_else(|| Error::Conflict("the transaction is already over".into()))
+/// The writer task is gone: only when the runtime is shutting down.
+fn stopped() -> Error {
+    Error::internal(std::io::Error::other("the SQLite writer has stopped"))
 }
 
 #[async_trait]
@@ -175,14 +125,112 @@ impl Run for GroupTx {
     type Row = SqliteRow;
 
     async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<SqliteRow>> {
-        crate::sqlite::query(&statement).fetch_all(conn(self)?).await.db()
+        self.ask(|reply| Call::FetchAll(statement, reply)).await
     }
 
     async fn fetch_optional(&mut self, statement: Statement) -> Result<Option<SqliteRow>> {
-        crate::sqlite::query(&statement).fetch_optional(conn(self)?).await.db()
+        self.ask(|reply| Call::FetchOptional(statement, reply)).await
     }
 
     async fn execute(&mut self, statement: Statement) -> Result<u64> {
-        Ok(crate::sqlite::query(&statement).execute(conn(self)?).await.db()?.rows_affected())
+        self.ask(|reply| Call::Execute(statement, reply)).await
     }
+}
+
+/// The task that owns the connection and runs every batch to its end.
+struct Writer {
+    conn: SqliteConnection,
+    queued: mpsc::Receiver<Unit>,
+    bound: Bound,
+}
+
+impl Writer {
+    async fn run(mut self) {
+        while let Some(unit) = self.queued.recv().await {
+            self.batch(unit).await;
+        }
+    }
+
+    /// One transaction: `first` and the units queued behind it, up to the bound. Then COMMIT,
+    /// and every unit that asked to commit hears how that went.
+    async fn batch(&mut self, first: Unit) {
+        let began = Instant::now();
+        // IMMEDIATE takes the write lock now, so what the transaction reads cannot change under
+        // it, and another process writing waits (busy_timeout) instead of failing.
+        if let Err(error) = self.sql("BEGIN IMMEDIATE").await {
+            let _ = first.ready.send(Err(Error::internal(error)));
+            return;
+        }
+        let (mut unit, mut units, mut committing) = (first, 0, Vec::new());
+        let ended = loop {
+            units += 1;
+            if let Err(error) = self.add(unit, &mut committing).await {
+                break Err(error);
+            }
+            if units >= self.bound.units || began.elapsed() >= self.bound.age {
+                break Ok(());
+            }
+            match self.queued.try_recv() {
+                Ok(next) => unit = next,
+                Err(_) => break Ok(()),
+            }
+        };
+        let outcome = match ended {
+            Ok(()) => self.sql("COMMIT").await,
+            Err(error) => Err(error),
+        };
+        if outcome.is_err() {
+            let _ = self.sql("ROLLBACK").await;
+        }
+        for reply in committing {
+            let _ = reply.send(outcome.clone());
+        }
+    }
+
+    /// Runs one unit in its own savepoint of the open batch. An error means a savepoint statement
+    /// failed, so what the transaction holds is unknown and the whole batch must roll back.
+    async fn add(&mut self, unit: Unit, committing: &mut Vec<oneshot::Sender<Outcome>>) -> Outcome {
+        if unit.ready.is_closed() {
+            return Ok(()); // Its request vanished while queued: nothing to do or undo.
+        }
+        if let Err(error) = self.sql("SAVEPOINT unit").await {
+            let _ = unit.ready.send(Err(Error::internal(error.clone())));
+            return Err(error);
+        }
+        // If the request vanished just now, the send fails and so does its first call, below.
+        let _ = unit.ready.send(Ok(()));
+        match self.serve(unit.calls).await {
+            Some(reply) => {
+                committing.push(reply);
+                self.sql("RELEASE unit").await
+            }
+            None => self.sql("ROLLBACK TO unit; RELEASE unit").await,
+        }
+    }
+
+    /// Answers a unit's statements until it asks to commit (the channel to answer that on) or
+    /// its handle is dropped (`None`): it failed, or its request vanished.
+    async fn serve(&mut self, mut calls: mpsc::Receiver<Call>) -> Option<oneshot::Sender<Outcome>> {
+        while let Some(call) = calls.recv().await {
+            match call {
+                Call::FetchAll(statement, reply) => answer(reply, query(&statement).fetch_all(&mut self.conn).await.db()),
+                Call::FetchOptional(statement, reply) => answer(reply, query(&statement).fetch_optional(&mut self.conn).await.db()),
+                Call::Execute(statement, reply) => {
+                    answer(reply, query(&statement).execute(&mut self.conn).await.db().map(|done| done.rows_affected()))
+                }
+                Call::Commit(reply) => return Some(reply),
+            }
+        }
+        None
+    }
+
+    async fn sql(&mut self, sql: &'static str) -> Outcome {
+        sqlx::raw_sql(sql).execute(&mut self.conn).await.db().map(drop).map_err(Arc::new)
+    }
+}
+
+/// An answer nobody waits for any more (its request vanished) is dropped: the unit's end, which
+/// the writer sees next, is what matters.
+fn answer<T>(reply: Reply<T>, result: Result<T>) {
+    let _ = reply.send(result);
 }

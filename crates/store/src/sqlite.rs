@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Connection, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
-use crate::group_commit::{GroupTx, GroupWriter};
+use crate::group_commit::{Bound, GroupTx, GroupWriter};
 use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, TextSearch, sqlx_plumbing};
 use crate::{DbResult, OpenOptions, PoolState, sqlite_functions};
 
@@ -42,7 +42,7 @@ pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Sq
         .busy_timeout(Duration::from_secs(10));
     let mut writer = SqliteConnection::connect_with(&connect).await.db()?;
     MIGRATOR.run(&mut writer).await.map_err(Error::internal)?;
-    let writer = GroupWriter::new(writer);
+    let writer = GroupWriter::new(writer, Bound::SERVICE);
     let reader = SqlitePoolOptions::new()
         .max_connections(pool_size)
         .after_connect(|connection, _| Box::pin(sqlite_functions::register(connection)))

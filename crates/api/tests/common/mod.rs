@@ -229,6 +229,47 @@ impl TestApp {
         body.as_object_mut().unwrap().extend(fields.as_object().cloned().unwrap_or_default());
         self.post(caller, "/opportunities", body).await
     }
+
+    /// Every lead of the caller's organization, as the list shows them, page by page.
+    pub async fn all_leads(&self, caller: &Caller) -> Vec<Value> {
+        let mut leads = Vec::new();
+        loop {
+            let page = self.get(caller, &format!("/opportunities?limit=200&offset={}", leads.len())).await.expect(200);
+            let rows = page.data().as_array().expect("a list").clone();
+            if rows.is_empty() {
+                return leads;
+            }
+            leads.extend(rows);
+        }
+    }
+
+    /// Asserts that the statistics for `query` (empty, or `?filter=...`) equal a recount by hand
+    /// of the listed `leads` that `keep` selects: the totals the database keeps on every write
+    /// must agree with the rows.
+    pub async fn assert_stats_match_recount(&self, caller: &Caller, query: &str, leads: &[Value], keep: impl Fn(&Value) -> bool) {
+        let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).expect("a date");
+        let end_of_today = format!("{}T23:59:59.999999Z", &now[..10]);
+        let counted: Vec<&Value> = leads.iter().filter(|o| keep(o)).collect();
+        let stats = self.get(caller, &format!("/opportunities/stats{query}")).await.expect(200);
+        let data = stats.data();
+        let cents = |o: &Value| o["estimated_value"].as_f64().map_or(0, |v| (v * 100.0).round() as i64);
+        let in_pipeline: Vec<&&Value> =
+            counted.iter().filter(|o| ["open", "contacted", "qualified", "proposal"].contains(&o["status"].as_str().unwrap())).collect();
+        let weighted: i64 = in_pipeline.iter().map(|o| cents(o) * o["probability"].as_i64().unwrap()).sum();
+        let due = counted.iter().filter(|o| {
+            !["won", "lost"].contains(&o["status"].as_str().unwrap())
+                && o["follow_up_date"].as_str().is_some_and(|d| d <= end_of_today.as_str())
+        });
+        assert_eq!(data["total"], counted.len(), "{query}");
+        for status in ["open", "contacted", "qualified", "proposal", "won", "lost", "stale"] {
+            assert_eq!(data["counts"][status], counted.iter().filter(|o| o["status"] == status).count(), "{query} {status}");
+        }
+        assert_eq!(data["totalValue"], in_pipeline.iter().map(|o| cents(o)).sum::<i64>() as f64 / 100.0, "{query}");
+        assert_eq!(data["weightedValue"], ((weighted + 50) / 100) as f64 / 100.0, "{query}");
+        assert_eq!(data["needsFollowUp"], due.count(), "{query}");
+        let sources: usize = data["bySource"].as_array().unwrap().iter().map(|s| s["total"].as_u64().unwrap() as usize).sum();
+        assert_eq!(sources, counted.len(), "{query}: every lead in exactly one source group");
+    }
 }
 
 /// Tests submit to lead forms many times from one address; the rate-limit test sets its own.
