@@ -62,7 +62,7 @@ pub struct ErrorBody {
     /// Stable and machine-readable: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
     /// `conflict`, `already_closed`, `already_converted`, `token_already_issued`, `payload_too_large`,
     /// `unsupported_media_type`, `validation_failed`, `internal`, `request_timeout`,
-    /// `uri_too_long`, `headers_too_large`, `overloaded`, ...
+    /// `uri_too_long`, `headers_too_large`, `overloaded`, `took_too_long`, ...
     pub code: &'static str,
     /// For people: what went wrong and what to do about it.
     pub message: String,
@@ -90,6 +90,7 @@ impl ApiError {
                 }
                 Error::Conflict(_) | Error::Contention => (S::CONFLICT, "conflict", message(&error), json!({})),
                 Error::Forbidden(_) => (S::FORBIDDEN, "forbidden", message(&error), json!({})),
+                Error::TookTooLong => (S::SERVICE_UNAVAILABLE, "took_too_long", message(&error), json!({})),
                 Error::PreconditionFailed { current_version } => {
                     (S::PRECONDITION_FAILED, "precondition_failed", message(&error), json!({ "current_version": current_version }))
                 }

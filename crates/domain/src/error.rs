@@ -32,6 +32,10 @@ pub enum Error {
     /// The use case runs again from the start; a caller sees this only when every attempt met one.
     #[error("other requests were changing the same records at the same moment; try again")]
     Contention,
+    /// The database did not answer in time (PostgreSQL's statement timeout, or no connection
+    /// free for that long): the request is valid but asked for more than the service allows.
+    #[error("the database took too long to answer this request; narrow it (a longer search word, a filter) or try again later")]
+    TookTooLong,
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -189,10 +189,15 @@ impl<T> DbResult<T> for std::result::Result<T, sqlx::Error> {
     fn db(self) -> Result<T> {
         self.map_err(|error| match &error {
             sqlx::Error::Database(db) if lost_a_race(db.as_ref()) => Error::Contention,
+            sqlx::Error::Database(db) if db.code().as_deref() == Some(QUERY_CANCELED) => Error::TookTooLong,
+            sqlx::Error::PoolTimedOut => Error::TookTooLong,
             _ => Error::internal(error),
         })
     }
 }
+
+/// PostgreSQL's SQLSTATE for a statement its `statement_timeout` cancelled.
+const QUERY_CANCELED: &str = "57014";
 
 /// PostgreSQL's SQLSTATEs for "run the transaction again": a serialization failure and a deadlock.
 const RETRYABLE_STATES: [&str; 2] = ["40001", "40P01"];
@@ -251,7 +256,8 @@ pub(crate) mod tests {
         for state in ["40P01", "40001", "23505"] {
             assert!(matches!(mapped(state), Error::Contention), "{state}");
         }
-        for state in ["23503", "57014", "40002"] {
+        assert!(matches!(mapped("57014"), Error::TookTooLong), "a cancelled statement is not an internal error");
+        for state in ["23503", "40002"] {
             assert!(matches!(mapped(state), Error::Internal(_)), "{state}");
         }
     }
