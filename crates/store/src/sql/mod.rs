@@ -5,6 +5,7 @@
 
 mod rows;
 mod store;
+mod tables;
 
 use async_trait::async_trait;
 use domain::search::{SearchWord, SearchWords};
@@ -117,6 +118,14 @@ impl Statement {
     pub fn push_bind(&mut self, value: impl Into<Param>) -> &mut Self {
         let placeholder = self.param(value);
         self.push(&placeholder)
+    }
+
+    /// A query that `write` writes for this statement to embed: its values are bound here, after
+    /// those bound so far, and its text is returned for the caller to place.
+    pub fn subquery(&mut self, write: impl FnOnce(&mut Statement)) -> String {
+        let outer = std::mem::take(&mut self.sql);
+        write(self);
+        std::mem::replace(&mut self.sql, outer)
     }
 }
 

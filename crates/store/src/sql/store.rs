@@ -13,12 +13,13 @@ use domain::stats::PipelineTotals;
 use domain::{FieldErrors, Result, Timestamp};
 use uuid::Uuid;
 
-use super::rows::{self, *};
+use super::rows::{self, view_of_page, view_select};
+use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, OPPORTUNITIES, STAFF, Table};
 use super::{Backend, Dialect, Param, RowReader, Run, Statement, TextSearch};
 use crate::{Claim, KeyScope, Store, Tx};
 
 pub(crate) struct SqlStore<B: Backend> {
-    backend: B,
+    pub(super) backend: B,
 }
 
 impl<B: Backend> SqlStore<B> {
@@ -31,27 +32,27 @@ impl<B: Backend> SqlStore<B> {
     }
 }
 
-async fn all<R: Run, T>(run: &mut R, statement: Statement, map: fn(&R::Row) -> Result<T>) -> Result<Vec<T>> {
-    run.fetch_all(statement).await?.iter().map(map).collect()
+async fn all<R: Run, T>(run: &mut R, statement: Statement, read: fn(&dyn RowReader) -> Result<T>) -> Result<Vec<T>> {
+    run.fetch_all(statement).await?.iter().map(|row| read(row)).collect()
 }
 
-async fn optional<R: Run, T>(run: &mut R, statement: Statement, map: fn(&R::Row) -> Result<T>) -> Result<Option<T>> {
-    run.fetch_optional(statement).await?.as_ref().map(map).transpose()
+async fn optional<R: Run, T>(run: &mut R, statement: Statement, read: fn(&dyn RowReader) -> Result<T>) -> Result<Option<T>> {
+    run.fetch_optional(statement).await?.as_ref().map(|row| read(row)).transpose()
 }
 
-/// A page of an opportunity's notes or activities (`table`), newest first.
-fn history_page(columns: &str, table: &str, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Statement {
-    Statement::new(format!(
-        "SELECT {columns} FROM {table} WHERE org_id = $1 AND opportunity_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
-    ))
-    .bind(org_id)
-    .bind(opportunity_id)
-    .bind(page.limit)
-    .bind(page.offset)
+/// A page of an opportunity's notes or activities, newest first.
+fn history_page<T>(table: &Table<T>, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Statement {
+    table
+        .select("WHERE org_id = $1 AND opportunity_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4")
+        .bind(org_id)
+        .bind(opportunity_id)
+        .bind(page.limit)
+        .bind(page.offset)
 }
 
-fn by_id(columns: &str, table: &str, suffix: &str, org_id: Uuid, id: Uuid) -> Statement {
-    Statement::new(format!("SELECT {columns} FROM {table} WHERE org_id = $1 AND id = $2{suffix}")).bind(org_id).bind(id)
+/// The row of `table` with this key, read with `suffix` appended (a row lock, or nothing).
+fn by_id<T>(table: &Table<T>, suffix: &str, org_id: Uuid, id: Uuid) -> Statement {
+    table.select(&format!("WHERE org_id = $1 AND id = $2{suffix}")).bind(org_id).bind(id)
 }
 
 #[async_trait]
@@ -95,13 +96,9 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn categories(&self, org_id: Uuid, include_inactive: bool) -> Result<Vec<Category>> {
         let order = Self::dialect().binary_order;
-        let statement = Statement::new(format!(
-            "SELECT {CATEGORY_COLUMNS} FROM categories WHERE org_id = $1 AND (is_active = TRUE OR $2)
-             ORDER BY sort_order, name_key{order}, id"
-        ))
-        .bind(org_id)
-        .bind(include_inactive);
-        all(&mut self.backend.reader(), statement, rows::category).await
+        let condition = format!("WHERE org_id = $1 AND (is_active = TRUE OR $2) ORDER BY sort_order, name_key{order}, id");
+        let statement = CATEGORIES.select(&condition).bind(org_id).bind(include_inactive);
+        all(&mut self.backend.reader(), statement, CATEGORIES.read).await
     }
 
     async fn opportunities(&self, org_id: Uuid, filter: &OpportunityFilter) -> Result<(Vec<OpportunityView>, Total)> {
@@ -128,37 +125,39 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn notes(&self, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Result<Vec<Note>> {
-        let statement = history_page(NOTE_COLUMNS, "notes", org_id, opportunity_id, page);
-        all(&mut self.backend.reader(), statement, rows::note).await
+        let statement = history_page(&NOTES, org_id, opportunity_id, page);
+        all(&mut self.backend.reader(), statement, NOTES.read).await
     }
 
     async fn activities(&self, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Result<Vec<Activity>> {
-        let statement = history_page(ACTIVITY_COLUMNS, "activities", org_id, opportunity_id, page);
-        all(&mut self.backend.reader(), statement, rows::activity).await
+        let statement = history_page(&ACTIVITIES, org_id, opportunity_id, page);
+        all(&mut self.backend.reader(), statement, ACTIVITIES.read).await
     }
 
     /// One statement: the follow-ups due are a column of every group's row. With no group there
     /// is no open lead, so nothing is due either.
     async fn stats(&self, org_id: Uuid, filter: &StatsFilter, now: Timestamp) -> Result<PipelineTotals> {
         let scope = totals_scope(filter.assigned_to, filter.category_id);
-        let mut statement = Statement::new(format!(
-            "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS due FROM follow_up_{scope} WHERE org_id = $1 AND day <= $2"
-        ))
-        .bind(org_id)
-        .bind(now.utc_day());
-        push_group_filter(&mut statement, filter);
-        let follow_ups = std::mem::take(&mut statement.sql);
+        let mut statement = Statement::new("");
+        let org = statement.param(org_id);
+        let follow_ups = statement.subquery(|due| {
+            let today = due.param(now.utc_day());
+            due.push(&format!(
+                "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS due FROM follow_up_{scope} WHERE org_id = {org} AND day <= {today}"
+            ));
+            push_group_filter(due, filter);
+        });
         statement.push(&format!(
             "SELECT status, source, CAST(SUM(count) AS BIGINT) AS count, CAST(SUM(value_cents) AS BIGINT) AS value_cents,
                     CAST(SUM(weighted) AS BIGINT) AS weighted, ({follow_ups}) AS due
-             FROM pipeline_{scope} WHERE org_id = $1"
+             FROM pipeline_{scope} WHERE org_id = {org}"
         ));
         push_group_filter(&mut statement, filter);
         statement.push(" GROUP BY status, source HAVING SUM(count) > 0");
         let groups = self.backend.reader().fetch_all(statement).await?;
         Ok(PipelineTotals {
             follow_ups_due: groups.first().map_or(Ok(0), |group| group.int("due"))?,
-            by_status_and_source: groups.iter().map(rows::status_source_totals).collect::<Result<_>>()?,
+            by_status_and_source: groups.iter().map(|group| rows::status_source_totals(group)).collect::<Result<_>>()?,
         })
     }
 
@@ -172,41 +171,38 @@ impl<B: Backend> Store for SqlStore<B> {
         let mut reader = self.backend.reader();
         let count = Statement::new(format!("SELECT COUNT(*) AS total FROM clients {condition}")).bind(org_id).bind(pattern.clone());
         let total = reader.fetch_one(count).await?.int("total")?;
-        let page = Statement::new(format!(
-            "SELECT {CLIENT_COLUMNS} FROM clients {condition} ORDER BY lower(name){binary_order}, id LIMIT $3 OFFSET $4"
-        ))
-        .bind(org_id)
-        .bind(pattern)
-        .bind(filter.page.limit)
-        .bind(filter.page.offset);
-        Ok((all(&mut reader, page, rows::client).await?, total))
+        let page = CLIENTS
+            .select(&format!("{condition} ORDER BY lower(name){binary_order}, id LIMIT $3 OFFSET $4"))
+            .bind(org_id)
+            .bind(pattern)
+            .bind(filter.page.limit)
+            .bind(filter.page.offset);
+        Ok((all(&mut reader, page, CLIENTS.read).await?, total))
     }
 
     async fn client(&self, org_id: Uuid, id: Uuid) -> Result<Option<Client>> {
-        optional(&mut self.backend.reader(), by_id(CLIENT_COLUMNS, "clients", "", org_id, id), rows::client).await
+        optional(&mut self.backend.reader(), by_id(&CLIENTS, "", org_id, id), CLIENTS.read).await
     }
 
     async fn staff_members(&self, org_id: Uuid) -> Result<Vec<Staff>> {
         let order = Self::dialect().binary_order;
-        let statement =
-            Statement::new(format!("SELECT {STAFF_COLUMNS} FROM staff WHERE org_id = $1 ORDER BY lower(name){order}, id")).bind(org_id);
-        all(&mut self.backend.reader(), statement, rows::staff).await
+        let statement = STAFF.select(&format!("WHERE org_id = $1 ORDER BY lower(name){order}, id")).bind(org_id);
+        all(&mut self.backend.reader(), statement, STAFF.read).await
     }
 
     async fn staff(&self, org_id: Uuid, id: Uuid) -> Result<Option<Staff>> {
-        optional(&mut self.backend.reader(), by_id(STAFF_COLUMNS, "staff", "", org_id, id), rows::staff).await
+        optional(&mut self.backend.reader(), by_id(&STAFF, "", org_id, id), STAFF.read).await
     }
 
     async fn lead_forms(&self, org_id: Uuid) -> Result<Vec<LeadForm>> {
         let order = Self::dialect().binary_order;
-        let statement =
-            Statement::new(format!("SELECT {LEAD_FORM_COLUMNS} FROM lead_forms WHERE org_id = $1 ORDER BY lower(name){order}, id"));
-        all(&mut self.backend.reader(), statement.bind(org_id), rows::lead_form).await
+        let statement = LEAD_FORMS.select(&format!("WHERE org_id = $1 ORDER BY lower(name){order}, id")).bind(org_id);
+        all(&mut self.backend.reader(), statement, LEAD_FORMS.read).await
     }
 
     async fn lead_form_by_key(&self, form_key: &str) -> Result<Option<LeadForm>> {
-        let statement = Statement::new(format!("SELECT {LEAD_FORM_COLUMNS} FROM lead_forms WHERE form_key = $1")).bind(form_key);
-        optional(&mut self.backend.reader(), statement, rows::lead_form).await
+        let statement = LEAD_FORMS.select("WHERE form_key = $1").bind(form_key);
+        optional(&mut self.backend.reader(), statement, LEAD_FORMS.read).await
     }
 
     async fn claim_idempotency_key(&self, scope: KeyScope, key: &str, request_hash: &[u8], now: Timestamp) -> Result<Claim> {
@@ -311,7 +307,7 @@ async fn matches_many<B: Backend>(reader: &mut B::Reader, org_id: Uuid, words: &
     }
     let mut count = Statement::new("");
     let whole_words = matching(&mut count, org_id, &words.whole_words(), EXACT_TOTAL_LIMIT + 1);
-    count.sql = format!("SELECT COUNT(*) AS matches FROM ({whole_words}) m");
+    count.push(&format!("SELECT COUNT(*) AS matches FROM ({whole_words}) m"));
     Ok(reader.fetch_one(count).await?.int("matches")? > EXACT_TOTAL_LIMIT)
 }
 
@@ -329,13 +325,15 @@ impl ListFilter<'_> {
     /// index found more matches than it was asked for, so the list must walk its order instead.
     async fn page<R: Run>(&self, reader: &mut R) -> Result<Option<(Vec<OpportunityView>, Total)>> {
         let filter = self.filter;
-        let mut statement = Statement::new("SELECT o.org_id, o.id");
-        self.push_from_where(&mut statement);
-        statement.push(&order_by(filter));
-        statement.push(" LIMIT ").push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
-        let page = std::mem::take(&mut statement.sql);
+        let mut statement = Statement::new("");
+        let page = statement.subquery(|page| {
+            page.push("SELECT o.org_id, o.id");
+            self.push_from_where(page);
+            page.push(&order_by(filter));
+            page.push(" LIMIT ").push_bind(filter.page.limit).push(" OFFSET ").push_bind(filter.page.offset);
+        });
         let counts: String = self.count_columns(&mut statement).iter().map(|column| format!("{column}, ")).collect();
-        statement.sql = format!("{}{}", view_of_page(&page, &counts), order_by(filter));
+        statement.push(&view_of_page(&page, &counts)).push(&order_by(filter));
         let rows = reader.fetch_all(statement).await?;
 
         let (search_matches, list_total) = match rows.first() {
@@ -344,7 +342,7 @@ impl ListFilter<'_> {
             None => {
                 let mut alone = Statement::new("");
                 let columns = self.count_columns(&mut alone).join(", ");
-                alone.sql = format!("SELECT {columns}");
+                alone.push(&format!("SELECT {columns}"));
                 self.read_counts(&reader.fetch_one(alone).await?)?
             }
         };
@@ -356,7 +354,7 @@ impl ListFilter<'_> {
             (_, Some(count)) => Total::exact(count),
             (_, None) => Total::more_than_limit(),
         };
-        Ok(Some((rows.iter().map(rows::opportunity_view).collect::<Result<_>>()?, total)))
+        Ok(Some((rows.iter().map(|row| rows::opportunity_view(row)).collect::<Result<_>>()?, total)))
     }
 
     /// Whether the page counts the text index's matches (`search_matches`), and whether it
@@ -380,9 +378,8 @@ impl ListFilter<'_> {
             columns.push(format!("(SELECT COUNT(*) FROM ({matching}) m) AS search_matches"));
         }
         if list_total {
-            let sql = std::mem::take(&mut statement.sql);
-            self.push_count(statement);
-            columns.push(format!("({}) AS list_total", std::mem::replace(&mut statement.sql, sql)));
+            let count = statement.subquery(|count| self.push_count(count));
+            columns.push(format!("({count}) AS list_total"));
         }
         columns
     }
@@ -523,52 +520,12 @@ impl<B: Backend> Tx for SqlTx<B> {
     }
 
     async fn opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Opportunity>> {
-        let statement =
-            Statement::new(format!("SELECT {OPPORTUNITY_COLUMNS} FROM opportunities o WHERE o.org_id = $1 AND o.id = $2{}", self.locked()))
-                .bind(org_id)
-                .bind(id);
-        optional(&mut self.tx, statement, rows::opportunity).await
+        let statement = by_id(&OPPORTUNITIES, self.locked(), org_id, id);
+        optional(&mut self.tx, statement, OPPORTUNITIES.read).await
     }
 
     async fn save_opportunity(&mut self, o: &Opportunity) -> Result<()> {
-        let statement = Statement::new(
-            "INSERT INTO opportunities (org_id, id, client_id, prospect_name, prospect_email, prospect_phone, category_id,
-                 title, description, estimated_value, probability, status, source, assigned_to, follow_up_date,
-                 closed_at, closed_reason, transaction_id, created_by, created_at, updated_at, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
-             ON CONFLICT (org_id, id) DO UPDATE SET
-                 client_id = excluded.client_id, prospect_name = excluded.prospect_name,
-                 prospect_email = excluded.prospect_email, prospect_phone = excluded.prospect_phone,
-                 category_id = excluded.category_id, title = excluded.title, description = excluded.description,
-                 estimated_value = excluded.estimated_value, probability = excluded.probability,
-                 status = excluded.status, source = excluded.source, assigned_to = excluded.assigned_to,
-                 follow_up_date = excluded.follow_up_date, closed_at = excluded.closed_at,
-                 closed_reason = excluded.closed_reason, transaction_id = excluded.transaction_id,
-                 updated_at = excluded.updated_at, version = excluded.version",
-        )
-        .bind(o.org_id)
-        .bind(o.id)
-        .bind(o.client_id)
-        .bind(&o.prospect_name)
-        .bind(&o.prospect_email)
-        .bind(&o.prospect_phone)
-        .bind(o.category_id)
-        .bind(&o.title)
-        .bind(&o.description)
-        .bind(o.estimated_value.map(|v| v.cents()))
-        .bind(o.stage.probability())
-        .bind(o.stage.status().as_str())
-        .bind(&o.source)
-        .bind(o.assigned_to)
-        .bind(o.follow_up_date)
-        .bind(o.stage.closed_at())
-        .bind(o.stage.closed_reason().map(str::to_owned))
-        .bind(o.stage.transaction_id())
-        .bind(o.created_by)
-        .bind(o.created_at)
-        .bind(o.updated_at)
-        .bind(o.version);
-        self.run(statement).await
+        self.run(OPPORTUNITIES.upsert(o)).await
     }
 
     async fn delete_opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<()> {
@@ -576,30 +533,11 @@ impl<B: Backend> Tx for SqlTx<B> {
     }
 
     async fn insert_note(&mut self, n: &Note) -> Result<()> {
-        let statement = Statement::new(format!("INSERT INTO notes ({NOTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
-            .bind(n.org_id)
-            .bind(n.id)
-            .bind(n.opportunity_id)
-            .bind(&n.content)
-            .bind(n.created_by)
-            .bind(n.created_at);
-        self.run(statement).await
+        self.run(NOTES.insert(n)).await
     }
 
     async fn insert_activity(&mut self, a: &Activity) -> Result<()> {
-        let statement =
-            Statement::new(format!("INSERT INTO activities ({ACTIVITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
-                .bind(a.org_id)
-                .bind(a.id)
-                .bind(a.opportunity_id)
-                .bind(a.activity_type.as_str())
-                .bind(&a.description)
-                .bind(&a.outcome)
-                .bind(a.scheduled_at)
-                .bind(a.completed_at)
-                .bind(a.created_by)
-                .bind(a.created_at);
-        self.run(statement).await
+        self.run(ACTIVITIES.insert(a)).await
     }
 
     /// One statement for all the references given: each is a column, 0 when it is unusable.
@@ -632,91 +570,45 @@ impl<B: Backend> Tx for SqlTx<B> {
     }
 
     async fn client(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Client>> {
-        let statement = by_id(CLIENT_COLUMNS, "clients", self.locked(), org_id, id);
-        optional(&mut self.tx, statement, rows::client).await
+        let statement = by_id(&CLIENTS, self.locked(), org_id, id);
+        optional(&mut self.tx, statement, CLIENTS.read).await
     }
 
     async fn client_by_email(&mut self, org_id: Uuid, email: &str) -> Result<Option<Client>> {
-        let statement =
-            Statement::new(format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE org_id = $1 AND email = $2")).bind(org_id).bind(email);
-        optional(&mut self.tx, statement, rows::client).await
+        let statement = CLIENTS.select("WHERE org_id = $1 AND email = $2").bind(org_id).bind(email);
+        optional(&mut self.tx, statement, CLIENTS.read).await
     }
 
     async fn save_client(&mut self, c: &Client) -> Result<()> {
-        let statement = Statement::new(format!(
-            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (org_id, id) DO UPDATE SET
-                 name = excluded.name, email = excluded.email, phone = excluded.phone, updated_at = excluded.updated_at"
-        ))
-        .bind(c.org_id)
-        .bind(c.id)
-        .bind(&c.name)
-        .bind(&c.email)
-        .bind(&c.phone)
-        .bind(c.created_at)
-        .bind(c.updated_at);
-        self.run(statement).await
+        self.run(CLIENTS.upsert(c)).await
     }
 
     async fn category(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Category>> {
-        let statement = by_id(CATEGORY_COLUMNS, "categories", self.locked(), org_id, id);
-        optional(&mut self.tx, statement, rows::category).await
+        let statement = by_id(&CATEGORIES, self.locked(), org_id, id);
+        optional(&mut self.tx, statement, CATEGORIES.read).await
     }
 
     async fn category_by_name(&mut self, org_id: Uuid, name_key: &str) -> Result<Option<Category>> {
-        let statement = Statement::new(format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE org_id = $1 AND name_key = $2"))
-            .bind(org_id)
-            .bind(name_key);
-        optional(&mut self.tx, statement, rows::category).await
+        let statement = CATEGORIES.select("WHERE org_id = $1 AND name_key = $2").bind(org_id).bind(name_key);
+        optional(&mut self.tx, statement, CATEGORIES.read).await
     }
 
     async fn save_category(&mut self, c: &Category) -> Result<()> {
-        let statement = Statement::new(
-            "INSERT INTO categories (org_id, id, name, name_key, color, sort_order, is_active, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (org_id, id) DO UPDATE SET
-                 name = excluded.name, name_key = excluded.name_key, color = excluded.color,
-                 sort_order = excluded.sort_order, is_active = excluded.is_active, updated_at = excluded.updated_at",
-        )
-        .bind(c.org_id)
-        .bind(c.id)
-        .bind(&c.name)
-        .bind(c.name_key())
-        .bind(&c.color)
-        .bind(c.sort_order)
-        .bind(c.is_active)
-        .bind(c.created_at)
-        .bind(c.updated_at);
-        self.run(statement).await
+        self.run(CATEGORIES.upsert(c)).await
     }
 
     async fn staff(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Staff>> {
-        let statement = by_id(STAFF_COLUMNS, "staff", self.locked(), org_id, id);
-        optional(&mut self.tx, statement, rows::staff).await
+        let statement = by_id(&STAFF, self.locked(), org_id, id);
+        optional(&mut self.tx, statement, STAFF.read).await
     }
 
     async fn staff_by_email(&mut self, org_id: Uuid, email: &str) -> Result<Option<Staff>> {
-        let statement =
-            Statement::new(format!("SELECT {STAFF_COLUMNS} FROM staff WHERE org_id = $1 AND email = $2")).bind(org_id).bind(email);
-        optional(&mut self.tx, statement, rows::staff).await
+        let statement = STAFF.select("WHERE org_id = $1 AND email = $2").bind(org_id).bind(email);
+        optional(&mut self.tx, statement, STAFF.read).await
     }
 
     async fn save_staff(&mut self, s: &Staff) -> Result<()> {
-        let statement = Statement::new(format!(
-            "INSERT INTO staff ({STAFF_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (org_id, id) DO UPDATE SET
-                 name = excluded.name, email = excluded.email, role = excluded.role,
-                 is_active = excluded.is_active, updated_at = excluded.updated_at"
-        ))
-        .bind(s.org_id)
-        .bind(s.id)
-        .bind(&s.name)
-        .bind(&s.email)
-        .bind(s.role.as_str())
-        .bind(s.is_active)
-        .bind(s.created_at)
-        .bind(s.updated_at);
-        self.run(statement).await
+        self.run(STAFF.upsert(s)).await
     }
 
     async fn active_owners(&mut self, org_id: Uuid) -> Result<i64> {
@@ -730,30 +622,12 @@ impl<B: Backend> Tx for SqlTx<B> {
     }
 
     async fn lead_form(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<LeadForm>> {
-        let statement = by_id(LEAD_FORM_COLUMNS, "lead_forms", self.locked(), org_id, id);
-        optional(&mut self.tx, statement, rows::lead_form).await
+        let statement = by_id(&LEAD_FORMS, self.locked(), org_id, id);
+        optional(&mut self.tx, statement, LEAD_FORMS.read).await
     }
 
     async fn save_lead_form(&mut self, f: &LeadForm) -> Result<()> {
-        let statement = Statement::new(format!(
-            "INSERT INTO lead_forms ({LEAD_FORM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             ON CONFLICT (org_id, id) DO UPDATE SET
-                 name = excluded.name, category_id = excluded.category_id, assigned_to = excluded.assigned_to,
-                 allowed_origins = excluded.allowed_origins, is_active = excluded.is_active,
-                 updated_at = excluded.updated_at"
-        ))
-        .bind(f.org_id)
-        .bind(f.id)
-        .bind(&f.form_key)
-        .bind(&f.name)
-        .bind(f.category_id)
-        .bind(f.assigned_to)
-        .bind(f.allowed_origins.join("\n"))
-        .bind(f.is_active)
-        .bind(f.created_by)
-        .bind(f.created_at)
-        .bind(f.updated_at);
-        self.run(statement).await
+        self.run(LEAD_FORMS.upsert(f)).await
     }
 
     async fn insert_token(&mut self, t: &ApiToken) -> Result<()> {
