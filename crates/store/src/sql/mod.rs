@@ -3,17 +3,19 @@
 //! differences named in [`Dialect`]. A backend only runs them: it binds [`Param`]s with its
 //! own types, reads rows through [`RowReader`], and opens transactions.
 
+mod list;
+mod reads;
 mod rows;
-mod store;
 mod tables;
+mod writes;
 
 use async_trait::async_trait;
 use domain::search::{SearchWord, SearchWords};
 use domain::{Result, Timestamp};
 use uuid::Uuid;
 
+pub(crate) use self::reads::SqlStore;
 pub(crate) use self::rows::corrupt;
-pub(crate) use self::store::SqlStore;
 
 /// Where the two databases' SQL differs.
 pub(crate) struct Dialect {
