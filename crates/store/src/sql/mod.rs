@@ -3,16 +3,19 @@
 //! differences named in [`Dialect`]. A backend only runs them: it binds [`Param`]s with its
 //! own types, reads rows through [`RowReader`], and opens transactions.
 
+mod list;
+mod reads;
 mod rows;
-mod store;
+mod tables;
+mod writes;
 
 use async_trait::async_trait;
 use domain::search::{SearchWord, SearchWords};
 use domain::{Result, Timestamp};
 use uuid::Uuid;
 
+pub(crate) use self::reads::SqlStore;
 pub(crate) use self::rows::corrupt;
-pub(crate) use self::store::SqlStore;
 
 /// Where the two databases' SQL differs.
 pub(crate) struct Dialect {
@@ -117,6 +120,14 @@ impl Statement {
     pub fn push_bind(&mut self, value: impl Into<Param>) -> &mut Self {
         let placeholder = self.param(value);
         self.push(&placeholder)
+    }
+
+    /// A query that `write` writes for this statement to embed: its values are bound here, after
+    /// those bound so far, and its text is returned for the caller to place.
+    pub fn subquery(&mut self, write: impl FnOnce(&mut Statement)) -> String {
+        let outer = std::mem::take(&mut self.sql);
+        write(self);
+        std::mem::replace(&mut self.sql, outer)
     }
 }
 

@@ -1,0 +1,192 @@
+//! [`Tx`] for any [`Backend`]: every statement of a write transaction, once.
+
+use async_trait::async_trait;
+use domain::activity::{Activity, Note};
+use domain::auth::{ApiToken, Staff};
+use domain::category::Category;
+use domain::client::Client;
+use domain::lead_form::LeadForm;
+use domain::opportunity::{Opportunity, References};
+use domain::{FieldErrors, Result, Timestamp};
+use uuid::Uuid;
+
+use super::reads::{by_id, optional};
+use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, OPPORTUNITIES, STAFF};
+use super::{Backend, RowReader, Run, Statement};
+use crate::Tx;
+
+pub(super) struct SqlTx<B: Backend> {
+    pub(super) tx: B::Tx,
+}
+
+impl<B: Backend> SqlTx<B> {
+    async fn run(&mut self, statement: Statement) -> Result<()> {
+        self.tx.execute(statement).await.map(drop)
+    }
+
+    fn locked(&self) -> &'static str {
+        B::DIALECT.for_update
+    }
+}
+
+#[async_trait]
+impl<B: Backend> Tx for SqlTx<B> {
+    async fn commit(self: Box<Self>) -> Result<()> {
+        B::commit(self.tx).await
+    }
+
+    async fn any_organization(&mut self) -> Result<bool> {
+        if let Some(lock) = B::DIALECT.bootstrap_lock {
+            self.tx.fetch_one(Statement::new(lock)).await?;
+        }
+        let row = self.tx.fetch_one(Statement::new("SELECT EXISTS (SELECT 1 FROM organizations) AS found")).await?;
+        row.boolean("found")
+    }
+
+    async fn insert_organization(&mut self, org_id: Uuid, name: &str, now: Timestamp) -> Result<()> {
+        self.run(Statement::new("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)").bind(org_id).bind(name).bind(now))
+            .await
+    }
+
+    async fn opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Opportunity>> {
+        let statement = by_id(&OPPORTUNITIES, self.locked(), org_id, id);
+        optional(&mut self.tx, statement, OPPORTUNITIES.read).await
+    }
+
+    async fn save_opportunity(&mut self, o: &Opportunity) -> Result<()> {
+        self.run(OPPORTUNITIES.upsert(o)).await
+    }
+
+    async fn delete_opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<()> {
+        self.run(Statement::new("DELETE FROM opportunities WHERE org_id = $1 AND id = $2").bind(org_id).bind(id)).await
+    }
+
+    async fn insert_note(&mut self, n: &Note) -> Result<()> {
+        self.run(NOTES.insert(n)).await
+    }
+
+    async fn insert_activity(&mut self, a: &Activity) -> Result<()> {
+        self.run(ACTIVITIES.insert(a)).await
+    }
+
+    /// One statement for all the references given: each is a column, 0 when it is unusable.
+    async fn unusable_references(&mut self, org_id: Uuid, references: &References) -> Result<FieldErrors> {
+        let checks = [
+            ("client_id", references.client_id, "clients", "", "no client with this id"),
+            ("category_id", references.category_id, "categories", " AND is_active = TRUE", "no active category with this id"),
+            ("assigned_to", references.assigned_to, "staff", " AND is_active = TRUE", "no active staff member with this id"),
+        ];
+        let given: Vec<_> =
+            checks.into_iter().filter_map(|(field, id, table, condition, message)| Some((field, id?, table, condition, message))).collect();
+        let mut errors = FieldErrors::default();
+        if given.is_empty() {
+            return Ok(errors);
+        }
+        let mut statement = Statement::new("SELECT ");
+        for (i, (field, id, table, condition, _)) in given.iter().enumerate() {
+            let (org_id, id) = (statement.param(org_id), statement.param(*id));
+            let separator = if i == 0 { "" } else { ", " };
+            statement
+                .push(&format!("{separator}(SELECT COUNT(*) FROM {table} WHERE org_id = {org_id} AND id = {id}{condition}) AS {field}"));
+        }
+        let row = self.tx.fetch_one(statement).await?;
+        for (field, _, _, _, message) in given {
+            if row.int(field)? == 0 {
+                errors.add(field, message);
+            }
+        }
+        Ok(errors)
+    }
+
+    async fn client(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Client>> {
+        let statement = by_id(&CLIENTS, self.locked(), org_id, id);
+        optional(&mut self.tx, statement, CLIENTS.read).await
+    }
+
+    async fn client_by_email(&mut self, org_id: Uuid, email: &str) -> Result<Option<Client>> {
+        let statement = CLIENTS.select("WHERE org_id = $1 AND email = $2").bind(org_id).bind(email);
+        optional(&mut self.tx, statement, CLIENTS.read).await
+    }
+
+    async fn save_client(&mut self, c: &Client) -> Result<()> {
+        self.run(CLIENTS.upsert(c)).await
+    }
+
+    async fn category(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Category>> {
+        let statement = by_id(&CATEGORIES, self.locked(), org_id, id);
+        optional(&mut self.tx, statement, CATEGORIES.read).await
+    }
+
+    async fn category_by_name(&mut self, org_id: Uuid, name_key: &str) -> Result<Option<Category>> {
+        let statement = CATEGORIES.select("WHERE org_id = $1 AND name_key = $2").bind(org_id).bind(name_key);
+        optional(&mut self.tx, statement, CATEGORIES.read).await
+    }
+
+    async fn save_category(&mut self, c: &Category) -> Result<()> {
+        self.run(CATEGORIES.upsert(c)).await
+    }
+
+    async fn staff(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Staff>> {
+        let statement = by_id(&STAFF, self.locked(), org_id, id);
+        optional(&mut self.tx, statement, STAFF.read).await
+    }
+
+    async fn staff_by_email(&mut self, org_id: Uuid, email: &str) -> Result<Option<Staff>> {
+        let statement = STAFF.select("WHERE org_id = $1 AND email = $2").bind(org_id).bind(email);
+        optional(&mut self.tx, statement, STAFF.read).await
+    }
+
+    async fn save_staff(&mut self, s: &Staff) -> Result<()> {
+        self.run(STAFF.upsert(s)).await
+    }
+
+    async fn active_owners(&mut self, org_id: Uuid) -> Result<i64> {
+        let statement = Statement::new(format!(
+            "SELECT COUNT(*) AS owners FROM
+             (SELECT id FROM staff WHERE org_id = $1 AND role = 'owner' AND is_active = TRUE ORDER BY id{}) owners",
+            self.locked()
+        ))
+        .bind(org_id);
+        self.tx.fetch_one(statement).await?.int("owners")
+    }
+
+    async fn lead_form(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<LeadForm>> {
+        let statement = by_id(&LEAD_FORMS, self.locked(), org_id, id);
+        optional(&mut self.tx, statement, LEAD_FORMS.read).await
+    }
+
+    async fn save_lead_form(&mut self, f: &LeadForm) -> Result<()> {
+        self.run(LEAD_FORMS.upsert(f)).await
+    }
+
+    async fn insert_token(&mut self, t: &ApiToken) -> Result<()> {
+        let statement =
+            Statement::new("INSERT INTO api_tokens (org_id, id, staff_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(t.org_id)
+                .bind(t.id)
+                .bind(t.staff_id)
+                .bind(&t.name)
+                .bind(t.hash.as_slice())
+                .bind(t.created_at);
+        self.run(statement).await
+    }
+
+    async fn token_holder(&mut self, org_id: Uuid, token_id: Uuid) -> Result<Option<Uuid>> {
+        let statement = Statement::new("SELECT staff_id FROM api_tokens WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL")
+            .bind(org_id)
+            .bind(token_id);
+        self.tx.fetch_optional(statement).await?.map(|row| row.uuid("staff_id")).transpose()
+    }
+
+    async fn revoke_token(&mut self, org_id: Uuid, token_id: Uuid, now: Timestamp) -> Result<()> {
+        self.run(
+            Statement::new("UPDATE api_tokens SET revoked_at = $3 WHERE org_id = $1 AND id = $2").bind(org_id).bind(token_id).bind(now),
+        )
+        .await
+    }
+
+    async fn revoke_tokens_of(&mut self, org_id: Uuid, staff_id: Uuid, now: Timestamp) -> Result<()> {
+        let statement = Statement::new("UPDATE api_tokens SET revoked_at = $3 WHERE org_id = $1 AND staff_id = $2 AND revoked_at IS NULL");
+        self.run(statement.bind(org_id).bind(staff_id).bind(now)).await
+    }
+}
