@@ -64,8 +64,8 @@ impl<T> Table<T> {
 
     /// Inserts `value`, or updates the row with its key to it (but for the kept columns).
     pub fn upsert(&self, value: &T) -> Statement {
-        let updates: Vec<_> = self.columns.iter().filter(|column| column.updated).map(|column| column.name).collect();
-        let assignments: Vec<_> = updates.iter().map(|name| format!("{name} = excluded.{name}")).collect();
+        let assignments: Vec<_> =
+            self.columns.iter().filter(|column| column.updated).map(|column| format!("{0} = excluded.{0}", column.name)).collect();
         let mut statement = self.insert(value);
         statement.push(&format!(" ON CONFLICT ({}) DO UPDATE SET {}", self.key, assignments.join(", ")));
         statement
