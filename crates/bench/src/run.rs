@@ -511,8 +511,11 @@ impl Conn {
         }
     }
 
-    fn change(&mut self) -> (i64, i64) {
-        (5 * self.rng.range(0, 20), data::value_cents(&mut self.rng))
+    /// A new value and follow-up date: fields every stage accepts (a won or lost lead refuses
+    /// another probability), both of which the maintained totals follow.
+    fn change(&mut self) -> (i64, Option<Timestamp>) {
+        let follow_up = Timestamp::from_unix_micros(Timestamp::now().unix_micros() + self.rng.range(1, 30) * 86_400_000_000);
+        (data::value_cents(&mut self.rng), follow_up)
     }
 
     fn note_text(&mut self) -> String {
@@ -552,7 +555,7 @@ impl Conn {
     async fn http_update(&mut self, auth: &str) -> Outcome {
         let id = self.own_id();
         let path = format!("/api/v1/opportunities/{id}");
-        let (probability, cents) = self.change();
+        let (cents, follow_up) = self.change();
         let http = self.http.as_mut().expect("an HTTP connection");
         let version = match self.versions.get(&id) {
             Some(version) => *version,
@@ -564,7 +567,7 @@ impl Conn {
                 }
             }
         };
-        let body = json!({ "probability": probability, "estimated_value": Money::from_cents(cents) });
+        let body = json!({ "estimated_value": Money::from_cents(cents), "follow_up_date": follow_up });
         let mut request = http.request(Method::PATCH, &path, Some(auth), Some(&body));
         request.headers_mut().insert(IF_MATCH, format!("\"{version}\"").parse().expect("a valid header"));
         let (latency, result) = http.send(request).await;
@@ -623,10 +626,10 @@ impl Conn {
                         Err(error) => return (Duration::ZERO, Err(failure(error))),
                     },
                 };
-                let (probability, cents) = self.change();
+                let (cents, follow_up) = self.change();
                 let input = UpdateOpportunity {
-                    probability: Patch::Value(probability),
                     estimated_value: Patch::Value(Money::from_cents(cents)),
+                    follow_up_date: follow_up.map_or(Patch::Null, Patch::Value),
                     ..Default::default()
                 };
                 let started = Instant::now();
