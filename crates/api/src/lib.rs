@@ -65,6 +65,7 @@ pub fn router_with(store: Arc<dyn Store>, intake: IntakeLimits) -> Router {
     let (api, openapi) = OpenApiRouter::new().nest("/api/v1", staff.merge(public)).split_for_parts();
     api.merge(routes::system::openapi_json(&openapi::finish(openapi)))
         .merge(routes::system::health())
+        .merge(routes::system::reference_page())
         .route("/metrics", get(observe::render))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

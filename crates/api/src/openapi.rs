@@ -1,10 +1,15 @@
 //! Completes the generated OpenAPI document with what is common to every operation: bearer
 //! authentication and the error envelope for every error status the API can answer.
 
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use utoipa::openapi::info::LicenseBuilder;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
-    ComponentsBuilder, InfoBuilder, ObjectBuilder, OpenApi, Ref, Required, ResponseBuilder, Type, content::ContentBuilder,
+    ComponentsBuilder, InfoBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Required, Response, ResponseBuilder, Server, Type,
+    content::ContentBuilder,
 };
 use utoipa::{PartialSchema, ToSchema};
 
@@ -55,6 +60,7 @@ pub fn finish(mut openapi: OpenApi) -> OpenApi {
         .title("Opportunities API")
         .version(env!("CARGO_PKG_VERSION"))
         .description(Some("Sales pipeline for service businesses: leads, stages, notes, activities, statistics and conversion to clients."))
+        .license(Some(LicenseBuilder::new().name(env!("CARGO_PKG_LICENSE")).identifier(Some(env!("CARGO_PKG_LICENSE"))).build()))
         .build();
     let components = openapi.components.take().unwrap_or_else(|| ComponentsBuilder::new().build());
     let mut components = ComponentsBuilder::from(components)
@@ -69,6 +75,9 @@ pub fn finish(mut openapi: OpenApi) -> OpenApi {
     }
     openapi.components = Some(components);
     openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+    // Relative, so the document holds wherever the service is deployed (and a reader's "try it"
+    // goes to the server that served it).
+    openapi.servers = Some(vec![Server::new("/")]);
     for item in openapi.paths.paths.values_mut() {
         if let Some(post) = item.post.as_mut() {
             post.parameters.get_or_insert_with(Vec::new).push(idempotency_key().into());
@@ -85,7 +94,21 @@ pub fn finish(mut openapi: OpenApi) -> OpenApi {
                 let reference = Ref::new(format!("#/components/responses/Error{status}"));
                 operation.responses.responses.entry(status.to_owned()).or_insert(reference.into());
             }
+            describe_responses(&mut operation.responses.responses);
         }
     }
     openapi
+}
+
+/// OpenAPI requires a description on every response; the handlers' annotations give one only
+/// where there is more to say than the status, so the rest get the status's reason phrase.
+fn describe_responses(responses: &mut BTreeMap<String, RefOr<Response>>) {
+    for (status, response) in responses.iter_mut() {
+        if let RefOr::T(response) = response
+            && response.description.is_empty()
+        {
+            let reason = status.parse().ok().and_then(|code| StatusCode::from_u16(code).ok()).and_then(|code| code.canonical_reason());
+            response.description = reason.unwrap_or("Response").to_owned();
+        }
+    }
 }

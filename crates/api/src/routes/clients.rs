@@ -39,6 +39,7 @@ async fn create_client(
     Ok(created(service::create_client(state.store.as_ref(), &actor, input).await?))
 }
 
+/// One client of the caller's organization.
 #[utoipa::path(get, path = "/clients/{id}", tag = "clients", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = Envelope<Client>)))]
 async fn get_client(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Json<Envelope<Client>>> {
@@ -46,6 +47,7 @@ async fn get_client(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id
     Ok(ok(client))
 }
 
+/// Changes the fields sent and leaves the others; the e-mail stays unique in the organization.
 #[utoipa::path(patch, path = "/clients/{id}", tag = "clients", request_body = UpdateClient,
     params(("id" = uuid::Uuid, Path)), responses((status = 200, body = Envelope<Client>)))]
 async fn update_client(

@@ -7,6 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use utoipa::openapi::OpenApi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::{ApiError, AppState};
 
@@ -26,6 +27,8 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "success": true, "data": { "status": "ready" } })))
 }
 
+const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
 /// `GET /api/v1/openapi.json`: the OpenAPI document generated from the handlers. Public, like
 /// any API reference, so tools can read it before they hold a token.
 pub fn openapi_json(document: &OpenApi) -> Router<AppState> {
@@ -35,5 +38,14 @@ pub fn openapi_json(document: &OpenApi) -> Router<AppState> {
         let body = body.clone();
         async move { ([(header::CONTENT_TYPE, "application/json")], body) }
     };
-    Router::new().route("/api/v1/openapi.json", get(respond))
+    Router::new().route(OPENAPI_PATH, get(respond))
+}
+
+/// `GET /api/docs/`: a browsable reference of that document (Swagger UI). Its files are built
+/// into the binary, so the page works with no network; like the document, it needs no token
+/// (a reader pastes one into "Authorize" to try requests).
+pub fn reference_page() -> Router<AppState> {
+    // "none": Swagger UI would otherwise send the document to validator.swagger.io for a badge.
+    let config = Config::from(OPENAPI_PATH).validator_url("none");
+    SwaggerUi::new("/api/docs").config(config).into()
 }
