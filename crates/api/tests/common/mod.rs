@@ -296,3 +296,19 @@ async fn new_org(store: &dyn Store, name: &str) -> Caller {
     let created = service::create_organization(store, new).await.expect("create an organization");
     Caller { token: created.token, org_id: created.org_id.to_string(), staff_id: created.staff_id.to_string() }
 }
+
+impl TestApp {
+    /// The count that `sql` (a `SELECT COUNT(*) …` written for both engines) returns, read
+    /// straight from the database.
+    pub async fn stored_count(&self, sql: &str) -> i64 {
+        use sqlx::Connection;
+        let read = if self.url.starts_with("sqlite:") {
+            let mut connection = sqlx::SqliteConnection::connect(&self.url).await.expect("open the test database");
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut connection).await
+        } else {
+            let mut connection = sqlx::PgConnection::connect(&self.url).await.expect("connect to the test database");
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut connection).await
+        };
+        read.expect("the query runs")
+    }
+}
