@@ -141,6 +141,20 @@ impl TestApp {
     /// The first column of every row `sql` returns, as bytes, read straight from the database:
     /// for checking what the service keeps, not what it answers.
     pub async fn stored_bytes(&self, sql: &str) -> Vec<Vec<u8>> {
+        self.stored_column(sql).await
+    }
+
+    /// The count that `sql` (a `SELECT COUNT(*) …` written for both engines) returns, read
+    /// straight from the database.
+    pub async fn stored_count(&self, sql: &str) -> i64 {
+        self.stored_column(sql).await.pop().expect("a count")
+    }
+
+    async fn stored_column<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+    {
         use sqlx::Connection;
         let read = if self.url.starts_with("sqlite:") {
             let mut connection = sqlx::SqliteConnection::connect(&self.url).await.expect("open the test database");
@@ -295,20 +309,4 @@ async fn new_org(store: &dyn Store, name: &str) -> Caller {
         NewOrganization { name: name.into(), owner_name: "Olivia Owner".into(), owner_email: "owner@example.com".into(), token: None };
     let created = service::create_organization(store, new).await.expect("create an organization");
     Caller { token: created.token, org_id: created.org_id.to_string(), staff_id: created.staff_id.to_string() }
-}
-
-impl TestApp {
-    /// The count that `sql` (a `SELECT COUNT(*) …` written for both engines) returns, read
-    /// straight from the database.
-    pub async fn stored_count(&self, sql: &str) -> i64 {
-        use sqlx::Connection;
-        let read = if self.url.starts_with("sqlite:") {
-            let mut connection = sqlx::SqliteConnection::connect(&self.url).await.expect("open the test database");
-            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut connection).await
-        } else {
-            let mut connection = sqlx::PgConnection::connect(&self.url).await.expect("connect to the test database");
-            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut connection).await
-        };
-        read.expect("the query runs")
-    }
 }
