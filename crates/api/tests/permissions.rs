@@ -142,6 +142,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("DELETE", "/opportunities/{id}"),
     ("POST", "/opportunities/{id}/close"),
     ("POST", "/opportunities/{id}/convert"),
+    ("GET", "/opportunities/{id}/history"),
     ("GET", "/opportunities/{id}/notes"),
     ("POST", "/opportunities/{id}/notes"),
     ("GET", "/opportunities/{id}/activities"),
@@ -236,6 +237,7 @@ async fn exercise(app: &TestApp, caller: Option<&Caller>, method: &Method, route
         }
         ("POST", "/opportunities/{id}/close") => (format!("/opportunities/{}/close", new_lead(app).await), Some(json!({"won": true}))),
         ("POST", "/opportunities/{id}/convert") => (format!("/opportunities/{}/convert", new_lead(app).await), Some(json!({}))),
+        ("GET", "/opportunities/{id}/history") => (format!("/opportunities/{}/history", new_lead(app).await), None),
         ("GET", "/opportunities/{id}/notes") => (format!("/opportunities/{}/notes", new_lead(app).await), None),
         ("POST", "/opportunities/{id}/notes") => {
             (format!("/opportunities/{}/notes", new_lead(app).await), Some(json!({"content": "Wants a quote."})))

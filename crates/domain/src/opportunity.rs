@@ -1,5 +1,6 @@
 //! Opportunities and how they move through the pipeline.
 
+mod history;
 mod pipeline;
 
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use crate::category::CategoryRef;
 use crate::client::{ClientRef, CreateClient};
 use crate::{Error, FieldErrors, Money, Patch, Result, Timestamp, text};
 
+pub use self::history::{StageEntry, StageSpan, spans};
 pub use self::pipeline::{DefaultProbabilities, Stage, StageRequest, StatusMove, Transition};
 
 pub const TITLE_MAX: usize = 200;
@@ -208,11 +210,38 @@ pub struct References {
     pub assigned_to: Option<Uuid>,
 }
 
-/// A new state of an opportunity and the activities that record how it got there.
-#[derive(Debug)]
+/// A new state of an opportunity and what records how it got there: the activities, and the
+/// stage history's entry when its status moved (a new lead's first stage included).
+#[derive(Debug, Clone)]
 pub struct Change {
     pub opportunity: Opportunity,
     pub activities: Vec<Activity>,
+    pub entered: Option<StageEntry>,
+}
+
+/// Who creates a lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creator {
+    /// A staff member, through the API.
+    Staff(Uuid),
+    /// A visitor, through a website form: the lead is recorded as created by the form's creator,
+    /// but nobody on the staff moved it into its first stage, so its history says the system did.
+    Form { created_by: Uuid },
+}
+
+impl Creator {
+    fn created_by(self) -> Uuid {
+        match self {
+            Creator::Staff(id) | Creator::Form { created_by: id } => id,
+        }
+    }
+
+    fn changed_by(self) -> Option<Uuid> {
+        match self {
+            Creator::Staff(id) => Some(id),
+            Creator::Form { .. } => None,
+        }
+    }
 }
 
 impl Change {
@@ -222,9 +251,9 @@ impl Change {
 }
 
 impl Opportunity {
-    /// A new opportunity in `org_id`, written by `created_by` (a staff member), and the
-    /// references that the store must check.
-    pub fn new(org_id: Uuid, created_by: Uuid, input: CreateOpportunity, now: Timestamp) -> Result<(Opportunity, References)> {
+    /// A new opportunity in `org_id`, entering its first stage, and the references that the
+    /// store must check.
+    pub fn created(org_id: Uuid, creator: Creator, input: CreateOpportunity, now: Timestamp) -> Result<(Change, References)> {
         let mut errors = FieldErrors::default();
         let references = input.references();
         let request = StageRequest {
@@ -248,13 +277,14 @@ impl Opportunity {
             source: source(&mut errors, input.source),
             assigned_to: input.assigned_to,
             follow_up_date: input.follow_up_date,
-            created_by,
+            created_by: creator.created_by(),
             created_at: now,
             updated_at: now,
             version: 1,
         };
         opportunity.check_party(&mut errors);
-        errors.into_result((opportunity, references))
+        let entered = entered.moved.map(|moved| StageEntry::of_move(org_id, opportunity.id, moved, creator.changed_by(), now));
+        errors.into_result((Change { opportunity, activities: Vec::new(), entered }, references))
     }
 
     /// The version a conditional request (`If-Match`) expects must be the current one.
@@ -349,8 +379,8 @@ impl Opportunity {
 
     /// Where every change of an existing opportunity ends: `next` holds its other fields as
     /// changed, the pipeline's transition from this opportunity's stage gives its stage, a
-    /// status move is logged as an activity (before `also`), and the version moves on if
-    /// anything changed. A stage history would be written from the same transition.
+    /// status move is logged as an activity (before `also`) and entered in the stage history,
+    /// and the version moves on if anything changed.
     fn changed(
         &self,
         actor: &Actor,
@@ -364,6 +394,7 @@ impl Opportunity {
         next.stage = transition.stage;
         next.check_party(&mut errors);
         errors.into_result(())?;
+        let entered = transition.moved.map(|moved| StageEntry::of_move(self.org_id, self.id, moved, Some(actor.staff_id), now));
         let logged = transition.moved.and_then(|moved| {
             let from = moved.from?;
             let description = format!("Status changed from {} to {} by {}", from.as_str(), moved.to.as_str(), actor.name);
@@ -373,7 +404,7 @@ impl Opportunity {
             next.version = self.version + 1;
             next.updated_at = now;
         }
-        Ok(Change { opportunity: next, activities: logged.into_iter().chain(also).collect() })
+        Ok(Change { opportunity: next, activities: logged.into_iter().chain(also).collect(), entered })
     }
 
     /// Every opportunity is about somebody: an existing client or a named prospect.
@@ -475,7 +506,7 @@ mod tests {
             source: Some(" Website ".into()),
             ..Default::default()
         };
-        Opportunity::new(actor.org_id, actor.staff_id, input, Timestamp::now()).unwrap().0
+        Opportunity::created(actor.org_id, Creator::Staff(actor.staff_id), input, Timestamp::now()).unwrap().0.opportunity
     }
 
     #[test]
@@ -485,7 +516,8 @@ mod tests {
         assert_eq!((lead.title.as_str(), lead.stage.status(), lead.stage.probability()), ("Botox", Status::Open, DEFAULT_PROBABILITY));
         assert_eq!(lead.prospect_email.as_deref(), Some("jane@example.com"));
         assert_eq!(lead.source.as_deref(), Some("website"));
-        let Err(Error::Validation(errors)) = Opportunity::new(actor.org_id, actor.staff_id, CreateOpportunity::default(), Timestamp::now())
+        let Err(Error::Validation(errors)) =
+            Opportunity::created(actor.org_id, Creator::Staff(actor.staff_id), CreateOpportunity::default(), Timestamp::now())
         else {
             panic!("expected validation errors")
         };
@@ -503,6 +535,7 @@ mod tests {
         assert_eq!(won.opportunity.version, lead.version + 1);
         assert_eq!(won.activities.len(), 1);
         assert_eq!(won.activities[0].description, "Status changed from open to won by Sam");
+        assert_eq!(won.entered.as_ref().map(|entry| (entry.status, entry.changed_by)), Some((Status::Won, Some(actor.staff_id))));
         let again = won.opportunity.closed(&actor, CloseOpportunity { won: Some(false), ..Default::default() }, Timestamp::now());
         assert!(matches!(again, Err(Error::AlreadyClosed { status: "won" })));
     }
@@ -525,6 +558,7 @@ mod tests {
         let patch = UpdateOpportunity { title: Patch::Value("Botox".into()), ..Default::default() };
         let (change, _) = lead.updated(&actor, patch, Timestamp::now()).unwrap();
         assert!(change.is_empty(&lead));
+        assert_eq!(change.entered, None, "no status move, no history entry");
         assert_eq!(change.opportunity.version, lead.version);
     }
 

@@ -25,7 +25,7 @@ use domain::auth::{Actor, ApiToken, Staff, TokenInfo};
 use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
-use domain::opportunity::{Opportunity, OpportunityView, References};
+use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry};
 use domain::query::{ClientFilter, OpportunityFilter, Page, StatsFilter};
 use domain::search::Total;
 use domain::stats::PipelineTotals;
@@ -91,6 +91,8 @@ pub trait Store: Send + Sync {
     async fn notes(&self, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Result<Vec<Note>>;
     /// A page of an opportunity's activities, newest first (like [`Store::notes`]).
     async fn activities(&self, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Result<Vec<Activity>>;
+    /// A page of an opportunity's stage history, oldest first, and how many entries it has.
+    async fn stage_history(&self, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Result<(Vec<StageEntry>, i64)>;
     /// Read from totals the database keeps current on every write: constant time.
     async fn stats(&self, org_id: Uuid, filter: &StatsFilter, now: Timestamp) -> Result<PipelineTotals>;
     async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)>;
@@ -144,10 +146,12 @@ pub trait Tx: Send {
 
     async fn opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Opportunity>>;
     async fn save_opportunity(&mut self, opportunity: &Opportunity) -> Result<()>;
-    /// Deletes it with its notes and activities.
+    /// Deletes it with its notes, activities and stage history.
     async fn delete_opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<()>;
     async fn insert_note(&mut self, note: &Note) -> Result<()>;
     async fn insert_activity(&mut self, activity: &Activity) -> Result<()>;
+    /// Appends to the stage history, which is never updated.
+    async fn insert_stage_entry(&mut self, entry: &StageEntry) -> Result<()>;
     /// A message for each referenced record that does not exist in the organization or may not
     /// be used (an inactive category, an inactive staff member).
     async fn unusable_references(&mut self, org_id: Uuid, references: &References) -> Result<FieldErrors>;

@@ -11,7 +11,8 @@ use domain::category::{Category, CreateCategory, UpdateCategory};
 use domain::client::{Client, ClientRef, CreateClient, UpdateClient};
 use domain::lead_form::{CreateLeadForm, LeadForm, Submission, UpdateLeadForm};
 use domain::opportunity::{
-    Change, CloseOpportunity, Conversion, CreateOpportunity, Opportunity, OpportunityDetail, OpportunityView, References, UpdateOpportunity,
+    Change, CloseOpportunity, Conversion, CreateOpportunity, Creator, Opportunity, OpportunityDetail, OpportunityView, References,
+    StageSpan, UpdateOpportunity, spans,
 };
 use domain::query::Page;
 use domain::{Error, FieldErrors, Input, Result, Timestamp, text};
@@ -140,12 +141,13 @@ pub async fn opportunity(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<O
 
 pub async fn create_opportunity(store: &dyn Store, actor: &Actor, input: Input<CreateOpportunity>) -> Result<OpportunityView> {
     let id = retrying(|| async {
-        let built = input.clone().check(|fields| Opportunity::new(actor.org_id, actor.staff_id, fields, Timestamp::now()));
+        let built =
+            input.clone().check(|fields| Opportunity::created(actor.org_id, Creator::Staff(actor.staff_id), fields, Timestamp::now()));
         let mut tx = store.begin().await?;
-        let opportunity = with_usable_references(tx.as_mut(), actor, built).await?;
-        tx.save_opportunity(&opportunity).await?;
+        let created = with_usable_references(tx.as_mut(), actor, built).await?;
+        write_change(tx.as_mut(), &created).await?;
         tx.commit().await?;
-        Ok(opportunity.id)
+        Ok(created.opportunity.id)
     })
     .await?;
     view(store, actor, id).await
@@ -256,6 +258,15 @@ pub async fn notes(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, page:
     Ok((notes, view.notes_count))
 }
 
+/// A page of the opportunity's stage history, oldest first, and how many entries it has. One
+/// entry past the page is read, for when the page's last stage ended.
+pub async fn stage_history(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, page: Page) -> Result<(Vec<StageSpan>, i64)> {
+    let (entries, total) = store.stage_history(actor.org_id, opportunity_id, Page { limit: page.limit + 1, ..page }).await?;
+    view(store, actor, opportunity_id).await?;
+    let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+    Ok((spans(&entries, limit, Timestamp::now()), total))
+}
+
 /// A page of the opportunity's activities, newest first, and how many it has.
 pub async fn activities(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, page: Page) -> Result<(Vec<Activity>, i64)> {
     let activities = store.activities(actor.org_id, opportunity_id, page).await?;
@@ -290,11 +301,20 @@ async fn save_change(mut tx: Box<dyn Tx>, before: &Opportunity, change: Change) 
     if change.is_empty(before) {
         return Ok(());
     }
+    write_change(tx.as_mut(), &change).await?;
+    tx.commit().await
+}
+
+/// Writes everything a change produced, so that no status moves without its history entry.
+async fn write_change(tx: &mut dyn Tx, change: &Change) -> Result<()> {
     tx.save_opportunity(&change.opportunity).await?;
     for activity in &change.activities {
         tx.insert_activity(activity).await?;
     }
-    tx.commit().await
+    if let Some(entry) = &change.entered {
+        tx.insert_stage_entry(entry).await?;
+    }
+    Ok(())
 }
 
 async fn view(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<OpportunityView> {
@@ -479,7 +499,7 @@ pub async fn update_lead_form(store: &dyn Store, actor: &Actor, id: Uuid, input:
 /// A visitor's submission, checked and ready to save as a website lead. Only
 /// [`website_lead`] makes one, so nothing unchecked is saved.
 pub struct WebsiteLead {
-    opportunity: Opportunity,
+    created: Change,
     references: References,
 }
 
@@ -493,15 +513,16 @@ pub fn website_lead(form: &LeadForm, input: Input<Submission>) -> Result<Option<
     if is_from_a_bot {
         return Ok(None);
     }
-    let (opportunity, references) = Opportunity::new(form.org_id, form.created_by, inquiry, now)?;
-    Ok(Some(WebsiteLead { opportunity, references }))
+    let (created, references) = Opportunity::created(form.org_id, Creator::Form { created_by: form.created_by }, inquiry, now)?;
+    Ok(Some(WebsiteLead { created, references }))
 }
 
 /// Saves a website lead. A category or assignee that has since been deactivated is left off
 /// rather than losing the inquiry.
 pub async fn save_website_lead(store: &dyn Store, lead: WebsiteLead) -> Result<()> {
     retrying(|| async {
-        let mut opportunity = lead.opportunity.clone();
+        let mut created = lead.created.clone();
+        let opportunity = &mut created.opportunity;
         let mut tx = store.begin().await?;
         let unusable = tx.unusable_references(opportunity.org_id, &lead.references).await?;
         for (field, _) in unusable.iter() {
@@ -511,7 +532,7 @@ pub async fn save_website_lead(store: &dyn Store, lead: WebsiteLead) -> Result<(
                 _ => {}
             }
         }
-        tx.save_opportunity(&opportunity).await?;
+        write_change(tx.as_mut(), &created).await?;
         tx.commit().await
     })
     .await

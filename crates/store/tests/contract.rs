@@ -1,7 +1,8 @@
 //! The storage contract, below HTTP: whatever writes the use cases make, in whichever
 //! organization, every total the database maintains (by triggers, written in each engine's own
 //! dialect) equals a recount of the opportunities, after every single write. So does SQLite's
-//! word index, which triggers maintain too. One body, run on both engines.
+//! word index, which triggers maintain too, and each lead's latest stage history entry is its
+//! current status. One body, run on both engines.
 //!
 //! The writes are random but replayable: a failure names its seed, and
 //! `OPPORTUNITIES_CONTRACT_SEED=<seed>` runs that sequence again.
@@ -302,11 +303,26 @@ async fn differences(db: &Db) -> Vec<String> {
     compare("follow_up_totals", &recounted.follow_ups, &stored.follow_ups, &mut out);
     compare("pipeline_org_totals", &recounted.pipeline_org, &stored.pipeline_org, &mut out);
     compare("follow_up_org_totals", &recounted.follow_ups_org, &stored.follow_ups_org, &mut out);
+    let (statuses, latest_entries) = stage_history(db).await;
+    compare("stage_history", &statuses, &latest_entries, &mut out);
     // PostgreSQL's searched text is a generated column, which the engine itself keeps current.
     if let Db::Sqlite(pool) = db {
         compare("opportunity_words", &expected_words(pool).await, &indexed_words(pool).await, &mut out);
     }
     out
+}
+
+/// Each lead's status, and the status of its latest stage history entry (none without one):
+/// every path that moves a lead must append the entry in the same transaction.
+async fn stage_history(db: &Db) -> (BTreeMap<(Uuid, Uuid), Option<String>>, BTreeMap<(Uuid, Uuid), Option<String>>) {
+    let query = "SELECT o.org_id, o.id, o.status,
+                        (SELECT h.status FROM stage_history h WHERE h.org_id = o.org_id AND h.opportunity_id = o.id
+                         ORDER BY h.entered_at DESC, h.id DESC LIMIT 1) AS latest
+                 FROM opportunities o";
+    let rows = db.rows::<(Uuid, Uuid, String, Option<String>)>(query).await;
+    let statuses = rows.iter().map(|(org, id, status, _)| ((*org, *id), Some(status.clone()))).collect();
+    let latest = rows.into_iter().map(|(org, id, _, latest)| ((org, id), latest)).collect();
+    (statuses, latest)
 }
 
 fn leads_query(db: &Db) -> String {

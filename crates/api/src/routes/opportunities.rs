@@ -3,7 +3,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use domain::Timestamp;
 use domain::activity::{Activity, CreateActivity, CreateNote, Note};
-use domain::opportunity::{CloseOpportunity, Conversion, CreateOpportunity, OpportunityDetail, OpportunityView, UpdateOpportunity};
+use domain::opportunity::{
+    CloseOpportunity, Conversion, CreateOpportunity, OpportunityDetail, OpportunityView, StageSpan, UpdateOpportunity,
+};
 use domain::query::{OpportunityFilter, Page, StatsFilter};
 use domain::stats::PipelineStats;
 use store::service;
@@ -22,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_opportunity, update_opportunity, delete_opportunity))
         .routes(routes!(close_opportunity))
         .routes(routes!(convert_to_client))
+        .routes(routes!(stage_history))
         .routes(routes!(list_notes, add_note))
         .routes(routes!(list_activities, log_activity))
 }
@@ -132,6 +135,22 @@ async fn convert_to_client(
     IfMatch(expected): IfMatch,
 ) -> ApiResult<Json<Envelope<Conversion>>> {
     Ok(ok(service::convert_to_client(state.store.as_ref(), &actor, id, expected).await?))
+}
+
+/// getOpportunityHistory: each stage the opportunity entered, oldest first, with when it left
+/// it (null for the current stage), the seconds it spent there (until now for the current one)
+/// and who moved it (null when the system did); paged like the opportunity list.
+#[utoipa::path(get, path = "/opportunities/{id}/history", tag = "opportunities", params(("id" = uuid::Uuid, Path), PageParams),
+    responses((status = 200, body = ListEnvelope<StageSpan>)))]
+async fn stage_history(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    Params(params): Params,
+) -> ApiResult<Json<ListEnvelope<StageSpan>>> {
+    let page = Page::parse(params)?;
+    let (spans, total) = service::stage_history(state.store.as_ref(), &actor, id, page).await?;
+    Ok(list(spans, total, Some(page)))
 }
 
 /// getOpportunityNotes: newest first, paged like the opportunity list.

@@ -141,6 +141,20 @@ impl TestApp {
     /// The first column of every row `sql` returns, as bytes, read straight from the database:
     /// for checking what the service keeps, not what it answers.
     pub async fn stored_bytes(&self, sql: &str) -> Vec<Vec<u8>> {
+        self.stored_column(sql).await
+    }
+
+    /// The count that `sql` (a `SELECT COUNT(*) …` written for both engines) returns, read
+    /// straight from the database.
+    pub async fn stored_count(&self, sql: &str) -> i64 {
+        self.stored_column(sql).await.pop().expect("a count")
+    }
+
+    async fn stored_column<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+    {
         use sqlx::Connection;
         let read = if self.url.starts_with("sqlite:") {
             let mut connection = sqlx::SqliteConnection::connect(&self.url).await.expect("open the test database");

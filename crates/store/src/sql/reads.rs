@@ -6,7 +6,7 @@ use domain::auth::{Actor, Staff, TokenInfo};
 use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
-use domain::opportunity::OpportunityView;
+use domain::opportunity::{OpportunityView, StageEntry};
 use domain::query::{ClientFilter, OpportunityFilter, Page, StatsFilter};
 use domain::search::Total;
 use domain::stats::PipelineTotals;
@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::list::{self, totals_scope};
 use super::rows::{self, view_select};
-use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, STAFF, Table};
+use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, STAFF, STAGE_HISTORY, Table};
 use super::writes::SqlTx;
 use super::{Backend, Dialect, RowReader, Run, Statement};
 use crate::{Claim, KeyScope, Store, Tx};
@@ -120,6 +120,20 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn activities(&self, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Result<Vec<Activity>> {
         let statement = history_page(&ACTIVITIES, org_id, opportunity_id, page);
         all(&mut self.backend.reader(), statement, ACTIVITIES.read).await
+    }
+
+    async fn stage_history(&self, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Result<(Vec<StageEntry>, i64)> {
+        let condition = "WHERE org_id = $1 AND opportunity_id = $2";
+        let mut reader = self.backend.reader();
+        let count = Statement::new(format!("SELECT COUNT(*) AS total FROM stage_history {condition}")).bind(org_id).bind(opportunity_id);
+        let total = reader.fetch_one(count).await?.int("total")?;
+        let statement = STAGE_HISTORY
+            .select(&format!("{condition} ORDER BY entered_at, id LIMIT $3 OFFSET $4"))
+            .bind(org_id)
+            .bind(opportunity_id)
+            .bind(page.limit)
+            .bind(page.offset);
+        Ok((all(&mut reader, statement, STAGE_HISTORY.read).await?, total))
     }
 
     /// One statement: the follow-ups due are a column of every group's row. With no group there

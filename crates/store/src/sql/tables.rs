@@ -9,7 +9,7 @@ use domain::auth::{Role, Staff};
 use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
-use domain::opportunity::{Opportunity, Stage, Status};
+use domain::opportunity::{Opportunity, Stage, StageEntry, Status};
 use domain::{Money, Result};
 
 use super::rows::{corrupt, parsed};
@@ -184,6 +184,30 @@ pub(super) const ACTIVITIES: Table<Activity> = Table {
     },
 };
 
+/// Append-only: an entry is inserted and never saved again.
+pub(super) const STAGE_HISTORY: Table<StageEntry> = Table {
+    name: "stage_history",
+    key: "org_id, id",
+    columns: &[
+        kept("org_id", |e| e.org_id.into()),
+        kept("id", |e| e.id.into()),
+        kept("opportunity_id", |e| e.opportunity_id.into()),
+        kept("status", |e| e.status.as_str().into()),
+        kept("entered_at", |e| e.entered_at.into()),
+        kept("changed_by", |e| e.changed_by.into()),
+    ],
+    read: |row| {
+        Ok(StageEntry {
+            id: row.uuid("id")?,
+            org_id: row.uuid("org_id")?,
+            opportunity_id: row.uuid("opportunity_id")?,
+            status: parsed(row, "status", Status::parse)?,
+            entered_at: row.timestamp("entered_at")?,
+            changed_by: row.opt_uuid("changed_by")?,
+        })
+    },
+};
+
 pub(super) const CLIENTS: Table<Client> = Table {
     name: "clients",
     key: "org_id, id",
@@ -339,6 +363,7 @@ mod tests {
             OPPORTUNITIES.select(none),
             NOTES.select(none),
             ACTIVITIES.select(none),
+            STAGE_HISTORY.select(none),
             CLIENTS.select(none),
             CATEGORIES.select(none),
             STAFF.select(none),

@@ -6,12 +6,12 @@ use domain::auth::{ApiToken, Staff};
 use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
-use domain::opportunity::{Opportunity, References};
+use domain::opportunity::{Opportunity, References, StageEntry};
 use domain::{FieldErrors, Result, Timestamp};
 use uuid::Uuid;
 
 use super::reads::{by_id, optional};
-use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, OPPORTUNITIES, STAFF};
+use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, OPPORTUNITIES, STAFF, STAGE_HISTORY};
 use super::{Backend, RowReader, Run, Statement};
 use crate::Tx;
 
@@ -67,6 +67,10 @@ impl<B: Backend> Tx for SqlTx<B> {
 
     async fn insert_activity(&mut self, a: &Activity) -> Result<()> {
         self.run(ACTIVITIES.insert(a)).await
+    }
+
+    async fn insert_stage_entry(&mut self, e: &StageEntry) -> Result<()> {
+        self.run(STAGE_HISTORY.insert(e)).await
     }
 
     /// One statement for all the references given: each is a column, 0 when it is unusable.
