@@ -196,88 +196,65 @@ function sender(config: () => ClientConfig): Send {
 }
 
 const opportunityPath = (id: string, rest = '') => `/opportunities/${encodeURIComponent(id)}${rest}`;
-const ifMatch = (options?: VersionedOptions) => (options?.ifMatch === undefined ? undefined : String(options.ifMatch));
+
+/** The headers of the options a write takes. */
+function writeHeaders(options: IdempotentOptions & VersionedOptions = {}): Call['headers'] {
+  return {
+    'idempotency-key': options.idempotencyKey,
+    'if-match': options.ifMatch === undefined ? undefined : String(options.ifMatch),
+  };
+}
 
 /** The seed's functions over one way of sending requests. */
 function seedFunctions(send: Send) {
+  const get = <Envelope>(path: string, query?: Record<string, unknown>) => send<Envelope>({ method: 'GET', path, query });
+  const write =
+    (method: Call['method']) =>
+    <Envelope>(path: string, body?: unknown, options?: IdempotentOptions & VersionedOptions) =>
+      send<Envelope>({ method, path, body, headers: writeHeaders(options) });
+  const [post, patch, remove] = [write('POST'), write('PATCH'), write('DELETE')];
+
   return {
-    getOpportunityCategories: () => send<Answer<'list_categories', 200>>({ method: 'GET', path: '/opportunity-categories' }),
+    getOpportunityCategories: () => get<Answer<'list_categories', 200>>('/opportunity-categories'),
 
     createOpportunityCategory: (category: CreateCategory, options?: IdempotentOptions) =>
-      send<Answer<'create_category', 201>>({
-        method: 'POST',
-        path: '/opportunity-categories',
-        body: category,
-        headers: { 'idempotency-key': options?.idempotencyKey },
-      }),
+      post<Answer<'create_category', 201>>('/opportunity-categories', category, options),
 
-    getOpportunities: (params: GetOpportunitiesParams = {}) =>
-      send<Answer<'list_opportunities', 200>>({ method: 'GET', path: '/opportunities', query: params }),
+    getOpportunities: (params: GetOpportunitiesParams = {}) => get<Answer<'list_opportunities', 200>>('/opportunities', params),
 
     /** One opportunity with its latest notes and activities. */
-    getOpportunity: (id: string) => send<Answer<'get_opportunity', 200>>({ method: 'GET', path: opportunityPath(id) }),
+    getOpportunity: (id: string) => get<Answer<'get_opportunity', 200>>(opportunityPath(id)),
 
     createOpportunity: (opportunity: CreateOpportunity, options?: IdempotentOptions) =>
-      send<Answer<'create_opportunity', 201>>({
-        method: 'POST',
-        path: '/opportunities',
-        body: opportunity,
-        headers: { 'idempotency-key': options?.idempotencyKey },
-      }),
+      post<Answer<'create_opportunity', 201>>('/opportunities', opportunity, options),
 
     updateOpportunity: (id: string, changes: UpdateOpportunity, options?: VersionedOptions) =>
-      send<Answer<'update_opportunity', 200>>({
-        method: 'PATCH',
-        path: opportunityPath(id),
-        body: changes,
-        headers: { 'if-match': ifMatch(options) },
-      }),
+      patch<Answer<'update_opportunity', 200>>(opportunityPath(id), changes, options),
 
     closeOpportunity: (id: string, outcome: CloseOpportunity, options?: IdempotentOptions & VersionedOptions) =>
-      send<Answer<'close_opportunity', 200>>({
-        method: 'POST',
-        path: opportunityPath(id, '/close'),
-        body: outcome,
-        headers: { 'idempotency-key': options?.idempotencyKey, 'if-match': ifMatch(options) },
-      }),
+      post<Answer<'close_opportunity', 200>>(opportunityPath(id, '/close'), outcome, options),
 
     deleteOpportunity: (id: string, options?: VersionedOptions) =>
-      send<Answer<'delete_opportunity', 200>>({ method: 'DELETE', path: opportunityPath(id), headers: { 'if-match': ifMatch(options) } }),
+      remove<Answer<'delete_opportunity', 200>>(opportunityPath(id), undefined, options),
 
     /** Newest first. */
-    getOpportunityNotes: (id: string, page?: PageParams) =>
-      send<Answer<'list_notes', 200>>({ method: 'GET', path: opportunityPath(id, '/notes'), query: page }),
+    getOpportunityNotes: (id: string, page?: PageParams) => get<Answer<'list_notes', 200>>(opportunityPath(id, '/notes'), page),
 
     addOpportunityNote: (id: string, content: string, options?: IdempotentOptions) =>
-      send<Answer<'add_note', 201>>({
-        method: 'POST',
-        path: opportunityPath(id, '/notes'),
-        body: { content },
-        headers: { 'idempotency-key': options?.idempotencyKey },
-      }),
+      post<Answer<'add_note', 201>>(opportunityPath(id, '/notes'), { content }, options),
 
     /** Newest first. */
     getOpportunityActivities: (id: string, page?: PageParams) =>
-      send<Answer<'list_activities', 200>>({ method: 'GET', path: opportunityPath(id, '/activities'), query: page }),
+      get<Answer<'list_activities', 200>>(opportunityPath(id, '/activities'), page),
 
     logOpportunityActivity: ({ opportunity_id, ...activity }: LogActivity, options?: IdempotentOptions) =>
-      send<Answer<'log_activity', 201>>({
-        method: 'POST',
-        path: opportunityPath(opportunity_id, '/activities'),
-        body: activity,
-        headers: { 'idempotency-key': options?.idempotencyKey },
-      }),
+      post<Answer<'log_activity', 201>>(opportunityPath(opportunity_id, '/activities'), activity, options),
 
-    getOpportunityStats: (params: StatsParams = {}) =>
-      send<Answer<'stats', 200>>({ method: 'GET', path: '/opportunities/stats', query: params }),
+    getOpportunityStats: (params: StatsParams = {}) => get<Answer<'stats', 200>>('/opportunities/stats', params),
 
     /** Creates a client from the prospect (or links the one with the same e-mail); `data.client_id` is it. */
     convertToClient: (id: string, options?: IdempotentOptions & VersionedOptions) =>
-      send<Answer<'convert_to_client', 200>>({
-        method: 'POST',
-        path: opportunityPath(id, '/convert'),
-        headers: { 'idempotency-key': options?.idempotencyKey, 'if-match': ifMatch(options) },
-      }),
+      post<Answer<'convert_to_client', 200>>(opportunityPath(id, '/convert'), undefined, options),
   };
 }
 
