@@ -23,6 +23,8 @@ venv=$root/target/openapi-lint-venv
 node_dir=$root/target/openapi-lint-node
 
 log() { printf 'openapi-lint.sh: %s\n' "$*" >&2; }
+# shellcheck source=lib/server.sh
+source scripts/lib/server.sh
 
 if [[ ! -x $bin ]]; then
     log "no server binary at $bin; run \`cargo build -p opportunities\` first or set OPPORTUNITIES_BIN"
@@ -43,29 +45,15 @@ if [[ $("$redocly" --version 2>/dev/null || true) != "$REDOCLY_CLI_VERSION" ]]; 
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/opportunities-openapi-lint.XXXXXX")
-server_pid=
 cleanup() {
-    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    stop_server
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-"$bin" serve --listen 127.0.0.1:0 --database "sqlite://$tmp/lint.db" >"$tmp/server.out" 2>"$tmp/server.err" &
-server_pid=$!
-address=
-for _ in $(seq 300); do
-    address=$(sed -n 's/.*"listening":"\([^"]*\)".*/\1/p' "$tmp/server.out" | head -n 1)
-    [[ -n $address ]] && break
-    kill -0 "$server_pid" 2>/dev/null || { log "the server exited before listening"; cat "$tmp/server.err" >&2; exit 1; }
-    sleep 0.1
-done
-[[ -n $address ]] || { log "the server did not print its listening line within 30 s"; exit 1; }
+start_server "$tmp"
 
 document=$tmp/openapi.json
-curl -fsS "http://$address/api/v1/openapi.json" -o "$document"
+curl -fsS "$server_url/api/v1/openapi.json" -o "$document"
 
 status=0
 log "openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION"
