@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::non_null;
+use crate::opportunity::Status;
 use crate::{FieldErrors, Patch, Result, Timestamp};
 
 /// The longest target URL accepted.
@@ -300,6 +301,79 @@ impl From<&Event> for serde_json::Value {
     }
 }
 
+/// What a change of an opportunity's status from `before` (none: it is new) to `after` tells
+/// subscribers.
+pub fn opportunity_events(before: Option<Status>, after: Status) -> Vec<EventType> {
+    let mut events = vec![match before {
+        None => EventType::OpportunityCreated,
+        Some(_) => EventType::OpportunityUpdated,
+    }];
+    if before.is_some_and(|before| before != after) {
+        events.push(EventType::OpportunityStageChanged);
+    }
+    if before != Some(after) {
+        match after {
+            Status::Won => events.push(EventType::OpportunityWon),
+            Status::Lost => events.push(EventType::OpportunityLost),
+            _ => {}
+        }
+    }
+    events
+}
+
+/// Where a delivery of one event to one webhook stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for its next attempt.
+    Pending,
+    Delivered,
+    /// Given up after failing for a day; `redeliver` tries again.
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryState> {
+        [DeliveryState::Pending, DeliveryState::Delivered, DeliveryState::Failed].into_iter().find(|state| state.as_str() == text)
+    }
+}
+
+/// One event's delivery to one webhook, with every attempt at it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub event_type: EventType,
+    pub state: DeliveryState,
+    /// When it is tried next, while pending.
+    pub next_attempt_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    /// Oldest first.
+    pub attempts: Vec<Attempt>,
+}
+
+/// One POST of a delivery and what came of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Attempt {
+    pub id: Uuid,
+    pub started_at: Timestamp,
+    pub duration_ms: i64,
+    /// The receiver's HTTP status, when it answered.
+    pub response_status: Option<i64>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+    /// A 2xx answer.
+    pub succeeded: bool,
+}
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// The `Opportunities-Signature` header value for `body` sent at `unix_seconds`:
@@ -455,6 +529,17 @@ mod tests {
         let open = TargetPolicy { allow_private: true };
         assert!(open.check_url("http://127.0.0.1:9000/hook").is_ok());
         assert!(open.check_url("ftp://127.0.0.1/").is_err(), "the scheme is checked regardless");
+    }
+
+    #[test]
+    fn a_status_change_announces_the_stage_and_a_close() {
+        use EventType::*;
+        assert_eq!(opportunity_events(None, Status::Open), vec![OpportunityCreated]);
+        assert_eq!(opportunity_events(None, Status::Won), vec![OpportunityCreated, OpportunityWon]);
+        assert_eq!(opportunity_events(Some(Status::Open), Status::Open), vec![OpportunityUpdated]);
+        assert_eq!(opportunity_events(Some(Status::Open), Status::Contacted), vec![OpportunityUpdated, OpportunityStageChanged]);
+        assert_eq!(opportunity_events(Some(Status::Proposal), Status::Lost), vec![OpportunityUpdated, OpportunityStageChanged, OpportunityLost]);
+        assert_eq!(opportunity_events(Some(Status::Won), Status::Won), vec![OpportunityUpdated]);
     }
 
     #[test]
