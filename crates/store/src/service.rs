@@ -592,7 +592,7 @@ async fn announce(tx: &mut dyn Tx, org_id: Uuid, events: &[EventType], record: R
 
 pub async fn create_webhook(store: &dyn Store, actor: &Actor, policy: TargetPolicy, input: Input<CreateWebhook>) -> Result<CreatedWebhook> {
     actor.require_manager()?;
-    let secret = format!("whsec_{}", tokens::generate());
+    let secret = tokens::generate_webhook_secret();
     let webhook = input.check(|fields| Webhook::new(actor.org_id, fields, secret.clone(), policy, Timestamp::now()))?;
     retrying(|| async {
         let mut tx = store.begin().await?;
