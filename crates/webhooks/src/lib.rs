@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 
 mod sender;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
