@@ -50,7 +50,7 @@ impl Config {
     /// of it, so that a live worker never loses a claim, short enough that a dead one's
     /// deliveries are soon taken over.
     fn lease(&self) -> Duration {
-        self.timeout * 2 + Duration::from_secs(10)
+        self.timeout * 2 + Duration::from_secs(5)
     }
 }
 

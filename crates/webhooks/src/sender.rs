@@ -143,3 +143,57 @@ impl tower_service::Service<Name> for PublicResolver {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use tower_service::Service;
+
+    use super::*;
+
+    /// `localhost` resolves (through /etc/hosts) to loopback, which a strict policy refuses
+    /// after resolving, whatever the name looks like.
+    #[tokio::test]
+    async fn a_name_resolving_to_a_private_address_is_not_reached() {
+        let name = Name::from_str("localhost").expect("a name");
+        let refused = PublicResolver { policy: TargetPolicy::default() }.call(name.clone()).await;
+        assert!(refused.is_err_and(|error| error.to_string().contains("loopback")));
+        let allowed = PublicResolver { policy: TargetPolicy { allow_private: true } }.call(name).await.expect("resolves");
+        assert!(allowed.count() > 0);
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_a_failure_not_followed() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut socket, _) = listener.accept().await.expect("a connection");
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let answer = "HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/\r\nContent-Length: 0\r\n\r\n";
+            socket.write_all(answer.as_bytes()).await.expect("answer");
+        });
+        let sender = Sender::new(TargetPolicy { allow_private: true }, Duration::from_secs(5));
+        let answer = sender.send(&url, "whsec_test", "{}", 0).await;
+        assert_eq!(answer.status, Some(302));
+        assert!(answer.error.is_some_and(|error| error.contains("302")));
+    }
+
+    #[tokio::test]
+    async fn a_slow_receiver_times_out() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+        // Accepts and never answers.
+        tokio::spawn(async move {
+            let _held = listener.accept().await;
+            std::future::pending::<()>().await;
+        });
+        let sender = Sender::new(TargetPolicy { allow_private: true }, Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let answer = sender.send(&url, "whsec_test", "{}", 0).await;
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert!(answer.error.is_some_and(|error| error.contains("no answer within 300 ms")));
+    }
+}
