@@ -20,7 +20,12 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A worker for the test's database, as `opportunities serve` runs one.
 fn start_worker(app: &TestApp, retry: RetryPolicy, targets: TargetPolicy) {
-    let config = webhooks::Config { interval: Duration::from_millis(20), concurrency: 4, timeout: Duration::from_secs(5), retry, targets };
+    start_worker_waiting(app, retry, targets, Duration::from_secs(5));
+}
+
+/// [`start_worker`] giving up on a receiver's answer after `timeout`.
+fn start_worker_waiting(app: &TestApp, retry: RetryPolicy, targets: TargetPolicy, timeout: Duration) {
+    let config = webhooks::Config { interval: Duration::from_millis(20), concurrency: 4, timeout, retry, targets };
     tokio::spawn(webhooks::run(app.store.clone(), config));
 }
 
@@ -137,6 +142,21 @@ async fn redeliver_sends_the_same_event_again(app: TestApp) {
     let unknown = uuid::Uuid::now_v7();
     app.post(&app.owner, &format!("/webhooks/{webhook_id}/deliveries/{unknown}/redeliver"), json!({})).await.expect_error(404, "not_found");
     app.post(&app.owner, &format!("/webhooks/{webhook_id}/deliveries/nope/redeliver"), json!({})).await.expect_error(400, "bad_request");
+}
+
+async fn a_slow_receiver_does_not_hold_up_the_others(app: TestApp) {
+    let (slow, quick) = (Receiver::start().await, Receiver::start().await);
+    slow.answer_after(Duration::from_secs(30));
+    subscribe(&app, &app.owner, &slow, json!(["opportunity.created"])).await;
+    subscribe(&app, &app.owner, &quick, json!(["opportunity.created"])).await;
+    start_worker_waiting(&app, QUICK_RETRIES, loopback(), Duration::from_millis(1500));
+    let started = tokio::time::Instant::now();
+    for _ in 0..3 {
+        app.lead(&app.owner, json!({})).await.expect(201);
+    }
+    quick.wait_for(3, PATIENCE).await;
+    assert!(started.elapsed() < Duration::from_millis(1500), "the quick receiver waited for the slow one: {:?}", started.elapsed());
+    assert!(slow.hits() >= 1 && slow.accepted().is_empty(), "the slow one is being tried, and times out");
 }
 
 async fn a_change_that_fails_sends_nothing(app: TestApp) {
@@ -259,6 +279,7 @@ suite!(
     events_arrive_signed_with_the_record_as_the_api_shows_it,
     a_failing_receiver_gets_the_event_again_and_each_attempt_is_shown,
     redeliver_sends_the_same_event_again,
+    a_slow_receiver_does_not_hold_up_the_others,
     a_change_that_fails_sends_nothing,
     private_targets_are_refused_unless_allowed,
     a_day_of_failures_disables_the_webhook,
