@@ -10,11 +10,14 @@ use std::time::Duration;
 use common::{Caller, TestApp};
 use domain::webhook::{RetryPolicy, TargetPolicy, verify};
 use serde_json::{Value, json};
-use webhooks::testing::{Receiver, Received};
+use webhooks::testing::{Received, Receiver};
 
 /// Retries within a test's patience.
-const QUICK_RETRIES: RetryPolicy =
-    RetryPolicy { first_delay: Duration::from_millis(100), max_delay: Duration::from_millis(400), give_up_after: Duration::from_secs(3600) };
+const QUICK_RETRIES: RetryPolicy = RetryPolicy {
+    first_delay: Duration::from_millis(100),
+    max_delay: Duration::from_millis(400),
+    give_up_after: Duration::from_secs(3600),
+};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -56,7 +59,8 @@ fn now_seconds() -> i64 {
 
 async fn events_arrive_signed_with_the_record_as_the_api_shows_it(app: TestApp) {
     let receiver = Receiver::start().await;
-    let (webhook_id, secret) = subscribe(&app, &app.owner, &receiver, json!(["opportunity.created", "opportunity.won", "note.created"])).await;
+    let (webhook_id, secret) =
+        subscribe(&app, &app.owner, &receiver, json!(["opportunity.created", "opportunity.won", "note.created"])).await;
     start_worker(&app, QUICK_RETRIES, loopback());
 
     let listed = app.get(&app.owner, "/webhooks").await.expect(200);

@@ -538,7 +538,10 @@ mod tests {
         assert_eq!(opportunity_events(None, Status::Won), vec![OpportunityCreated, OpportunityWon]);
         assert_eq!(opportunity_events(Some(Status::Open), Status::Open), vec![OpportunityUpdated]);
         assert_eq!(opportunity_events(Some(Status::Open), Status::Contacted), vec![OpportunityUpdated, OpportunityStageChanged]);
-        assert_eq!(opportunity_events(Some(Status::Proposal), Status::Lost), vec![OpportunityUpdated, OpportunityStageChanged, OpportunityLost]);
+        assert_eq!(
+            opportunity_events(Some(Status::Proposal), Status::Lost),
+            vec![OpportunityUpdated, OpportunityStageChanged, OpportunityLost]
+        );
         assert_eq!(opportunity_events(Some(Status::Won), Status::Won), vec![OpportunityUpdated]);
     }
 

@@ -8,22 +8,14 @@ use std::time::Duration;
 
 use common::Server;
 use serde_json::{Value, json};
-use webhooks::testing::{Receiver, Received};
+use webhooks::testing::{Received, Receiver};
 
 const TOKEN: &str = "opp_webhook_test_owner_token";
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Loopback receivers, quick retries, and a 1 s time limit (so a claim's lease is 7 s).
-const OPTIONS: [&str; 8] = [
-    "--webhook-allow-private",
-    "true",
-    "--webhook-interval-ms",
-    "20",
-    "--webhook-first-retry-ms",
-    "100",
-    "--webhook-timeout-ms",
-    "1000",
-];
+const OPTIONS: [&str; 8] =
+    ["--webhook-allow-private", "true", "--webhook-interval-ms", "20", "--webhook-first-retry-ms", "100", "--webhook-timeout-ms", "1000"];
 
 async fn post(http: &reqwest::Client, base: &str, path: &str, body: Value) -> Value {
     let response = http.post(format!("{base}/api/v1{path}")).bearer_auth(TOKEN).json(&body).send().await.expect("the server answers");
@@ -40,7 +32,8 @@ async fn leads_announced_to(receiver: &Receiver, bases: &[String], count: usize)
     post(&http, &bases[0], "/webhooks", json!({"url": receiver.url, "events": ["opportunity.created"]})).await;
     let mut ids = BTreeSet::new();
     for i in 0..count {
-        let lead = post(&http, &bases[i % bases.len()], "/opportunities", json!({"title": format!("Lead {i}"), "prospect_name": "P"})).await;
+        let lead =
+            post(&http, &bases[i % bases.len()], "/opportunities", json!({"title": format!("Lead {i}"), "prospect_name": "P"})).await;
         ids.insert(lead["data"]["id"].as_str().expect("an id").to_owned());
     }
     ids

@@ -134,10 +134,9 @@ impl tower_service::Service<Name> for PublicResolver {
             let resolved: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
             let allowed: Vec<SocketAddr> = resolved.iter().copied().filter(|address| policy.check_address(address.ip()).is_ok()).collect();
             match (allowed.is_empty(), resolved.first()) {
-                (true, Some(refused)) => Err(io::Error::other(format!(
-                    "{name} resolves to {}, a private, loopback or link-local address",
-                    refused.ip()
-                ))),
+                (true, Some(refused)) => {
+                    Err(io::Error::other(format!("{name} resolves to {}, a private, loopback or link-local address", refused.ip())))
+                }
                 _ => Ok(allowed.into_iter()),
             }
         })

@@ -69,7 +69,11 @@ impl Receiver {
             if accepted.len() >= count {
                 return accepted;
             }
-            assert!(tokio::time::Instant::now() < deadline, "{} of {count} deliveries arrived in {within:?}: {accepted:#?}", accepted.len());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} of {count} deliveries arrived in {within:?}: {accepted:#?}",
+                accepted.len()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

@@ -13,8 +13,8 @@ use utoipa_axum::routes;
 
 use super::ApiResult;
 use super::opportunities::PageParams;
-use crate::envelope::{Deleted, Envelope, ListEnvelope, created, list, ok};
 use crate::AppState;
+use crate::envelope::{Deleted, Envelope, ListEnvelope, created, list, ok};
 use crate::extract::{Auth, Body, Id, Params, uuid_in_path};
 
 pub fn router() -> OpenApiRouter<AppState> {

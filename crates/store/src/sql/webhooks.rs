@@ -36,7 +36,8 @@ pub(super) async fn redeliver<R: Run>(run: &mut R, org_id: Uuid, webhook_id: Uui
 pub(super) async fn deliveries<R: Run>(run: &mut R, org_id: Uuid, webhook_id: Uuid, page: Page) -> Result<(Vec<Delivery>, i64)> {
     let total = Statement::new("SELECT COUNT(*) AS total FROM webhook_deliveries WHERE org_id = $1 AND webhook_id = $2");
     let total = run.fetch_one(total.bind(org_id).bind(webhook_id)).await?.int("total")?;
-    let page_of_ids = "SELECT id FROM webhook_deliveries WHERE org_id = $1 AND webhook_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4";
+    let page_of_ids =
+        "SELECT id FROM webhook_deliveries WHERE org_id = $1 AND webhook_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4";
     let statement = Statement::new(format!(
         "SELECT d.id, d.event_id, e.type, d.state, d.next_attempt_at, d.created_at
          FROM webhook_deliveries d JOIN webhook_events e ON e.org_id = d.org_id AND e.id = d.event_id
@@ -96,7 +97,8 @@ pub(super) async fn claim<B: Backend>(backend: &B, now: Timestamp, leased_until:
          RETURNING org_id, id",
         B::DIALECT.skip_locked
     ));
-    let claimed = all(&mut tx, statement.bind(leased_until).bind(now).bind(limit), |row| Ok((row.uuid("org_id")?, row.uuid("id")?))).await?;
+    let claimed =
+        all(&mut tx, statement.bind(leased_until).bind(now).bind(limit), |row| Ok((row.uuid("org_id")?, row.uuid("id")?))).await?;
     let mut due = Vec::with_capacity(claimed.len());
     for (org_id, id) in claimed {
         let statement = Statement::new(
