@@ -275,7 +275,12 @@ async fn webhooks_belong_to_owners_and_admins_of_one_organization(app: TestApp) 
     app.patch(&app.owner, &format!("/webhooks/{webhook_id}"), json!({"events": []})).await.expect_error(422, "validation_failed");
     app.patch(&app.owner, &format!("/webhooks/{webhook_id}"), json!({"url": null})).await.expect_error(422, "validation_failed");
     app.delete(&admin, &format!("/webhooks/{webhook_id}")).await.expect(200);
-    assert_eq!(app.get(&app.owner, "/webhooks").await.expect(200).data(), &json!([]));
+    for _ in 0..domain::webhook::WEBHOOKS_MAX {
+        subscribe(&app, &app.owner, &receiver, json!(["note.created"])).await;
+    }
+    app.post(&app.owner, "/webhooks", json!({"url": receiver.url, "events": ["note.created"]})).await.expect_error(409, "conflict");
+    let listed = app.get(&app.owner, "/webhooks").await.expect(200);
+    assert_eq!(listed.data().as_array().map(Vec::len), Some(domain::webhook::WEBHOOKS_MAX));
     assert_eq!(app.stored_count("SELECT COUNT(*) FROM webhook_deliveries").await, 0, "its deliveries went with it");
 }
 

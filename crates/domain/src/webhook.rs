@@ -18,6 +18,9 @@ use crate::{FieldErrors, Patch, Result, Timestamp};
 /// The longest target URL accepted.
 pub const URL_MAX: usize = 2_000;
 
+/// The most webhooks an organization may have: each write is fanned out to every one.
+pub const WEBHOOKS_MAX: usize = 20;
+
 /// The header a delivery's signature travels in.
 pub const SIGNATURE_HEADER: &str = "Opportunities-Signature";
 

@@ -596,6 +596,10 @@ pub async fn create_webhook(store: &dyn Store, actor: &Actor, policy: TargetPoli
     let webhook = input.check(|fields| Webhook::new(actor.org_id, fields, secret.clone(), policy, Timestamp::now()))?;
     retrying(|| async {
         let mut tx = store.begin().await?;
+        if tx.webhooks(actor.org_id).await?.len() >= webhook::WEBHOOKS_MAX {
+            let message = format!("an organization may have at most {} webhooks; delete one first", webhook::WEBHOOKS_MAX);
+            return Err(Error::Conflict(message));
+        }
         tx.save_webhook(&webhook).await?;
         tx.commit().await
     })

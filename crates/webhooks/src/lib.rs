@@ -77,9 +77,7 @@ pub async fn run(store: Arc<dyn Store>, config: Config) {
                 Vec::new()
             }
         };
-        if claimed.len() < free {
-            tokio::time::sleep(config.interval).await;
-        }
+        let all_due_taken = claimed.len() < free;
         for due in claimed {
             let Ok(slot) = slots.clone().acquire_owned().await else { return };
             let (store, sender, retry) = (store.clone(), sender.clone(), config.retry);
@@ -87,6 +85,9 @@ pub async fn run(store: Arc<dyn Store>, config: Config) {
                 deliver(store.as_ref(), &sender, retry, &due).await;
                 drop(slot);
             });
+        }
+        if all_due_taken {
+            tokio::time::sleep(config.interval).await;
         }
     }
 }
