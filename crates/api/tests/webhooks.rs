@@ -73,10 +73,19 @@ async fn events_arrive_signed_with_the_record_as_the_api_shows_it(app: TestApp) 
     app.patch(&app.owner, &format!("/opportunities/{lead_id}"), json!({"title": "Renamed"})).await.expect(200);
     app.post(&app.owner, &format!("/opportunities/{lead_id}/close"), json!({"won": true})).await.expect(200);
 
-    let received = receiver.wait_for(3, PATIENCE).await;
+    // A visitor's inquiry through a website form is a new lead too.
+    let form = app.post(&app.owner, "/lead-forms", json!({"name": "Site", "allowed_origins": []})).await.expect(201);
+    let submissions = format!("/public/lead-forms/{}/submissions", form.data()["form_key"].as_str().expect("a form key"));
+    TestApp::reply(app.request(reqwest::Method::POST, &submissions).json(&json!({"name": "Visitor", "email": "visitor@example.com"})))
+        .await
+        .expect(201);
+
+    let received = receiver.wait_for(4, PATIENCE).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let received = in_order(if receiver.accepted().len() > received.len() { receiver.accepted() } else { received });
-    assert_eq!(types(&received), ["opportunity.created", "note.created", "opportunity.won"], "only what it listens to, in order");
+    let expected = ["opportunity.created", "note.created", "opportunity.won", "opportunity.created"];
+    assert_eq!(types(&received), expected, "only what it listens to, in order");
+    assert_eq!(received[3].event["data"]["source"], json!("website"));
     for delivery in &received {
         assert!(verify(&secret, &delivery.signature, &delivery.body, now_seconds(), Duration::from_secs(300)), "{delivery:?}");
         assert!(!verify("whsec_wrong", &delivery.signature, &delivery.body, now_seconds(), Duration::from_secs(300)));
@@ -85,7 +94,7 @@ async fn events_arrive_signed_with_the_record_as_the_api_shows_it(app: TestApp) 
         assert!(event["created_at"].is_string(), "{event}");
     }
     let ids: BTreeSet<_> = received.iter().map(|r| r.event["id"].to_string()).collect();
-    assert_eq!(ids.len(), 3, "each event has its own id");
+    assert_eq!(ids.len(), 4, "each event has its own id");
     assert_eq!(received[0].event["data"], *lead.data(), "the data is what the API answered");
     assert_eq!(received[2].event["data"]["status"], json!("won"));
     assert_eq!(received[2].event["data"]["title"], json!("Renamed"), "the record as it was when the event happened");
