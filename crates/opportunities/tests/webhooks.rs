@@ -73,8 +73,9 @@ async fn killed_mid_delivery_loses_nothing(database: &str) {
     let base = first.base_url().await;
     let leads = leads_announced_to(&receiver, std::slice::from_ref(&base), LEADS).await;
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    while receiver.hits() < 3 {
-        assert!(tokio::time::Instant::now() < deadline, "no delivery started");
+    // Some delivered, more under way.
+    while receiver.accepted().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no delivery arrived");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     first.kill().await;
@@ -85,6 +86,7 @@ async fn killed_mid_delivery_loses_nothing(database: &str) {
     second.base_url().await;
     let arrived = until_all_arrived(&receiver, &leads).await;
     let extra: usize = arrived.values().map(|times| times - 1).sum();
+    eprintln!("webhooks: {delivered_before} of {LEADS} delivered before SIGKILL, all after restart, {extra} twice");
     // At least once: an event whose POST was under way when the server died may arrive twice
     // (the receiver dedupes by its id), but only those: at most one per delivery slot.
     assert!(extra <= 16, "{extra} events arrived twice: {arrived:#?}");
