@@ -84,8 +84,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 token="opp_schemathesis_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+# No webhook worker: fuzzed webhooks name arbitrary public URLs, which must not receive POSTs.
 OPPORTUNITIES_BOOTSTRAP_TOKEN=$token OPPORTUNITIES_LOG_FORMAT=json \
-    "$bin" serve --listen 127.0.0.1:0 --database "sqlite://$tmp/schemathesis.db" \
+    "$bin" serve --listen 127.0.0.1:0 --database "sqlite://$tmp/schemathesis.db" --deliver-webhooks false \
     >"$tmp/server.out" 2>"$tmp/server.err" &
 server_pid=$!
 

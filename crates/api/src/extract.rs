@@ -55,8 +55,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Path(raw) =
             Path::<String>::from_request_parts(parts, state).await.map_err(|_| ApiError::InvalidPath("the path has no id".into()))?;
-        Uuid::parse_str(&raw).map(Id).map_err(|_| ApiError::InvalidPath(format!("`{raw}` in the path is not a UUID")))
+        uuid_in_path(&raw).map(Id)
     }
+}
+
+/// An id from the path, or the envelope's 400 naming it.
+pub fn uuid_in_path(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::InvalidPath(format!("`{raw}` in the path is not a UUID")))
 }
 
 /// The version named by `If-Match`, if the request is conditional. `*` matches any version.

@@ -19,6 +19,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::get;
 use axum::{Extension, Router};
+use domain::webhook::TargetPolicy;
 use store::Store;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -49,6 +50,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     intake: Arc<IntakeGuard>,
     metrics: Arc<Metrics>,
+    /// Which URLs webhooks may be given.
+    webhook_targets: TargetPolicy,
 }
 
 /// The whole service: `/api/v1/...`, `/healthz`, `/readyz`, `/metrics`, and envelopes for
@@ -59,7 +62,12 @@ pub fn router(store: Arc<dyn Store>) -> Router {
 
 /// [`router`] with the given limits on public lead-form submissions.
 pub fn router_with(store: Arc<dyn Store>, intake: IntakeLimits) -> Router {
-    let state = AppState { store, intake: Arc::new(IntakeGuard::new(intake)), metrics: Arc::new(Metrics::new()) };
+    router_configured(store, intake, TargetPolicy::default())
+}
+
+/// [`router_with`], accepting webhook URLs by `webhook_targets` (private addresses or not).
+pub fn router_configured(store: Arc<dyn Store>, intake: IntakeLimits, webhook_targets: TargetPolicy) -> Router {
+    let state = AppState { store, intake: Arc::new(IntakeGuard::new(intake)), metrics: Arc::new(Metrics::new()), webhook_targets };
     let staff = routes::api().layer(middleware::from_fn_with_state(state.clone(), idempotency::for_staff));
     let public = routes::public(state.clone()).layer(body_limit(PUBLIC_BODY_LIMIT_BYTES));
     let (api, openapi) = OpenApiRouter::new().nest("/api/v1", staff.merge(public)).split_for_parts();

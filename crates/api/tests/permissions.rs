@@ -162,6 +162,12 @@ const KNOWN: &[(&str, &str)] = &[
     ("POST", "/lead-forms"),
     ("PATCH", "/lead-forms/{id}"),
     ("POST", "/public/lead-forms/{form_key}/submissions"),
+    ("GET", "/webhooks"),
+    ("POST", "/webhooks"),
+    ("PATCH", "/webhooks/{id}"),
+    ("DELETE", "/webhooks/{id}"),
+    ("GET", "/webhooks/{id}/deliveries"),
+    ("POST", "/webhooks/{id}/deliveries/{delivery_id}/redeliver"),
 ];
 
 /// Whether `rule` lets a caller with `role` act on `target`.
@@ -217,6 +223,21 @@ async fn new_client(app: &TestApp) -> String {
 
 async fn new_lead_form(app: &TestApp) -> Reply {
     app.post(&app.owner, "/lead-forms", json!({"name": unique("Form"), "allowed_origins": []})).await.expect(201)
+}
+
+/// A webhook's id (no worker runs here, so nothing is sent to it).
+async fn new_webhook(app: &TestApp) -> String {
+    let body = json!({"url": "https://hooks.example.com/crm", "events": ["opportunity.created"]});
+    app.post(&app.owner, "/webhooks", body).await.expect(201).id()
+}
+
+/// A webhook and a delivery of it: `/webhooks/{id}/deliveries/{delivery_id}`.
+async fn new_delivery(app: &TestApp) -> String {
+    let webhook = new_webhook(app).await;
+    new_lead(app).await;
+    let deliveries = app.get(&app.owner, &format!("/webhooks/{webhook}/deliveries")).await.expect(200);
+    let delivery = deliveries.data()[0]["id"].as_str().expect("the lead's delivery").to_owned();
+    format!("/webhooks/{webhook}/deliveries/{delivery}")
 }
 
 /// Builds what the request needs (as the owner), then makes it as `caller` (`None`: no token).
@@ -282,6 +303,13 @@ async fn exercise(app: &TestApp, caller: Option<&Caller>, method: &Method, route
             let key = form.data()["form_key"].as_str().expect("a lead form has a form_key").to_owned();
             (format!("/public/lead-forms/{key}/submissions"), Some(json!({"name": "Jane", "email": unique_email()})))
         }
+
+        ("GET", "/webhooks") => (route.into(), None),
+        ("POST", "/webhooks") => (route.into(), Some(json!({"url": "https://hooks.example.com/crm", "events": ["note.created"]}))),
+        ("PATCH", "/webhooks/{id}") => (format!("/webhooks/{}", new_webhook(app).await), Some(json!({"active": false}))),
+        ("DELETE", "/webhooks/{id}") => (format!("/webhooks/{}", new_webhook(app).await), None),
+        ("GET", "/webhooks/{id}/deliveries") => (format!("/webhooks/{}/deliveries", new_webhook(app).await), None),
+        ("POST", "/webhooks/{id}/deliveries/{delivery_id}/redeliver") => (format!("{}/redeliver", new_delivery(app).await), None),
 
         _ => panic!("permissions.rs does not know how to exercise {method} {PREFIX}{route}: add it to `exercise` and `KNOWN`"),
     };

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use domain::webhook::{RetryPolicy, TargetPolicy};
 use serde_json::json;
 use store::service::{self, NewOrganization};
 use store::{OpenOptions, Store};
@@ -66,6 +67,49 @@ struct ServeArgs {
     bootstrap_token: Option<String>,
     #[command(flatten)]
     transport: TransportArgs,
+    #[command(flatten)]
+    webhooks: WebhookArgs,
+}
+
+/// How webhooks are delivered (see the `webhooks` crate).
+#[derive(Args)]
+struct WebhookArgs {
+    /// Run the webhook worker in this process. Every replica may run one: each delivery is
+    /// sent by one of them.
+    #[arg(long, env = "OPPORTUNITIES_DELIVER_WEBHOOKS", default_value_t = true, action = clap::ArgAction::Set)]
+    deliver_webhooks: bool,
+    /// Let webhook URLs point at private, loopback and link-local addresses (tests, a LAN).
+    #[arg(long, env = "OPPORTUNITIES_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    webhook_allow_private: bool,
+    /// Milliseconds the worker rests when no delivery is due.
+    #[arg(long, env = "OPPORTUNITIES_WEBHOOK_INTERVAL_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    webhook_interval_ms: u64,
+    /// Deliveries sent at once by this process.
+    #[arg(long, env = "OPPORTUNITIES_WEBHOOK_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    webhook_concurrency: u64,
+    /// Milliseconds a receiver may take to answer.
+    #[arg(long, env = "OPPORTUNITIES_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    webhook_timeout_ms: u64,
+    /// Milliseconds before the first retry of a failed delivery; each further retry waits
+    /// twice as long (with jitter), at most an hour.
+    #[arg(long, env = "OPPORTUNITIES_WEBHOOK_FIRST_RETRY_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    webhook_first_retry_ms: u64,
+}
+
+impl WebhookArgs {
+    fn targets(&self) -> TargetPolicy {
+        TargetPolicy { allow_private: self.webhook_allow_private }
+    }
+
+    fn config(&self) -> webhooks::Config {
+        webhooks::Config {
+            interval: Duration::from_millis(self.webhook_interval_ms),
+            concurrency: usize::try_from(self.webhook_concurrency).unwrap_or(usize::MAX),
+            timeout: Duration::from_millis(self.webhook_timeout_ms),
+            retry: RetryPolicy { first_delay: Duration::from_millis(self.webhook_first_retry_ms), ..RetryPolicy::default() },
+            targets: self.targets(),
+        }
+    }
 }
 
 /// How long a client may take and how many are served at once (see `api::ServeLimits`).
@@ -174,8 +218,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let address = listener.local_addr().map_err(|error| error.to_string())?;
     print(json!({ "listening": address.to_string() }));
     tokio::spawn(purge_idempotency_keys_hourly(store.clone()));
+    if args.webhooks.deliver_webhooks {
+        tokio::spawn(webhooks::run(store.clone(), args.webhooks.config()));
+    }
     tracing::info!(%address, "serving");
-    api::serve(listener, api::router(store), args.transport.limits(), shutdown_signal()).await;
+    let router = api::router_configured(store, api::IntakeLimits::default(), args.webhooks.targets());
+    api::serve(listener, router, args.transport.limits(), shutdown_signal()).await;
     Ok(())
 }
 

@@ -29,6 +29,7 @@ use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry};
 use domain::query::{ClientFilter, OpportunityFilter, Page, StatsFilter};
 use domain::search::Total;
 use domain::stats::PipelineTotals;
+use domain::webhook::{Attempt, Delivery, Event, Webhook};
 use domain::{Error, FieldErrors, Result, Timestamp};
 use uuid::Uuid;
 
@@ -111,6 +112,46 @@ pub trait Store: Send + Sync {
     async fn finish_idempotency_key(&self, scope: KeyScope, key: &str, response: Option<(u16, &[u8])>) -> Result<()>;
     /// Forgets keys claimed before `before`; returns how many.
     async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64>;
+
+    async fn webhooks(&self, org_id: Uuid) -> Result<Vec<Webhook>>;
+    async fn webhook(&self, org_id: Uuid, id: Uuid) -> Result<Option<Webhook>>;
+    /// A page of a webhook's deliveries, newest first, each with its attempts, and how many it has.
+    async fn deliveries(&self, org_id: Uuid, webhook_id: Uuid, page: Page) -> Result<(Vec<Delivery>, i64)>;
+    /// Takes up to `limit` deliveries that are due, of active webhooks, for this process until
+    /// `leased_until`: no other process takes them before then, and one that dies while sending
+    /// leaves them to be taken again after it. On PostgreSQL, replicas claiming at once skip
+    /// each other's rows (`FOR UPDATE SKIP LOCKED`).
+    async fn claim_deliveries(&self, now: Timestamp, leased_until: Timestamp, limit: i64) -> Result<Vec<DueDelivery>>;
+    /// Records an attempt at a claimed delivery and what follows it, unless the lease was lost
+    /// meanwhile (then only the attempt is recorded: the new holder decides what follows).
+    async fn record_attempt(&self, due: &DueDelivery, attempt: &Attempt, next: AfterAttempt) -> Result<()>;
+    /// Deletes events created before `before` with nothing left to deliver, with their
+    /// deliveries and attempts; returns how many events.
+    async fn purge_webhook_events(&self, before: Timestamp) -> Result<u64>;
+}
+
+/// A delivery a worker has claimed, with everything needed to send it.
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    /// Attempts so far, this one included: also the claim's fencing token.
+    pub attempts: i64,
+    /// When its current run of retries began.
+    pub due_since: Timestamp,
+    pub url: String,
+    pub secret: String,
+    pub body: String,
+}
+
+/// What follows an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterAttempt {
+    Delivered,
+    RetryAt(Timestamp),
+    /// Given up: the delivery failed, and the webhook is disabled with this reason.
+    GiveUp(String),
 }
 
 /// Whose `Idempotency-Key`s these are: the same key sent by two callers is two keys, so no
@@ -180,6 +221,18 @@ pub trait Tx: Send {
     async fn revoke_token(&mut self, org_id: Uuid, token_id: Uuid, now: Timestamp) -> Result<()>;
     /// Revokes every live token of the staff member.
     async fn revoke_tokens_of(&mut self, org_id: Uuid, staff_id: Uuid, now: Timestamp) -> Result<()>;
+
+    /// The opportunity as the API shows it, as this transaction sees it.
+    async fn opportunity_view(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityView>>;
+    async fn webhooks(&mut self, org_id: Uuid) -> Result<Vec<Webhook>>;
+    async fn webhook(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Webhook>>;
+    async fn save_webhook(&mut self, webhook: &Webhook) -> Result<()>;
+    /// Deletes it with its deliveries and their attempts.
+    async fn delete_webhook(&mut self, org_id: Uuid, id: Uuid) -> Result<()>;
+    /// Writes the event to the outbox with a delivery, due now, to each of the webhooks.
+    async fn insert_event(&mut self, org_id: Uuid, event: &Event, webhook_ids: &[Uuid]) -> Result<()>;
+    /// Makes the delivery due again now, with a new day of retries; false if there is none.
+    async fn redeliver(&mut self, org_id: Uuid, webhook_id: Uuid, delivery_id: Uuid, now: Timestamp) -> Result<bool>;
 }
 
 /// Turns a database error into the service's error. A transaction that lost a race with

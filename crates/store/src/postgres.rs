@@ -70,6 +70,7 @@ impl Backend for Postgres15 {
             // The trigram index answers a prefix as cheaply as a whole word.
             cheap_prefix_length: usize::MAX,
         },
+        skip_locked: " FOR UPDATE SKIP LOCKED",
         bootstrap_lock: Some("SELECT pg_advisory_xact_lock(7460211945) IS NULL AS locked"),
     };
 

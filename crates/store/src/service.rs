@@ -15,6 +15,7 @@ use domain::opportunity::{
     StageSpan, UpdateOpportunity, spans,
 };
 use domain::query::Page;
+use domain::webhook::{self, CreateWebhook, CreatedWebhook, Delivery, Event, EventType, TargetPolicy, UpdateWebhook, Webhook};
 use domain::{Error, FieldErrors, Input, Result, Timestamp, text};
 use serde::Serialize;
 use uuid::Uuid;
@@ -145,7 +146,7 @@ pub async fn create_opportunity(store: &dyn Store, actor: &Actor, input: Input<C
             input.clone().check(|fields| Opportunity::created(actor.org_id, Creator::Staff(actor.staff_id), fields, Timestamp::now()));
         let mut tx = store.begin().await?;
         let created = with_usable_references(tx.as_mut(), actor, built).await?;
-        write_change(tx.as_mut(), &created).await?;
+        write_change(tx.as_mut(), None, &created).await?;
         tx.commit().await?;
         Ok(created.opportunity.id)
     })
@@ -192,6 +193,7 @@ pub async fn delete_opportunity(store: &dyn Store, actor: &Actor, id: Uuid, expe
     retrying(|| async {
         let mut tx = store.begin().await?;
         locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
+        announce(tx.as_mut(), actor.org_id, &[EventType::OpportunityDeleted], Record::Opportunity(id)).await?;
         tx.delete_opportunity(actor.org_id, id).await?;
         tx.commit().await
     })
@@ -217,6 +219,7 @@ pub async fn convert_to_client(store: &dyn Store, actor: &Actor, id: Uuid, expec
             None => {
                 let client = Client::new(actor.org_id, prospect, now)?;
                 tx.save_client(&client).await?;
+                announce(tx.as_mut(), actor.org_id, &[EventType::ClientCreated], Record::value(&client)?).await?;
                 client
             }
         };
@@ -233,6 +236,7 @@ pub async fn add_note(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, in
         let mut tx = store.begin().await?;
         locked_opportunity(tx.as_mut(), actor, opportunity_id, None).await?;
         tx.insert_note(&note).await?;
+        announce(tx.as_mut(), actor.org_id, &[EventType::NoteCreated], Record::value(&note)?).await?;
         tx.commit().await
     })
     .await?;
@@ -245,6 +249,7 @@ pub async fn log_activity(store: &dyn Store, actor: &Actor, opportunity_id: Uuid
         let mut tx = store.begin().await?;
         locked_opportunity(tx.as_mut(), actor, opportunity_id, None).await?;
         tx.insert_activity(&activity).await?;
+        announce(tx.as_mut(), actor.org_id, &[EventType::ActivityCreated], Record::value(&activity)?).await?;
         tx.commit().await
     })
     .await?;
@@ -301,20 +306,24 @@ async fn save_change(mut tx: Box<dyn Tx>, before: &Opportunity, change: Change) 
     if change.is_empty(before) {
         return Ok(());
     }
-    write_change(tx.as_mut(), &change).await?;
+    write_change(tx.as_mut(), Some(before), &change).await?;
     tx.commit().await
 }
 
-/// Writes everything a change produced, so that no status moves without its history entry.
-async fn write_change(tx: &mut dyn Tx, change: &Change) -> Result<()> {
-    tx.save_opportunity(&change.opportunity).await?;
+/// Writes everything a change of the opportunity as it was `before` (none: a new one)
+/// produced, so that no status moves without its history entry, and nothing changes unheard
+/// by the webhooks listening.
+async fn write_change(tx: &mut dyn Tx, before: Option<&Opportunity>, change: &Change) -> Result<()> {
+    let opportunity = &change.opportunity;
+    tx.save_opportunity(opportunity).await?;
     for activity in &change.activities {
         tx.insert_activity(activity).await?;
     }
     if let Some(entry) = &change.entered {
         tx.insert_stage_entry(entry).await?;
     }
-    Ok(())
+    let events = webhook::opportunity_events(before.map(|before| before.stage.status()), opportunity.stage.status());
+    announce(tx, opportunity.org_id, &events, Record::Opportunity(opportunity.id)).await
 }
 
 async fn view(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<OpportunityView> {
@@ -328,6 +337,7 @@ pub async fn create_client(store: &dyn Store, actor: &Actor, input: Input<Create
     retrying(|| async {
         let mut tx = store.begin().await?;
         save_unique_client(tx.as_mut(), &client).await?;
+        announce(tx.as_mut(), client.org_id, &[EventType::ClientCreated], Record::value(&client)?).await?;
         tx.commit().await
     })
     .await?;
@@ -532,10 +542,134 @@ pub async fn save_website_lead(store: &dyn Store, lead: WebsiteLead) -> Result<(
                 _ => {}
             }
         }
-        write_change(tx.as_mut(), &created).await?;
+        write_change(tx.as_mut(), None, &created).await?;
         tx.commit().await
     })
     .await
+}
+
+// ---- webhooks ------------------------------------------------------------------------------
+
+/// The record an event is about.
+enum Record {
+    /// Read as the API shows it, inside the transaction, only if a webhook listens.
+    Opportunity(Uuid),
+    /// Already as the API shows it.
+    Value(serde_json::Value),
+}
+
+impl Record {
+    fn value(record: &impl Serialize) -> Result<Record> {
+        serde_json::to_value(record).map(Record::Value).map_err(Error::internal)
+    }
+}
+
+/// Writes the events to the outbox in the caller's transaction, each with a delivery to every
+/// webhook of the organization that listens to it: they commit or roll back with the change.
+async fn announce(tx: &mut dyn Tx, org_id: Uuid, events: &[EventType], record: Record) -> Result<()> {
+    let webhooks = tx.webhooks(org_id).await?;
+    let heard: Vec<(EventType, Vec<Uuid>)> = events
+        .iter()
+        .map(|&kind| (kind, webhooks.iter().filter(|webhook| webhook.listens_to(kind)).map(|webhook| webhook.id).collect::<Vec<_>>()))
+        .filter(|(_, listeners)| !listeners.is_empty())
+        .collect();
+    if heard.is_empty() {
+        return Ok(());
+    }
+    let data = match record {
+        Record::Value(value) => value,
+        Record::Opportunity(id) => {
+            let view = tx.opportunity_view(org_id, id).await?.ok_or(Error::NotFound("opportunity"))?;
+            serde_json::to_value(view).map_err(Error::internal)?
+        }
+    };
+    let now = Timestamp::now();
+    for (kind, listeners) in heard {
+        tx.insert_event(org_id, &Event::new(kind, data.clone(), now), &listeners).await?;
+    }
+    Ok(())
+}
+
+pub async fn create_webhook(store: &dyn Store, actor: &Actor, policy: TargetPolicy, input: Input<CreateWebhook>) -> Result<CreatedWebhook> {
+    actor.require_manager()?;
+    let secret = tokens::generate_webhook_secret();
+    let webhook = input.check(|fields| Webhook::new(actor.org_id, fields, secret.clone(), policy, Timestamp::now()))?;
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        if tx.webhooks(actor.org_id).await?.len() >= webhook::WEBHOOKS_MAX {
+            let message = format!("an organization may have at most {} webhooks; delete one first", webhook::WEBHOOKS_MAX);
+            return Err(Error::Conflict(message));
+        }
+        tx.save_webhook(&webhook).await?;
+        tx.commit().await
+    })
+    .await?;
+    Ok(CreatedWebhook { webhook, secret })
+}
+
+pub async fn webhooks(store: &dyn Store, actor: &Actor) -> Result<Vec<Webhook>> {
+    actor.require_manager()?;
+    store.webhooks(actor.org_id).await
+}
+
+pub async fn update_webhook(
+    store: &dyn Store,
+    actor: &Actor,
+    id: Uuid,
+    policy: TargetPolicy,
+    input: Input<UpdateWebhook>,
+) -> Result<Webhook> {
+    actor.require_manager()?;
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        let current = tx.webhook(actor.org_id, id).await?.ok_or(Error::NotFound("webhook"))?;
+        let webhook = input.clone().check(|fields| current.updated(fields, policy, Timestamp::now()))?;
+        if webhook != current {
+            tx.save_webhook(&webhook).await?;
+            tx.commit().await?;
+        }
+        Ok(webhook)
+    })
+    .await
+}
+
+pub async fn delete_webhook(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<()> {
+    actor.require_manager()?;
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        tx.webhook(actor.org_id, id).await?.ok_or(Error::NotFound("webhook"))?;
+        tx.delete_webhook(actor.org_id, id).await?;
+        tx.commit().await
+    })
+    .await
+}
+
+/// A page of the webhook's deliveries, newest first, and how many it has.
+pub async fn deliveries(store: &dyn Store, actor: &Actor, webhook_id: Uuid, page: Page) -> Result<(Vec<Delivery>, i64)> {
+    actor.require_manager()?;
+    store.webhook(actor.org_id, webhook_id).await?.ok_or(Error::NotFound("webhook"))?;
+    store.deliveries(actor.org_id, webhook_id, page).await
+}
+
+/// Sends a delivery again, as soon as a worker is free, with a new day of retries.
+pub async fn redeliver(store: &dyn Store, actor: &Actor, webhook_id: Uuid, delivery_id: Uuid) -> Result<()> {
+    actor.require_manager()?;
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        if !tx.redeliver(actor.org_id, webhook_id, delivery_id, Timestamp::now()).await? {
+            return Err(Error::NotFound("delivery"));
+        }
+        tx.commit().await
+    })
+    .await
+}
+
+/// How long delivered and given-up events are kept, for the deliveries log.
+pub const WEBHOOK_EVENT_RETENTION: time::Duration = time::Duration::days(7);
+
+pub async fn purge_old_webhook_events(store: &dyn Store) -> Result<u64> {
+    let before = Timestamp::from_datetime(Timestamp::now().datetime() - WEBHOOK_EVENT_RETENTION);
+    store.purge_webhook_events(before).await
 }
 
 // ---- running a transaction again -----------------------------------------------------------

@@ -13,6 +13,11 @@ pub fn generate() -> String {
     format!("{PREFIX}{}", random_hex::<32>())
 }
 
+/// A new webhook signing secret: 256 random bits, named for what it is.
+pub fn generate_webhook_secret() -> String {
+    format!("whsec_{}", random_hex::<32>())
+}
+
 /// A new lead form key: public, so 128 random bits only make it unguessable.
 pub fn generate_form_key() -> String {
     format!("{FORM_KEY_PREFIX}{}", random_hex::<16>())

@@ -6,6 +6,7 @@ mod lead_forms;
 mod opportunities;
 mod staff;
 pub mod system;
+mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -21,6 +22,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(opportunities::router())
         .merge(clients::router())
         .merge(staff::router())
+        .merge(webhooks::router())
 }
 
 /// Routes under `/api/v1` that anyone may call.

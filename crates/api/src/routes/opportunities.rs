@@ -197,7 +197,7 @@ async fn list_activities(
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
-struct PageParams {
+pub(super) struct PageParams {
     /// How many to return, newest first: 1 to 200, default 50.
     #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,

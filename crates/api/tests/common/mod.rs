@@ -6,6 +6,7 @@
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+use domain::webhook::TargetPolicy;
 use opportunities_api::{IntakeLimits, ServeLimits};
 
 use reqwest::Method;
@@ -171,9 +172,15 @@ impl TestApp {
         serve(self.store.clone(), limits).await
     }
 
+    /// A second server on the same database that refuses webhook URLs on private addresses, as
+    /// a server does by default.
+    pub async fn server_refusing_private_webhooks(&self) -> String {
+        serve_within(self.store.clone(), GENEROUS, ServeLimits::default(), TargetPolicy::default()).await
+    }
+
     /// A second server on the same database with other timeouts and connection cap.
     pub async fn server_within(&self, transport: ServeLimits) -> String {
-        serve_within(self.store.clone(), GENEROUS, transport).await
+        serve_within(self.store.clone(), GENEROUS, transport, LOOPBACK_WEBHOOKS).await
     }
 
     /// Another organization with its own owner, for isolation tests.
@@ -293,13 +300,16 @@ const GENEROUS: IntakeLimits =
 /// Serves the router over loopback HTTP as the binary does (peer addresses, timeouts, the
 /// connection cap); returns its base URL.
 async fn serve(store: Arc<dyn Store>, limits: IntakeLimits) -> String {
-    serve_within(store, limits, ServeLimits::default()).await
+    serve_within(store, limits, ServeLimits::default(), LOOPBACK_WEBHOOKS).await
 }
 
-async fn serve_within(store: Arc<dyn Store>, intake: IntakeLimits, transport: ServeLimits) -> String {
+/// Webhook tests point at receivers on loopback, as OPPORTUNITIES_WEBHOOK_ALLOW_PRIVATE allows.
+const LOOPBACK_WEBHOOKS: TargetPolicy = TargetPolicy { allow_private: true };
+
+async fn serve_within(store: Arc<dyn Store>, intake: IntakeLimits, transport: ServeLimits, webhooks: TargetPolicy) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
-    let router = opportunities_api::router_with(store, intake);
+    let router = opportunities_api::router_configured(store, intake, webhooks);
     tokio::spawn(opportunities_api::serve(listener, router, transport, std::future::pending()));
     base
 }

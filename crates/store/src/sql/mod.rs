@@ -7,6 +7,7 @@ mod list;
 mod reads;
 mod rows;
 mod tables;
+mod webhooks;
 mod writes;
 
 use async_trait::async_trait;
@@ -27,6 +28,9 @@ pub(crate) struct Dialect {
     pub binary_order: &'static str,
     /// How `search` finds opportunities.
     pub text_search: TextSearch,
+    /// Appended to the choice of rows a worker claims, so that workers claiming at once take
+    /// different rows instead of waiting for each other.
+    pub skip_locked: &'static str,
     /// Run first in the bootstrap transaction, so that two servers starting on an empty
     /// database cannot both create the first organization.
     pub bootstrap_lock: Option<&'static str>,

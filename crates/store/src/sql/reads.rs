@@ -10,15 +10,17 @@ use domain::opportunity::{OpportunityView, StageEntry};
 use domain::query::{ClientFilter, OpportunityFilter, Page, StatsFilter};
 use domain::search::Total;
 use domain::stats::PipelineTotals;
+use domain::webhook::{Attempt, Delivery, Webhook};
 use domain::{Result, Timestamp};
 use uuid::Uuid;
 
 use super::list::{self, totals_scope};
 use super::rows::{self, view_select};
-use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, STAFF, STAGE_HISTORY, Table};
+use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, STAFF, STAGE_HISTORY, Table, WEBHOOKS};
+use super::webhooks;
 use super::writes::SqlTx;
 use super::{Backend, Dialect, RowReader, Run, Statement};
-use crate::{Claim, KeyScope, Store, Tx};
+use crate::{AfterAttempt, Claim, DueDelivery, KeyScope, Store, Tx};
 
 pub(crate) struct SqlStore<B: Backend> {
     pub(super) backend: B,
@@ -108,8 +110,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn opportunity_view(&self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityView>> {
-        let statement = Statement::new(format!("{} WHERE o.org_id = $1 AND o.id = $2", view_select())).bind(org_id).bind(id);
-        optional(&mut self.backend.reader(), statement, rows::opportunity_view).await
+        optional(&mut self.backend.reader(), view_by_id(org_id, id), rows::opportunity_view).await
     }
 
     async fn notes(&self, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Result<Vec<Note>> {
@@ -261,6 +262,43 @@ impl<B: Backend> Store for SqlStore<B> {
         B::commit(tx).await?;
         Ok(purged)
     }
+
+    async fn webhooks(&self, org_id: Uuid) -> Result<Vec<Webhook>> {
+        all(&mut self.backend.reader(), webhooks_of(org_id), WEBHOOKS.read).await
+    }
+
+    async fn webhook(&self, org_id: Uuid, id: Uuid) -> Result<Option<Webhook>> {
+        optional(&mut self.backend.reader(), by_id(&WEBHOOKS, "", org_id, id), WEBHOOKS.read).await
+    }
+
+    async fn deliveries(&self, org_id: Uuid, webhook_id: Uuid, page: Page) -> Result<(Vec<Delivery>, i64)> {
+        webhooks::deliveries(&mut self.backend.reader(), org_id, webhook_id, page).await
+    }
+
+    async fn claim_deliveries(&self, now: Timestamp, leased_until: Timestamp, limit: i64) -> Result<Vec<DueDelivery>> {
+        webhooks::claim(&self.backend, now, leased_until, limit).await
+    }
+
+    async fn record_attempt(&self, due: &DueDelivery, attempt: &Attempt, next: AfterAttempt) -> Result<()> {
+        webhooks::record_attempt(&self.backend, due, attempt, next).await
+    }
+
+    async fn purge_webhook_events(&self, before: Timestamp) -> Result<u64> {
+        let mut tx = self.backend.begin().await?;
+        let purged = webhooks::purge_events(&mut tx, before).await?;
+        B::commit(tx).await?;
+        Ok(purged)
+    }
+}
+
+/// One opportunity as the API shows it.
+pub(super) fn view_by_id(org_id: Uuid, id: Uuid) -> Statement {
+    Statement::new(format!("{} WHERE o.org_id = $1 AND o.id = $2", view_select())).bind(org_id).bind(id)
+}
+
+/// An organization's webhooks, oldest first.
+pub(super) fn webhooks_of(org_id: Uuid) -> Statement {
+    WEBHOOKS.select("WHERE org_id = $1 ORDER BY created_at, id").bind(org_id)
 }
 
 /// A claim whose request has not finished after a minute belongs to a server that died.

@@ -10,6 +10,7 @@ use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, Stage, StageEntry, Status};
+use domain::webhook::{EventType, Webhook};
 use domain::{Money, Result};
 
 use super::rows::{corrupt, parsed};
@@ -323,6 +324,37 @@ pub(super) const LEAD_FORMS: Table<LeadForm> = Table {
     },
 };
 
+pub(super) const WEBHOOKS: Table<Webhook> = Table {
+    name: "webhooks",
+    key: "org_id, id",
+    columns: &[
+        kept("org_id", |w| w.org_id.into()),
+        kept("id", |w| w.id.into()),
+        set("url", |w| (&w.url).into()),
+        // One a line.
+        set("events", |w| w.events.iter().map(|kind| kind.as_str()).collect::<Vec<_>>().join("\n").into()),
+        kept("secret", |w| (&w.secret).into()),
+        set("is_active", |w| w.active.into()),
+        set("disabled_reason", |w| (&w.disabled_reason).into()),
+        kept("created_at", |w| w.created_at.into()),
+        set("updated_at", |w| w.updated_at.into()),
+    ],
+    read: |row| {
+        let events = row.text("events")?;
+        Ok(Webhook {
+            id: row.uuid("id")?,
+            org_id: row.uuid("org_id")?,
+            url: row.text("url")?,
+            events: events.lines().map(|kind| EventType::parse(kind).ok_or_else(|| corrupt("events"))).collect::<Result<_>>()?,
+            active: row.boolean("is_active")?,
+            disabled_reason: row.opt_text("disabled_reason")?,
+            secret: row.text("secret")?,
+            created_at: row.timestamp("created_at")?,
+            updated_at: row.timestamp("updated_at")?,
+        })
+    },
+};
+
 #[cfg(test)]
 mod tests {
     use domain::Timestamp;
@@ -368,6 +400,7 @@ mod tests {
             CATEGORIES.select(none),
             STAFF.select(none),
             LEAD_FORMS.select(none),
+            WEBHOOKS.select(none),
         ];
         for select in selects {
             let sql = select.sql.clone();

@@ -6,12 +6,15 @@ use domain::auth::{ApiToken, Staff};
 use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
-use domain::opportunity::{Opportunity, References, StageEntry};
+use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry};
+use domain::webhook::{Event, Webhook};
 use domain::{FieldErrors, Result, Timestamp};
 use uuid::Uuid;
 
-use super::reads::{by_id, optional};
-use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, OPPORTUNITIES, STAFF, STAGE_HISTORY};
+use super::reads::{all, by_id, optional, view_by_id, webhooks_of};
+use super::rows;
+use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, OPPORTUNITIES, STAFF, STAGE_HISTORY, WEBHOOKS};
+use super::webhooks;
 use super::{Backend, RowReader, Run, Statement};
 use crate::Tx;
 
@@ -192,5 +195,34 @@ impl<B: Backend> Tx for SqlTx<B> {
     async fn revoke_tokens_of(&mut self, org_id: Uuid, staff_id: Uuid, now: Timestamp) -> Result<()> {
         let statement = Statement::new("UPDATE api_tokens SET revoked_at = $3 WHERE org_id = $1 AND staff_id = $2 AND revoked_at IS NULL");
         self.run(statement.bind(org_id).bind(staff_id).bind(now)).await
+    }
+
+    async fn opportunity_view(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<OpportunityView>> {
+        optional(&mut self.tx, view_by_id(org_id, id), rows::opportunity_view).await
+    }
+
+    async fn webhooks(&mut self, org_id: Uuid) -> Result<Vec<Webhook>> {
+        all(&mut self.tx, webhooks_of(org_id), WEBHOOKS.read).await
+    }
+
+    async fn webhook(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Webhook>> {
+        let statement = by_id(&WEBHOOKS, self.locked(), org_id, id);
+        optional(&mut self.tx, statement, WEBHOOKS.read).await
+    }
+
+    async fn save_webhook(&mut self, w: &Webhook) -> Result<()> {
+        self.run(WEBHOOKS.upsert(w)).await
+    }
+
+    async fn delete_webhook(&mut self, org_id: Uuid, id: Uuid) -> Result<()> {
+        self.run(Statement::new("DELETE FROM webhooks WHERE org_id = $1 AND id = $2").bind(org_id).bind(id)).await
+    }
+
+    async fn insert_event(&mut self, org_id: Uuid, event: &Event, webhook_ids: &[Uuid]) -> Result<()> {
+        webhooks::insert_event(&mut self.tx, org_id, event, webhook_ids).await
+    }
+
+    async fn redeliver(&mut self, org_id: Uuid, webhook_id: Uuid, delivery_id: Uuid, now: Timestamp) -> Result<bool> {
+        webhooks::redeliver(&mut self.tx, org_id, webhook_id, delivery_id, now).await
     }
 }
