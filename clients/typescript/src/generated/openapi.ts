@@ -370,6 +370,89 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every webhook of the organization, oldest first, without secrets (owners and admins). */
+        get: operations["list_webhooks"];
+        put?: never;
+        /**
+         * Subscribes a URL to events (owners and admins). The answer holds the signing `secret`,
+         *     shown this once. Every delivery is a JSON POST `{id, type, created_at, data}` signed in the
+         *     `Opportunities-Signature` header (see the README).
+         */
+        post: operations["create_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes a webhook with its deliveries (owners and admins). */
+        delete: operations["delete_webhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Changes the URL or the events, or disables (`active: false`) or re-enables a webhook
+         *     (owners and admins).
+         */
+        patch: operations["update_webhook"];
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The webhook's deliveries, newest first, each with every attempt at it (when, how long, the
+         *     receiver's status, the error), paged like the opportunity list (owners and admins).
+         */
+        get: operations["list_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends a delivery again as soon as a worker is free, with a new day of retries if it fails
+         *     (owners and admins). The event keeps its id, so a receiver that already has it can tell.
+         */
+        post: operations["redeliver"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -392,6 +475,23 @@ export interface components {
         };
         /** @enum {string} */
         ActivityType: "call" | "email" | "meeting" | "note" | "status_change" | "task" | "other";
+        /** @description One POST of a delivery and what came of it. */
+        Attempt: {
+            /** Format: int64 */
+            duration_ms: number;
+            /** @description Why it failed, when it did. */
+            error?: string | null;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: int64
+             * @description The receiver's HTTP status, when it answered.
+             */
+            response_status?: number | null;
+            started_at: components["schemas"]["Timestamp"];
+            /** @description A 2xx answer. */
+            succeeded: boolean;
+        };
         Category: {
             /** @description `#rrggbb`, lowercase. */
             color: string;
@@ -528,10 +628,40 @@ export interface components {
             /** @description A label to recognise the token by, such as "reception laptop". */
             name?: string | null;
         };
+        CreateWebhook: {
+            /** @description Default `true`. */
+            active?: boolean | null;
+            events: components["schemas"]["EventType"][];
+            /** @description An `https://` (or `http://`) URL on the public internet. */
+            url: string;
+        };
+        /** @description A new webhook with its signing secret, which no later answer shows. */
+        CreatedWebhook: components["schemas"]["Webhook"] & {
+            /** @description The key of the HMAC-SHA256 signature of every delivery. Shown once: store it now. */
+            secret: string;
+        };
         Deleted: {
             /** Format: uuid */
             id: string;
         };
+        /** @description One event's delivery to one webhook, with every attempt at it. */
+        Delivery: {
+            /** @description Oldest first. */
+            attempts: components["schemas"]["Attempt"][];
+            created_at: components["schemas"]["Timestamp"];
+            /** Format: uuid */
+            event_id: string;
+            event_type: components["schemas"]["EventType"];
+            /** Format: uuid */
+            id: string;
+            next_attempt_at?: components["schemas"]["Timestamp"] | null;
+            state: components["schemas"]["DeliveryState"];
+        };
+        /**
+         * @description Where a delivery of one event to one webhook stands.
+         * @enum {string}
+         */
+        DeliveryState: "pending" | "delivered" | "failed";
         Envelope_Activity: {
             data: {
                 activity_type: components["schemas"]["ActivityType"];
@@ -593,6 +723,15 @@ export interface components {
                 client_id: string;
                 /** @description `false` when an existing client with the same e-mail was linked instead. */
                 created: boolean;
+            };
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        Envelope_CreatedWebhook: {
+            /** @description A new webhook with its signing secret, which no later answer shows. */
+            data: components["schemas"]["Webhook"] & {
+                /** @description The key of the HMAC-SHA256 signature of every delivery. Shown once: store it now. */
+                secret: string;
             };
             /** @description Always `true`. */
             success: boolean;
@@ -716,6 +855,17 @@ export interface components {
             /** @description Always `true`. */
             success: boolean;
         };
+        Envelope_Queued: {
+            data: {
+                /**
+                 * Format: uuid
+                 * @description The delivery's id.
+                 */
+                id: string;
+            };
+            /** @description Always `true`. */
+            success: boolean;
+        };
         Envelope_Received: {
             data: {
                 /** @description Always `true`: the inquiry was received. */
@@ -736,6 +886,28 @@ export interface components {
                 org_id: string;
                 role: components["schemas"]["Role"];
                 updated_at: components["schemas"]["Timestamp"];
+            };
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        Envelope_Webhook: {
+            /**
+             * @description An organization's subscription: where to send which events. The signing secret is never
+             *     serialized; it is shown once, in [`CreatedWebhook`].
+             */
+            data: {
+                /** @description Inactive webhooks receive nothing; one that failed for a day is made inactive. */
+                active: boolean;
+                created_at: components["schemas"]["Timestamp"];
+                /** @description Why the service disabled it, until it is made active again. */
+                disabled_reason?: string | null;
+                events: components["schemas"]["EventType"][];
+                /** Format: uuid */
+                id: string;
+                /** Format: uuid */
+                org_id: string;
+                updated_at: components["schemas"]["Timestamp"];
+                url: string;
             };
             /** @description Always `true`. */
             success: boolean;
@@ -761,6 +933,11 @@ export interface components {
             /** @description Always `false`. */
             success: boolean;
         };
+        /**
+         * @description Something that happened that a subscriber can hear about.
+         * @enum {string}
+         */
+        EventType: "opportunity.created" | "opportunity.updated" | "opportunity.stage_changed" | "opportunity.won" | "opportunity.lost" | "opportunity.deleted" | "note.created" | "activity.created" | "client.created";
         IssuedToken: {
             created_at: components["schemas"]["Timestamp"];
             /** Format: uuid */
@@ -849,6 +1026,23 @@ export interface components {
                 org_id: string;
                 phone?: string | null;
                 updated_at: components["schemas"]["Timestamp"];
+            }[];
+            meta: components["schemas"]["Meta"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        ListEnvelope_Delivery: {
+            data: {
+                /** @description Oldest first. */
+                attempts: components["schemas"]["Attempt"][];
+                created_at: components["schemas"]["Timestamp"];
+                /** Format: uuid */
+                event_id: string;
+                event_type: components["schemas"]["EventType"];
+                /** Format: uuid */
+                id: string;
+                next_attempt_at?: components["schemas"]["Timestamp"] | null;
+                state: components["schemas"]["DeliveryState"];
             }[];
             meta: components["schemas"]["Meta"];
             /** @description Always `true`. */
@@ -968,6 +1162,25 @@ export interface components {
             /** @description Always `true`. */
             success: boolean;
         };
+        ListEnvelope_Webhook: {
+            data: {
+                /** @description Inactive webhooks receive nothing; one that failed for a day is made inactive. */
+                active: boolean;
+                created_at: components["schemas"]["Timestamp"];
+                /** @description Why the service disabled it, until it is made active again. */
+                disabled_reason?: string | null;
+                events: components["schemas"]["EventType"][];
+                /** Format: uuid */
+                id: string;
+                /** Format: uuid */
+                org_id: string;
+                updated_at: components["schemas"]["Timestamp"];
+                url: string;
+            }[];
+            meta: components["schemas"]["Meta"];
+            /** @description Always `true`. */
+            success: boolean;
+        };
         Meta: {
             /** Format: int64 */
             limit: number;
@@ -1063,6 +1276,13 @@ export interface components {
              * @description won / (won + lost); null while nothing is closed.
              */
             winRate?: number | null;
+        };
+        Queued: {
+            /**
+             * Format: uuid
+             * @description The delivery's id.
+             */
+            id: string;
         };
         Received: {
             /** @description Always `true`: the inquiry was received. */
@@ -1253,6 +1473,30 @@ export interface components {
             is_active?: boolean;
             name?: string;
             role?: components["schemas"]["Role"];
+        };
+        UpdateWebhook: {
+            /** @description `true` re-enables a webhook the service disabled, and clears its reason. */
+            active?: boolean;
+            events?: components["schemas"]["EventType"][];
+            url?: string;
+        };
+        /**
+         * @description An organization's subscription: where to send which events. The signing secret is never
+         *     serialized; it is shown once, in [`CreatedWebhook`].
+         */
+        Webhook: {
+            /** @description Inactive webhooks receive nothing; one that failed for a day is made inactive. */
+            active: boolean;
+            created_at: components["schemas"]["Timestamp"];
+            /** @description Why the service disabled it, until it is made active again. */
+            disabled_reason?: string | null;
+            events: components["schemas"]["EventType"][];
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            org_id: string;
+            updated_at: components["schemas"]["Timestamp"];
+            url: string;
         };
     };
     responses: {
@@ -2635,6 +2879,238 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_Deleted"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    list_webhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListEnvelope_Webhook"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    create_webhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A unique key (such as a UUID) that makes retries safe: a retry with the same key and body by the same caller in the same role gets the first response again (with `Idempotent-Replayed: true`); the same key with another body, or after the caller's role changed, is refused with 422 `idempotency_key_reused`. Keys are the caller's own (a staff member's, or a public form's): another caller's key of the same text is another key. A retry of a token issuance answers 409 `token_already_issued` with the token's id, since its secret is shown only once. Kept at least 24 hours. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhook"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_CreatedWebhook"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    delete_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Deleted"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    update_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhook"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Webhook"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    list_deliveries: {
+        parameters: {
+            query?: {
+                /** @description How many to return, newest first: 1 to 200, default 50. */
+                limit?: number;
+                /** @description How many of the newest to skip. */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListEnvelope_Delivery"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    redeliver: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A unique key (such as a UUID) that makes retries safe: a retry with the same key and body by the same caller in the same role gets the first response again (with `Idempotent-Replayed: true`); the same key with another body, or after the caller's role changed, is refused with 422 `idempotency_key_reused`. Keys are the caller's own (a staff member's, or a public form's): another caller's key of the same text is another key. A retry of a token issuance answers 409 `token_already_issued` with the token's id, since its secret is shown only once. Kept at least 24 hours. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued for sending. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Queued"];
                 };
             };
             400: components["responses"]["Error400"];
