@@ -51,14 +51,14 @@ pub struct AppState {
     metrics: Arc<Metrics>,
 }
 
-/// The whole service: `/api/v1/...`, `/healthz`, `/readyz`, `/metrics`, and envelopes for
-/// unknown routes.
+/// The API: `/api/v1/...`, `/healthz`, `/readyz`, `/metrics`, and envelopes for unknown routes.
 pub fn router(store: Arc<dyn Store>) -> Router {
-    router_with(store, IntakeLimits::default())
+    router_with(store, IntakeLimits::default(), Router::new())
 }
 
-/// [`router`] with the given limits on public lead-form submissions.
-pub fn router_with(store: Arc<dyn Store>, intake: IntakeLimits) -> Router {
+/// [`router`] with the given limits on public lead-form submissions, serving `pages` (the web
+/// UI) beside the API behind the same transport guards, metrics and request log.
+pub fn router_with(store: Arc<dyn Store>, intake: IntakeLimits, pages: Router) -> Router {
     let state = AppState { store, intake: Arc::new(IntakeGuard::new(intake)), metrics: Arc::new(Metrics::new()) };
     let staff = routes::api().layer(middleware::from_fn_with_state(state.clone(), idempotency::for_staff));
     let public = routes::public(state.clone()).layer(body_limit(PUBLIC_BODY_LIMIT_BYTES));
@@ -67,6 +67,8 @@ pub fn router_with(store: Arc<dyn Store>, intake: IntakeLimits) -> Router {
         .merge(routes::system::health())
         .merge(routes::system::reference_page())
         .route("/metrics", get(observe::render))
+        .with_state(state.clone())
+        .merge(pages)
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(body_limit(BODY_LIMIT_BYTES))
@@ -74,5 +76,4 @@ pub fn router_with(store: Arc<dyn Store>, intake: IntakeLimits) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), observe::record))
         .layer(observe::trace_layer())
         .layer(observe::request_ids())
-        .with_state(state)
 }
