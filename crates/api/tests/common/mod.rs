@@ -299,7 +299,8 @@ async fn serve(store: Arc<dyn Store>, limits: IntakeLimits) -> String {
 async fn serve_within(store: Arc<dyn Store>, intake: IntakeLimits, transport: ServeLimits) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
-    let router = opportunities_api::router_with(store, intake, axum::Router::new());
+    let public_url = domain::session::PublicUrl::parse(&base).expect("a loopback URL");
+    let router = opportunities_api::router_with(store, intake, axum::Router::new()).layer(axum::Extension(public_url));
     tokio::spawn(opportunities_api::serve(listener, router, transport, std::future::pending()));
     base
 }
