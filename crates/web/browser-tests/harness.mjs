@@ -30,13 +30,14 @@ function freshDatabase(dir) {
 
 /**
  * Starts the server on a loopback port and waits until it listens. Resolves to
- * `{ url, printed, stop }`: `printed` holds every JSON line the server printed on its standard
+ * `{ url, printed, stop, database, bin }`: `printed` holds every JSON line the server printed on its standard
  * output (the bootstrap owner's token, the setup link, the address).
  */
 export async function startServer(extraArgs = []) {
   const dir = mkdtempSync(join(tmpdir(), 'opportunities-browser-'));
   const bin = process.env.OPPORTUNITIES_BIN ?? 'target/debug/opportunities';
-  const args = ['serve', '--listen', '127.0.0.1:0', '--database', freshDatabase(dir), ...extraArgs];
+  const database = freshDatabase(dir);
+  const args = ['serve', '--listen', '127.0.0.1:0', '--database', database, ...extraArgs];
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
   let log = '';
   child.stderr.on('data', (chunk) => { log += chunk; });
@@ -58,7 +59,7 @@ export async function startServer(extraArgs = []) {
     await exited;
     rmSync(dir, { recursive: true, force: true });
   };
-  return { url, printed, stop, log: () => log };
+  return { url, printed, stop, log: () => log, database, bin };
 }
 
 /** Headless Chromium as the machine allows it: no sandbox, no calls home. */
