@@ -45,6 +45,7 @@ impl Asset {
     }
 
     /// The bytes a page using this asset makes a browser download, for the size budget.
+    #[cfg(test)]
     pub fn size(&self) -> usize {
         self.bytes.len()
     }
