@@ -467,7 +467,7 @@ async fn apply_move(state: &WebState, session: &WebSession, form: &MoveForm) -> 
 /// figures, and a sentence for the live region.
 async fn move_json(state: &WebState, session: &WebSession, filters: &Filters, outcome: Moved) -> Response {
     let card = |view: &OpportunityView| card_item(session, filters, view).into_string();
-    let (status, body) = match &outcome {
+    let (status, mut body) = match &outcome {
         Moved::Done(view) => (
             StatusCode::OK,
             json!({
@@ -489,9 +489,8 @@ async fn move_json(state: &WebState, session: &WebSession, filters: &Filters, ou
             (status, json!({ "ok": false, "message": sentence(&error.to_string()) }))
         }
     };
-    let mut body = body;
-    if let Ok(figures) = figures(state, session, filters).await
-        && filters.search.is_none()
+    if filters.search.is_none()
+        && let Ok(figures) = figures(state, session, filters).await
     {
         body["columns"] = figures
             .iter()
