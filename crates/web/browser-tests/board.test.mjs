@@ -176,7 +176,7 @@ test('cards move by keyboard and by drag, through the same rules, with figures k
   // Drag: SortableJS, saved by the script.
   const before = Number(await owner.locator('[data-count="qualified"]').textContent());
   await owner.locator(`#card-${dragged.id} .card-title`).dragTo(owner.locator('ul.cards[data-status="qualified"]'));
-  await owner.locator('#announce-polite', { hasText: 'Moved Dragged move to Qualified' }).waitFor();
+  await owner.locator('#announce-polite', { hasText: `Moved Dragged move to Qualified; Qualified now has ${before + 1}.` }).waitFor();
   assert.equal(await columnOf(owner, dragged.id), 'qualified');
   assert.equal(Number(await owner.locator('[data-count="qualified"]').textContent()), before + 1);
   const stored = (await api('GET', `/opportunities/${dragged.id}`)).json.data;

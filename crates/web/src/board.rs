@@ -496,6 +496,11 @@ async fn move_json(state: &WebState, session: &WebSession, filters: &Filters, ou
             .iter()
             .map(|(status, value, count)| json!({ "status": status, "count": count.to_string(), "value": value_text(Some(*value)) }))
             .collect();
+        if let Moved::Done(view) = &outcome
+            && let Some((to, _, count)) = figures.iter().find(|(status, ..)| *status == view.opportunity.stage.status())
+        {
+            body["message"] = json!(format!("Moved {} to {}; {} now has {count}.", view.opportunity.title, label(*to), label(*to)));
+        }
     }
     (status, Json(body)).into_response()
 }
