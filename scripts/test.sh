@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: on SQLite, and on PostgreSQL when there is one. This is the README's test command.
 #
-#   scripts/test.sh                                       # the whole workspace
+#   scripts/test.sh                                       # the whole workspace, then the browser tests
 #   scripts/test.sh -p opportunities-store --test contract # or what these cargo test options select
 #
 # PostgreSQL tests are marked #[ignore] (the only use of #[ignore] here), so that a run without
@@ -13,7 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ $# -gt 0 ] || set -- --workspace
+whole=0
+[ $# -gt 0 ] || { whole=1; set -- --workspace; }
 port=${PGPORT:-5432}
 if [ -z "${OPPORTUNITIES_TEST_POSTGRES_URL:-}" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p "$port"; then
   if psql -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
@@ -25,11 +26,17 @@ if [ -z "${OPPORTUNITIES_TEST_POSTGRES_URL:-}" ] && command -v pg_isready >/dev/
 fi
 
 if [ -n "${OPPORTUNITIES_TEST_POSTGRES_URL:-}" ]; then
-  exec cargo test "$@" -- --include-ignored
+  cargo test "$@" -- --include-ignored
+else
+  if [ "${OPPORTUNITIES_TEST_REQUIRE_POSTGRES:-}" = 1 ]; then
+    echo "No PostgreSQL on 127.0.0.1:$port and OPPORTUNITIES_TEST_POSTGRES_URL is not set" >&2
+    exit 1
+  fi
+  echo "*** No PostgreSQL found: its tests run on SQLite only and are listed as ignored ***" >&2
+  cargo test "$@"
 fi
-if [ "${OPPORTUNITIES_TEST_REQUIRE_POSTGRES:-}" = 1 ]; then
-  echo "No PostgreSQL on 127.0.0.1:$port and OPPORTUNITIES_TEST_POSTGRES_URL is not set" >&2
-  exit 1
+
+if [ $whole = 1 ]; then
+  cargo build -q -p opportunities
+  scripts/browser-test.sh
 fi
-echo "*** No PostgreSQL found: its tests run on SQLite only and are listed as ignored ***" >&2
-exec cargo test "$@"

@@ -54,19 +54,25 @@ pub struct AppState {
     webhook_targets: TargetPolicy,
 }
 
-/// The whole service: `/api/v1/...`, `/healthz`, `/readyz`, `/metrics`, and envelopes for
-/// unknown routes.
+/// The API: `/api/v1/...`, `/healthz`, `/readyz`, `/metrics`, and envelopes for unknown routes.
 pub fn router(store: Arc<dyn Store>) -> Router {
-    router_with(store, IntakeLimits::default())
+    router_with(store, AppOptions::default())
 }
 
-/// [`router`] with the given limits on public lead-form submissions.
-pub fn router_with(store: Arc<dyn Store>, intake: IntakeLimits) -> Router {
-    router_configured(store, intake, TargetPolicy::default())
+/// What a deployment plugs into the API besides its store. The default serves the API alone.
+#[derive(Default)]
+pub struct AppOptions {
+    /// Limits on public lead-form submissions.
+    pub intake: IntakeLimits,
+    /// Which URLs webhooks may be given (private addresses or not).
+    pub webhook_targets: TargetPolicy,
+    /// The web UI, served beside the API behind the same transport guards, metrics and request log.
+    pub pages: Router,
 }
 
-/// [`router_with`], accepting webhook URLs by `webhook_targets` (private addresses or not).
-pub fn router_configured(store: Arc<dyn Store>, intake: IntakeLimits, webhook_targets: TargetPolicy) -> Router {
+/// [`router`] with what `options` plugs in.
+pub fn router_with(store: Arc<dyn Store>, options: AppOptions) -> Router {
+    let AppOptions { intake, webhook_targets, pages } = options;
     let state = AppState { store, intake: Arc::new(IntakeGuard::new(intake)), metrics: Arc::new(Metrics::new()), webhook_targets };
     let staff = routes::api().layer(middleware::from_fn_with_state(state.clone(), idempotency::for_staff));
     let public = routes::public(state.clone()).layer(body_limit(PUBLIC_BODY_LIMIT_BYTES));
@@ -75,6 +81,8 @@ pub fn router_configured(store: Arc<dyn Store>, intake: IntakeLimits, webhook_ta
         .merge(routes::system::health())
         .merge(routes::system::reference_page())
         .route("/metrics", get(observe::render))
+        .with_state(state.clone())
+        .merge(pages)
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(body_limit(BODY_LIMIT_BYTES))
@@ -82,5 +90,4 @@ pub fn router_configured(store: Arc<dyn Store>, intake: IntakeLimits, webhook_ta
         .layer(middleware::from_fn_with_state(state.clone(), observe::record))
         .layer(observe::trace_layer())
         .layer(observe::request_ids())
-        .with_state(state)
 }

@@ -119,7 +119,9 @@ fn targets(method: &Method, route: &str) -> Option<&'static [Target]> {
     Some(match (method.as_str(), route) {
         ("POST", "/staff") => &[AMember, GrantingOwner],
         ("PATCH", "/staff/{id}") => &[Themselves, AMember, AnOwner, GrantingOwner],
-        ("GET" | "POST", "/staff/{id}/tokens") | ("DELETE", "/tokens/{id}") => &[Themselves, AMember, AnOwner],
+        ("GET" | "POST", "/staff/{id}/tokens") | ("DELETE", "/tokens/{id}") | ("POST", "/staff/{id}/invite") => {
+            &[Themselves, AMember, AnOwner]
+        }
         _ if is_known(method, route) => &[Nobody],
         _ => return None,
     })
@@ -157,6 +159,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("GET", "/staff/{id}/tokens"),
     ("POST", "/staff/{id}/tokens"),
     ("DELETE", "/tokens/{id}"),
+    ("POST", "/staff/{id}/invite"),
     ("GET", "/me"),
     ("GET", "/lead-forms"),
     ("POST", "/lead-forms"),
@@ -286,6 +289,7 @@ async fn exercise(app: &TestApp, caller: Option<&Caller>, method: &Method, route
         }
         ("GET", "/staff/{id}/tokens") => (format!("/staff/{}/tokens", staff_for(app, caller, target).await), None),
         ("POST", "/staff/{id}/tokens") => (format!("/staff/{}/tokens", staff_for(app, caller, target).await), Some(json!({}))),
+        ("POST", "/staff/{id}/invite") => (format!("/staff/{}/invite", staff_for(app, caller, target).await), None),
         ("DELETE", "/tokens/{id}") => {
             // A fresh token of the target, never the one the caller is using.
             let holder = staff_for(app, caller, target).await;

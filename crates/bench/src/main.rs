@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod board;
 mod chart;
 mod data;
 mod quick;
@@ -113,6 +114,18 @@ enum Command {
         /// A linear y axis instead of a logarithmic one.
         #[arg(long)]
         linear_y: bool,
+    },
+    /// Time the web UI's board for the seeded organization's owner (in-process, one request at a time).
+    Board {
+        /// The seeded database (the board signs the owner in: it sets their password).
+        #[arg(long)]
+        database: String,
+        /// The measured organization's owner token, as seeded.
+        #[arg(long, default_value = "opp_bench_token")]
+        token: String,
+        /// Requests per board view.
+        #[arg(long, default_value_t = 20)]
+        repeat: usize,
     },
     /// A few seconds' self-contained check for CI: fails only on a gross regression or an error.
     Quick {
@@ -263,6 +276,10 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
             }
             std::fs::write(&output, svg).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
             eprintln!("wrote {}", output.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Board { database, token, repeat } => {
+            board::board(&database, &token, repeat.max(1)).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Quick { small, large, seconds, warmup, connections, max_ratio, max_ratio_list, floor_ms, json } => {

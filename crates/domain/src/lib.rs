@@ -16,6 +16,7 @@ pub mod opportunity;
 pub mod patch;
 pub mod query;
 pub mod search;
+pub mod session;
 pub mod stats;
 pub mod text;
 pub mod timestamp;

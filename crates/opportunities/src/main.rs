@@ -7,10 +7,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use clap::{Args, Parser, Subcommand};
+use domain::session::{LinkPurpose, PublicUrl};
 use domain::webhook::{RetryPolicy, TargetPolicy};
 use serde_json::json;
 use store::service::{self, NewOrganization};
+use store::sign_in;
 use store::{OpenOptions, Store};
 
 #[derive(Parser)]
@@ -65,6 +68,14 @@ struct ServeArgs {
     /// The first owner's token on an empty database, instead of a random one.
     #[arg(long, env = "OPPORTUNITIES_BOOTSTRAP_TOKEN", hide_env_values = true)]
     bootstrap_token: Option<String>,
+    /// Where staff reach the server, such as https://crm.example.com behind a proxy: links to
+    /// choose a password are built on it. Defaults to http:// and the listening address.
+    #[arg(long, env = "OPPORTUNITIES_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Mark session cookies Secure even when the public URL is http (TLS ends at a proxy that
+    /// is reached by another name). They are Secure whenever the public URL is https.
+    #[arg(long, env = "OPPORTUNITIES_SECURE_COOKIES")]
+    secure_cookies: bool,
     #[command(flatten)]
     transport: TransportArgs,
     #[command(flatten)]
@@ -210,20 +221,37 @@ async fn run(command: Command) -> Result<(), String> {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let store = open(&args.database).await?;
-    if let Some(created) = service::bootstrap(store.as_ref(), args.bootstrap_token).await.map_err(|error| error.describe())? {
-        print(json!(created));
-    }
     let listener =
         tokio::net::TcpListener::bind(&args.listen).await.map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
     let address = listener.local_addr().map_err(|error| error.to_string())?;
+    let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
+    let public_url = PublicUrl::parse(&public_url).ok_or_else(|| format!("--public-url {public_url} is not an http(s) URL"))?;
+    bootstrap(store.as_ref(), args.bootstrap_token, &public_url).await?;
     print(json!({ "listening": address.to_string() }));
     tokio::spawn(purge_idempotency_keys_hourly(store.clone()));
     if args.webhooks.deliver_webhooks {
         tokio::spawn(webhooks::run(store.clone(), args.webhooks.config()));
     }
     tracing::info!(%address, "serving");
-    let router = api::router_configured(store, api::IntakeLimits::default(), args.webhooks.targets());
+    let pages = web::router(
+        store.clone(),
+        web::WebConfig { secure_cookies: args.secure_cookies || public_url.is_https(), public_url: public_url.clone() },
+    );
+    let options = api::AppOptions { webhook_targets: args.webhooks.targets(), pages, ..Default::default() };
+    let router = api::router_with(store, options).layer(Extension(public_url));
     api::serve(listener, router, args.transport.limits(), shutdown_signal()).await;
+    Ok(())
+}
+
+/// On an empty database, creates the first owner and prints their API token and the link where
+/// they choose a password for the web UI.
+async fn bootstrap(store: &dyn Store, token: Option<String>, public_url: &PublicUrl) -> Result<(), String> {
+    let Some(created) = service::bootstrap(store, token).await.map_err(|error| error.describe())? else { return Ok(()) };
+    print(json!(created));
+    let link = sign_in::create_password_link(store, created.org_id, created.staff_id, LinkPurpose::Setup)
+        .await
+        .map_err(|error| error.describe())?;
+    print(json!({ "setup_url": public_url.password_link(&link.secret) }));
     Ok(())
 }
 

@@ -28,7 +28,10 @@ async fn serve_bootstraps_once_and_org_create_works_beside_it() {
     let mut server = Server::start(&database, Some("opp_first_owner_secret")).await;
     let bootstrap = server.next_line().await;
     assert_eq!(bootstrap["token"], "opp_first_owner_secret");
+    let setup = server.next_line().await;
     let base = server.base_url().await;
+    let setup_url = setup["setup_url"].as_str().expect("the first serve prints a set-up link beside the token");
+    assert!(setup_url.starts_with(&format!("{base}/setup/")), "{setup_url}");
     let (status, owner) = me(&base, "opp_first_owner_secret").await;
     assert_eq!(status, 200);
     assert_eq!((owner["data"]["email"].as_str(), owner["data"]["role"].as_str()), (Some("admin@localhost"), Some("owner")));

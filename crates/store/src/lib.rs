@@ -6,8 +6,10 @@
 #![deny(unsafe_code)]
 
 mod group_commit;
+pub mod passwords;
 mod postgres;
 pub mod service;
+pub mod sign_in;
 mod sql;
 mod sqlite;
 #[allow(unsafe_code)]
@@ -28,6 +30,7 @@ use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry};
 use domain::query::{ClientFilter, OpportunityFilter, Page, StatsFilter};
 use domain::search::Total;
+use domain::session::{PasswordLink, WebSession};
 use domain::stats::PipelineTotals;
 use domain::webhook::{Attempt, Delivery, Event, Webhook};
 use domain::{Error, FieldErrors, Result, Timestamp};
@@ -104,6 +107,15 @@ pub trait Store: Send + Sync {
     /// The form a public submission names, in whichever organization it is.
     async fn lead_form_by_key(&self, form_key: &str) -> Result<Option<LeadForm>>;
 
+    /// The browser session whose secret has this hash, with its staff member, if that member is
+    /// active: one indexed read, made by every page's request.
+    async fn web_session(&self, session_hash: &[u8]) -> Result<Option<WebSession>>;
+    /// Records that the session was used now (for its idle expiry).
+    async fn touch_web_session(&self, session_hash: &[u8], now: Timestamp) -> Result<()>;
+    /// The active staff members with this e-mail who have a password, in any organization
+    /// (at most a few: one per organization the person works for).
+    async fn password_holders(&self, email: &str) -> Result<Vec<PasswordHolder>>;
+
     /// Records that a request with this key and body hash is being processed, unless the key
     /// was used before in the same scope (see [`Claim`]). A claim left unfinished for a minute
     /// (its server died) may be taken over.
@@ -162,6 +174,15 @@ pub enum AfterAttempt {
 pub struct KeyScope {
     pub org_id: Uuid,
     pub caller_id: Uuid,
+}
+
+/// A staff member's stored password, found by e-mail for signing in.
+#[derive(Debug, Clone)]
+pub struct PasswordHolder {
+    pub org_id: Uuid,
+    pub staff_id: Uuid,
+    /// The argon2id PHC string.
+    pub password_hash: String,
 }
 
 /// What a request's `Idempotency-Key` found.
@@ -233,6 +254,16 @@ pub trait Tx: Send {
     async fn insert_event(&mut self, org_id: Uuid, event: &Event, webhook_ids: &[Uuid]) -> Result<()>;
     /// Makes the delivery due again now, with a new day of retries; false if there is none.
     async fn redeliver(&mut self, org_id: Uuid, webhook_id: Uuid, delivery_id: Uuid, now: Timestamp) -> Result<bool>;
+    async fn insert_password_link(&mut self, link_hash: &[u8], link: &PasswordLink) -> Result<()>;
+    /// The link with this hash, locked until the transaction ends.
+    async fn password_link(&mut self, link_hash: &[u8]) -> Result<Option<PasswordLink>>;
+    async fn use_password_link(&mut self, link_hash: &[u8], now: Timestamp) -> Result<()>;
+    async fn has_password(&mut self, org_id: Uuid, staff_id: Uuid) -> Result<bool>;
+    async fn save_password(&mut self, org_id: Uuid, staff_id: Uuid, password_hash: &str, now: Timestamp) -> Result<()>;
+    async fn insert_web_session(&mut self, session_hash: &[u8], session: &WebSession) -> Result<()>;
+    async fn delete_web_session(&mut self, session_hash: &[u8]) -> Result<()>;
+    /// Ends every session of the staff member.
+    async fn delete_web_sessions_of(&mut self, org_id: Uuid, staff_id: Uuid) -> Result<()>;
 }
 
 /// Turns a database error into the service's error. A transaction that lost a race with

@@ -384,7 +384,7 @@ pub async fn create_staff(store: &dyn Store, actor: &Actor, input: Input<CreateS
     Ok(staff)
 }
 
-/// Deactivating a member revokes their tokens in the same transaction, so that reactivating
+/// Deactivating a member revokes their tokens and ends their browser sessions in the same transaction, so that reactivating
 /// them later does not bring back tokens that may have leaked while they were gone.
 pub async fn update_staff(store: &dyn Store, actor: &Actor, id: Uuid, input: Input<UpdateStaff>) -> Result<Staff> {
     retrying(|| async {
@@ -402,6 +402,7 @@ pub async fn update_staff(store: &dyn Store, actor: &Actor, id: Uuid, input: Inp
             tx.save_staff(&staff).await?;
             if current.is_active && !staff.is_active {
                 tx.revoke_tokens_of(actor.org_id, id, staff.updated_at).await?;
+                tx.delete_web_sessions_of(actor.org_id, id).await?;
             }
             tx.commit().await?;
         }
@@ -688,7 +689,7 @@ const FIRST_PAUSE: Duration = Duration::from_millis(4);
 /// fails rolls back entirely (its transaction is dropped), so running it again is safe. Each
 /// attempt is a new future borrowing the use case's inputs, which is why the use cases check a
 /// clone of their input inside it: checking consumes what it checks.
-async fn retrying<T, F: Future<Output = Result<T>>>(mut attempt: impl FnMut() -> F) -> Result<T> {
+pub(crate) async fn retrying<T, F: Future<Output = Result<T>>>(mut attempt: impl FnMut() -> F) -> Result<T> {
     let mut pause = FIRST_PAUSE;
     for retry in 1..ATTEMPTS {
         match attempt().await {

@@ -2,8 +2,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use domain::Error;
+use domain::Timestamp;
 use domain::auth::{CreateStaff, CreateToken, IssuedToken, Staff, TokenInfo, UpdateStaff};
-use store::service;
+use domain::session::PublicUrl;
+use serde::Serialize;
+use store::{service, sign_in};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -20,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_tokens, issue_token))
         .routes(routes!(revoke_token))
         .routes(routes!(me))
+        .routes(routes!(invite))
 }
 
 /// Everyone in the organization, active or not.
@@ -85,6 +90,29 @@ async fn list_tokens(State(state): State<AppState>, Auth(actor): Auth, Id(id): I
 async fn revoke_token(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Json<Envelope<Deleted>>> {
     service::revoke_token(state.store.as_ref(), &actor, id).await?;
     Ok(ok(Deleted { id }))
+}
+
+/// A link for the staff member to choose a password and sign in to the web UI: an invitation,
+/// or a password reset if they have one (owners and admins; only an owner for an owner). It
+/// works once; an invitation for 7 days, a reset for an hour. The secret is in this response only.
+#[utoipa::path(post, path = "/staff/{id}/invite", tag = "staff", params(("id" = uuid::Uuid, Path)),
+    responses((status = 201, body = Envelope<Invitation>)))]
+async fn invite(
+    State(state): State<AppState>,
+    Extension(public_url): Extension<PublicUrl>,
+    Auth(actor): Auth,
+    Id(id): Id,
+) -> ApiResult<(StatusCode, Json<Envelope<Invitation>>)> {
+    let link = sign_in::invite(state.store.as_ref(), &actor, id).await?;
+    Ok(created(Invitation { url: public_url.password_link(&link.secret), expires_at: link.expires_at }))
+}
+
+/// A link to choose a password.
+#[derive(Debug, Serialize, ToSchema)]
+struct Invitation {
+    /// The page to open; it works once.
+    url: String,
+    expires_at: Timestamp,
 }
 
 /// The caller's own staff record.

@@ -309,7 +309,9 @@ const LOOPBACK_WEBHOOKS: TargetPolicy = TargetPolicy { allow_private: true };
 async fn serve_within(store: Arc<dyn Store>, intake: IntakeLimits, transport: ServeLimits, webhooks: TargetPolicy) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
-    let router = opportunities_api::router_configured(store, intake, webhooks);
+    let public_url = domain::session::PublicUrl::parse(&base).expect("a loopback URL");
+    let options = opportunities_api::AppOptions { intake, webhook_targets: webhooks, ..Default::default() };
+    let router = opportunities_api::router_with(store, options).layer(axum::Extension(public_url));
     tokio::spawn(opportunities_api::serve(listener, router, transport, std::future::pending()));
     base
 }

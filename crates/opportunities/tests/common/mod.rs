@@ -41,9 +41,13 @@ impl Server {
         serde_json::from_str(&line).expect("stdout is JSON")
     }
 
+    /// The address from the listening line, after the bootstrap's set-up link if there is one.
     pub async fn base_url(&mut self) -> String {
-        let listening = self.next_line().await;
-        format!("http://{}", listening["listening"].as_str().expect("a listening line"))
+        let mut line = self.next_line().await;
+        if line.get("setup_url").is_some() {
+            line = self.next_line().await;
+        }
+        format!("http://{}", line["listening"].as_str().expect("a listening line"))
     }
 
     /// SIGTERM, then waits for a clean exit.

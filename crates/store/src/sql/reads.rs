@@ -9,6 +9,7 @@ use domain::lead_form::LeadForm;
 use domain::opportunity::{OpportunityView, StageEntry};
 use domain::query::{ClientFilter, OpportunityFilter, Page, StatsFilter};
 use domain::search::Total;
+use domain::session::WebSession;
 use domain::stats::PipelineTotals;
 use domain::webhook::{Attempt, Delivery, Webhook};
 use domain::{Result, Timestamp};
@@ -20,7 +21,10 @@ use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, STAFF, S
 use super::webhooks;
 use super::writes::SqlTx;
 use super::{Backend, Dialect, RowReader, Run, Statement};
-use crate::{AfterAttempt, Claim, DueDelivery, KeyScope, Store, Tx};
+use crate::{AfterAttempt, Claim, DueDelivery, KeyScope, PasswordHolder, Store, Tx};
+
+/// Organizations one e-mail may sign in to: each costs a password check per attempt.
+const PASSWORD_HOLDERS_MAX: i64 = 5;
 
 pub(crate) struct SqlStore<B: Backend> {
     pub(super) backend: B,
@@ -206,6 +210,34 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn lead_form_by_key(&self, form_key: &str) -> Result<Option<LeadForm>> {
         let statement = LEAD_FORMS.select("WHERE form_key = $1").bind(form_key);
         optional(&mut self.backend.reader(), statement, LEAD_FORMS.read).await
+    }
+
+    async fn web_session(&self, session_hash: &[u8]) -> Result<Option<WebSession>> {
+        let statement = Statement::new(
+            "SELECT w.org_id, w.staff_id, w.csrf_token, w.created_at, w.last_seen_at, s.name, s.email, s.role
+             FROM web_sessions w JOIN staff s ON s.org_id = w.org_id AND s.id = w.staff_id
+             WHERE w.session_hash = $1 AND s.is_active = TRUE",
+        )
+        .bind(session_hash);
+        optional(&mut self.backend.reader(), statement, rows::web_session).await
+    }
+
+    async fn touch_web_session(&self, session_hash: &[u8], now: Timestamp) -> Result<()> {
+        let mut tx = self.backend.begin().await?;
+        tx.execute(Statement::new("UPDATE web_sessions SET last_seen_at = $2 WHERE session_hash = $1").bind(session_hash).bind(now))
+            .await?;
+        B::commit(tx).await
+    }
+
+    async fn password_holders(&self, email: &str) -> Result<Vec<PasswordHolder>> {
+        let statement = Statement::new(
+            "SELECT s.org_id, s.id AS staff_id, p.password_hash
+             FROM staff s JOIN staff_passwords p ON p.org_id = s.org_id AND p.staff_id = s.id
+             WHERE s.email = $1 AND s.is_active = TRUE ORDER BY s.org_id LIMIT $2",
+        )
+        .bind(email)
+        .bind(PASSWORD_HOLDERS_MAX);
+        all(&mut self.backend.reader(), statement, rows::password_holder).await
     }
 
     async fn claim_idempotency_key(&self, scope: KeyScope, key: &str, request_hash: &[u8], now: Timestamp) -> Result<Claim> {

@@ -5,11 +5,13 @@ use domain::auth::{Actor, Role, TokenInfo};
 use domain::category::CategoryRef;
 use domain::client::ClientRef;
 use domain::opportunity::{OpportunityView, StaffRef, Status};
+use domain::session::{LinkPurpose, PasswordLink, WebSession};
 use domain::stats::StatusSourceTotals;
 use domain::{Error, Result};
 
 use super::RowReader;
 use super::tables::OPPORTUNITIES;
+use crate::PasswordHolder;
 
 /// What lists and the single view embed besides the opportunity's own columns.
 const VIEW_COLUMNS: &str = "c.name AS client_name, c.email AS client_email, c.phone AS client_phone,
@@ -43,6 +45,34 @@ pub(crate) fn corrupt(column: &str) -> Error {
 
 pub(super) fn parsed<T>(row: &dyn RowReader, column: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
     parse(&row.text(column)?).ok_or_else(|| corrupt(column))
+}
+
+pub(super) fn web_session(row: &dyn RowReader) -> Result<WebSession> {
+    Ok(WebSession {
+        org_id: row.uuid("org_id")?,
+        staff_id: row.uuid("staff_id")?,
+        name: row.text("name")?,
+        email: row.text("email")?,
+        role: parsed(row, "role", Role::parse)?,
+        csrf_token: row.text("csrf_token")?,
+        created_at: row.timestamp("created_at")?,
+        last_seen_at: row.timestamp("last_seen_at")?,
+    })
+}
+
+pub(super) fn password_holder(row: &dyn RowReader) -> Result<PasswordHolder> {
+    Ok(PasswordHolder { org_id: row.uuid("org_id")?, staff_id: row.uuid("staff_id")?, password_hash: row.text("password_hash")? })
+}
+
+pub(super) fn password_link(row: &dyn RowReader) -> Result<PasswordLink> {
+    Ok(PasswordLink {
+        org_id: row.uuid("org_id")?,
+        staff_id: row.uuid("staff_id")?,
+        purpose: parsed(row, "purpose", LinkPurpose::parse)?,
+        created_at: row.timestamp("created_at")?,
+        expires_at: row.timestamp("expires_at")?,
+        used_at: row.opt_timestamp("used_at")?,
+    })
 }
 
 pub(super) fn actor(row: &dyn RowReader) -> Result<Actor> {

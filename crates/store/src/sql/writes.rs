@@ -7,6 +7,7 @@ use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry};
+use domain::session::{PasswordLink, WebSession};
 use domain::webhook::{Event, Webhook};
 use domain::{FieldErrors, Result, Timestamp};
 use uuid::Uuid;
@@ -224,5 +225,70 @@ impl<B: Backend> Tx for SqlTx<B> {
 
     async fn redeliver(&mut self, org_id: Uuid, webhook_id: Uuid, delivery_id: Uuid, now: Timestamp) -> Result<bool> {
         webhooks::redeliver(&mut self.tx, org_id, webhook_id, delivery_id, now).await
+    }
+
+    async fn insert_password_link(&mut self, link_hash: &[u8], link: &PasswordLink) -> Result<()> {
+        let statement = Statement::new(
+            "INSERT INTO password_links (link_hash, org_id, staff_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        );
+        self.run(
+            statement
+                .bind(link_hash)
+                .bind(link.org_id)
+                .bind(link.staff_id)
+                .bind(link.purpose.as_str())
+                .bind(link.created_at)
+                .bind(link.expires_at),
+        )
+        .await
+    }
+
+    async fn password_link(&mut self, link_hash: &[u8]) -> Result<Option<PasswordLink>> {
+        let statement = Statement::new(format!(
+            "SELECT org_id, staff_id, purpose, created_at, expires_at, used_at FROM password_links WHERE link_hash = $1{}",
+            self.locked()
+        ));
+        optional(&mut self.tx, statement.bind(link_hash), rows::password_link).await
+    }
+
+    async fn use_password_link(&mut self, link_hash: &[u8], now: Timestamp) -> Result<()> {
+        self.run(Statement::new("UPDATE password_links SET used_at = $2 WHERE link_hash = $1").bind(link_hash).bind(now)).await
+    }
+
+    async fn has_password(&mut self, org_id: Uuid, staff_id: Uuid) -> Result<bool> {
+        let statement = Statement::new("SELECT EXISTS (SELECT 1 FROM staff_passwords WHERE org_id = $1 AND staff_id = $2) AS found");
+        self.tx.fetch_one(statement.bind(org_id).bind(staff_id)).await?.boolean("found")
+    }
+
+    async fn save_password(&mut self, org_id: Uuid, staff_id: Uuid, password_hash: &str, now: Timestamp) -> Result<()> {
+        let statement = Statement::new(
+            "INSERT INTO staff_passwords (org_id, staff_id, password_hash, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (org_id, staff_id) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at",
+        );
+        self.run(statement.bind(org_id).bind(staff_id).bind(password_hash).bind(now)).await
+    }
+
+    async fn insert_web_session(&mut self, session_hash: &[u8], session: &WebSession) -> Result<()> {
+        let statement = Statement::new(
+            "INSERT INTO web_sessions (session_hash, org_id, staff_id, csrf_token, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        );
+        self.run(
+            statement
+                .bind(session_hash)
+                .bind(session.org_id)
+                .bind(session.staff_id)
+                .bind(&session.csrf_token)
+                .bind(session.created_at)
+                .bind(session.last_seen_at),
+        )
+        .await
+    }
+
+    async fn delete_web_session(&mut self, session_hash: &[u8]) -> Result<()> {
+        self.run(Statement::new("DELETE FROM web_sessions WHERE session_hash = $1").bind(session_hash)).await
+    }
+
+    async fn delete_web_sessions_of(&mut self, org_id: Uuid, staff_id: Uuid) -> Result<()> {
+        self.run(Statement::new("DELETE FROM web_sessions WHERE org_id = $1 AND staff_id = $2").bind(org_id).bind(staff_id)).await
     }
 }

@@ -1,0 +1,92 @@
+// What every browser test needs: a real `opportunities serve` on a fresh database, Debian's
+// Chromium driven by playwright-core, and an accessibility check with axe-core.
+//
+// Environment (scripts/browser-test.sh sets it):
+//   OPPORTUNITIES_BIN                  the server binary
+//   OPPORTUNITIES_BROWSER_POSTGRES_URL run on PostgreSQL (a fresh schema per server); SQLite if unset
+//   CHROMIUM                           the browser (/usr/bin/chromium)
+//   OPPORTUNITIES_SCREENSHOTS          a folder to save the screenshots tests take (docs/ in CI)
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+export const backend = process.env.OPPORTUNITIES_BROWSER_POSTGRES_URL ? 'postgres' : 'sqlite';
+
+/** A database URL nobody else uses: a temporary SQLite file, or a new PostgreSQL schema. */
+function freshDatabase(dir) {
+  const postgres = process.env.OPPORTUNITIES_BROWSER_POSTGRES_URL;
+  if (!postgres) return `sqlite://${join(dir, 'opportunities.db')}`;
+  const schema = `browser_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+  execFileSync('psql', ['-q', postgres, '-c', `CREATE SCHEMA ${schema}`]);
+  return `${postgres}${postgres.includes('?') ? '&' : '?'}options[search_path]=${schema}`;
+}
+
+/**
+ * Starts the server on a loopback port and waits until it listens. Resolves to
+ * `{ url, printed, stop, database, bin }`: `printed` holds every JSON line the server printed on its standard
+ * output (the bootstrap owner's token, the setup link, the address).
+ */
+export async function startServer(extraArgs = []) {
+  const dir = mkdtempSync(join(tmpdir(), 'opportunities-browser-'));
+  const bin = process.env.OPPORTUNITIES_BIN ?? 'target/debug/opportunities';
+  const database = freshDatabase(dir);
+  const args = ['serve', '--listen', '127.0.0.1:0', '--database', database, ...extraArgs];
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+  let log = '';
+  child.stderr.on('data', (chunk) => { log += chunk; });
+  const printed = [];
+  const listening = new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      try {
+        const value = JSON.parse(line);
+        printed.push(value);
+        if (value.listening) resolve(`http://${value.listening}`);
+      } catch { /* not one of the JSON lines the server prints */ }
+    });
+    child.on('exit', (code) => reject(new Error(`server exited with ${code} before listening:\n${log}`)));
+  });
+  const url = await listening;
+  const stop = async () => {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { url, printed, stop, log: () => log, database, bin };
+}
+
+/** Headless Chromium as the machine allows it: no sandbox, no calls home. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/**
+ * Runs axe-core on the page and fails on any serious or critical violation, naming each rule
+ * and the elements it found.
+ */
+export async function assertAccessible(page, label) {
+  await page.addScriptTag({ content: AXE_SOURCE });
+  const results = await page.evaluate(async () => window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  if (bad.length > 0) {
+    const found = bad.map((v) => `${v.id} (${v.impact}): ${v.help}\n  ${v.nodes.map((n) => n.target.join(' ')).join('\n  ')}`);
+    throw new Error(`accessibility violations on ${label}:\n${found.join('\n')}`);
+  }
+}
+
+/** Saves a screenshot under OPPORTUNITIES_SCREENSHOTS (when set) as NAME.png. */
+export async function screenshot(page, name) {
+  const folder = process.env.OPPORTUNITIES_SCREENSHOTS;
+  if (folder) await page.screenshot({ path: join(folder, `${name}.png`), fullPage: false });
+}

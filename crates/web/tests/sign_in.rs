@@ -1,0 +1,226 @@
+//! Signing in, over real HTTP against the binary's router on both backends: what a browser
+//! test cannot see or would take minutes to reach (rate limits, cookie flags, expiry).
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::Extension;
+use domain::Timestamp;
+use domain::session::{LinkPurpose, PasswordLink, PublicUrl, WebSession};
+use opportunities_web::{self as web, SignInLimits, WebConfig};
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+use store::service::{self, NewOrganization};
+use store::{Store, sign_in, tokens};
+use uuid::Uuid;
+
+const PASSWORD: &str = "a long enough password";
+
+struct App {
+    base: String,
+    store: Arc<dyn Store>,
+    org_id: Uuid,
+    owner_id: Uuid,
+    token: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// Three attempts a minute per e-mail and five per address: small, so tests reach them.
+fn tight_limits() -> SignInLimits {
+    SignInLimits::new(NonZeroU32::new(3).expect("non-zero"), NonZeroU32::new(5).expect("non-zero"))
+}
+
+impl App {
+    async fn start(url: &str, dir: tempfile::TempDir, public_url: Option<&str>) -> App {
+        let store = store::open(url, &store::OpenOptions { pool_size: 4, ..Default::default() }).await.expect("open the database");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let public_url = PublicUrl::parse(public_url.unwrap_or(&base)).expect("a URL");
+        let config = WebConfig { secure_cookies: public_url.is_https(), public_url: public_url.clone() };
+        let pages = web::router_with_limits(store.clone(), config, tight_limits());
+        let router = api::router_with(store.clone(), api::AppOptions { pages, ..Default::default() }).layer(Extension(public_url));
+        tokio::spawn(api::serve(listener, router, api::ServeLimits::default(), std::future::pending()));
+        let new = NewOrganization {
+            name: "Clinic".into(),
+            owner_name: "Olivia Owner".into(),
+            owner_email: "owner@example.com".into(),
+            token: None,
+        };
+        let created = service::create_organization(store.as_ref(), new).await.expect("an organization");
+        let http = reqwest::Client::builder().redirect(Policy::none()).build().expect("a client");
+        App { base, store, org_id: created.org_id, owner_id: created.staff_id, token: created.token, http, _dir: dir }
+    }
+
+    async fn link(&self, expires_at: Option<Timestamp>) -> String {
+        match expires_at {
+            None => {
+                sign_in::create_password_link(self.store.as_ref(), self.org_id, self.owner_id, LinkPurpose::Setup)
+                    .await
+                    .expect("a link")
+                    .secret
+            }
+            Some(expires_at) => {
+                let secret = tokens::generate();
+                let link =
+                    PasswordLink { expires_at, ..PasswordLink::new(self.org_id, self.owner_id, LinkPurpose::Setup, Timestamp::now()) };
+                let mut tx = self.store.begin().await.expect("a transaction");
+                tx.insert_password_link(&tokens::hash(&secret), &link).await.expect("insert");
+                tx.commit().await.expect("commit");
+                secret
+            }
+        }
+    }
+
+    async fn choose_password(&self, secret: &str) -> reqwest::Response {
+        form(self.http.post(format!("{}/setup/{secret}", self.base)), &[("password", PASSWORD)]).send().await.expect("a response")
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) -> StatusCode {
+        let fields = [("email", email), ("password", password)];
+        form(self.http.post(format!("{}/sign-in", self.base)), &fields).send().await.expect("a response").status()
+    }
+
+    async fn board_with(&self, cookie: &str) -> reqwest::Response {
+        self.http.get(format!("{}/board", self.base)).header("cookie", cookie).send().await.expect("a response")
+    }
+}
+
+/// A request with a form body, as a browser posts one.
+fn form(request: reqwest::RequestBuilder, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
+    let body = serde_urlencoded::to_string(fields).expect("a form");
+    request.header("content-type", "application/x-www-form-urlencoded").body(body)
+}
+
+/// `opp_session=…` from a response's Set-Cookie, and the whole header.
+fn session_cookie(response: &reqwest::Response) -> (String, String) {
+    let header = response.headers().get("set-cookie").expect("a cookie").to_str().expect("text").to_owned();
+    (header.split(';').next().expect("name=value").to_owned(), header)
+}
+
+async fn a_link_works_once_and_not_after_it_expires(app: App) {
+    let secret = app.link(None).await;
+    let first = app.choose_password(&secret).await;
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.choose_password(&secret).await.status(), StatusCode::GONE, "used once already");
+
+    let expired = app.link(Some(Timestamp::from_unix_micros(Timestamp::now().unix_micros() - 1).expect("in range"))).await;
+    assert_eq!(app.choose_password(&expired).await.status(), StatusCode::GONE);
+    assert_eq!(app.choose_password("opp_made_up").await.status(), StatusCode::GONE);
+}
+
+async fn the_session_cookie_is_http_only_lax_and_never_opens_the_api(app: App) {
+    let response = app.choose_password(&app.link(None).await).await;
+    let (cookie, header) = session_cookie(&response);
+    assert!(header.contains("HttpOnly") && header.contains("SameSite=Lax") && header.contains("Path=/"), "{header}");
+    assert!(!header.contains("Secure"), "not over plain http: {header}");
+    assert_eq!(app.board_with(&cookie).await.status(), StatusCode::OK);
+    let api = app.http.get(format!("{}/api/v1/opportunities", app.base)).header("cookie", &cookie).send().await.expect("a response");
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED, "a browser session never authorizes the API");
+}
+
+async fn sign_in_is_rate_limited_per_account_and_per_address(app: App) {
+    app.choose_password(&app.link(None).await).await;
+    for _ in 0..3 {
+        assert_eq!(app.sign_in("owner@example.com", "wrong password here").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(app.sign_in("owner@example.com", PASSWORD).await, StatusCode::TOO_MANY_REQUESTS, "the account's allowance is used up");
+    assert_eq!(app.sign_in("other@example.com", "wrong password here").await, StatusCode::UNAUTHORIZED, "another account is not");
+    assert_eq!(app.sign_in("third@example.com", "wrong password here").await, StatusCode::TOO_MANY_REQUESTS, "the address's is");
+}
+
+async fn an_idle_or_deactivated_session_ends(app: App) {
+    let idle = tokens::generate();
+    let long_ago = Timestamp::from_unix_micros(Timestamp::now().unix_micros() - 13 * 3_600_000_000).expect("in range");
+    let session = WebSession {
+        org_id: app.org_id,
+        staff_id: app.owner_id,
+        name: String::new(),
+        email: String::new(),
+        role: domain::auth::Role::Owner,
+        csrf_token: tokens::generate(),
+        created_at: long_ago,
+        last_seen_at: long_ago,
+    };
+    let mut tx = app.store.begin().await.expect("a transaction");
+    tx.insert_web_session(&tokens::hash(&idle), &session).await.expect("insert");
+    tx.commit().await.expect("commit");
+    let response = app.board_with(&format!("opp_session={idle}")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/sign-in", "idle for 13 hours");
+
+    let invited = app
+        .http
+        .post(format!("{}/api/v1/staff", app.base))
+        .bearer_auth(&app.token)
+        .json(&serde_json::json!({ "name": "Mo Member", "email": "mo@example.com", "role": "member" }))
+        .send()
+        .await
+        .expect("a response");
+    let member: serde_json::Value = invited.json().await.expect("json");
+    let member_id = member["data"]["id"].as_str().expect("an id").to_owned();
+    let invite =
+        app.http.post(format!("{}/api/v1/staff/{member_id}/invite", app.base)).bearer_auth(&app.token).send().await.expect("a response");
+    assert_eq!(invite.status(), StatusCode::CREATED);
+    let invite: serde_json::Value = invite.json().await.expect("json");
+    let url = invite["data"]["url"].as_str().expect("a url");
+    assert!(url.starts_with(&format!("{}/setup/", app.base)), "{url}");
+    let secret = url.rsplit('/').next().expect("a secret");
+    let (cookie, _) = session_cookie(&app.choose_password(secret).await);
+    assert_eq!(app.board_with(&cookie).await.status(), StatusCode::OK);
+    let deactivate = app
+        .http
+        .patch(format!("{}/api/v1/staff/{member_id}", app.base))
+        .bearer_auth(&app.token)
+        .json(&serde_json::json!({ "is_active": false }))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(deactivate.status(), StatusCode::OK);
+    assert_eq!(app.board_with(&cookie).await.status(), StatusCode::SEE_OTHER, "deactivation ends the session at once");
+    let again =
+        app.http.post(format!("{}/api/v1/staff/{member_id}/invite", app.base)).bearer_auth(&app.token).send().await.expect("a response");
+    assert_eq!(again.status(), StatusCode::CONFLICT, "no link for a deactivated member");
+}
+
+macro_rules! suite {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let dir = tempfile::tempdir().expect("a directory");
+                    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                    super::$test(super::App::start(&url, dir, None).await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs PostgreSQL: scripts/test.sh runs it when it finds one"]
+                async fn $test() {
+                    let url = store::testing::fresh_postgres_schema("web").await;
+                    super::$test(super::App::start(&url, tempfile::tempdir().expect("a directory"), None).await).await
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    a_link_works_once_and_not_after_it_expires,
+    the_session_cookie_is_http_only_lax_and_never_opens_the_api,
+    sign_in_is_rate_limited_per_account_and_per_address,
+    an_idle_or_deactivated_session_ends,
+);
+
+#[tokio::test]
+async fn behind_https_the_cookie_is_secure() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let app = App::start(&url, dir, Some("https://crm.example.com")).await;
+    let response = app.choose_password(&app.link(None).await).await;
+    let (_, header) = session_cookie(&response);
+    assert!(header.contains("Secure"), "{header}");
+}
