@@ -12,6 +12,7 @@ mod observe;
 mod openapi;
 mod routes;
 mod serve;
+mod visitor;
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ use intake::IntakeGuard;
 pub use intake::IntakeLimits;
 use observe::Metrics;
 pub use serve::{ServeLimits, serve};
+pub use visitor::{Refusal, VisitorPages};
 
 /// Requests larger than this are refused with 413: the longest note (10,000 characters of
 /// four-byte UTF-8) fits with room to spare.
@@ -49,17 +51,20 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     intake: Arc<IntakeGuard>,
     metrics: Arc<Metrics>,
+    /// Pages for browsers posting a website form; without them, every answer is JSON.
+    visitor_pages: Option<Arc<dyn VisitorPages>>,
 }
 
 /// The API: `/api/v1/...`, `/healthz`, `/readyz`, `/metrics`, and envelopes for unknown routes.
 pub fn router(store: Arc<dyn Store>) -> Router {
-    router_with(store, IntakeLimits::default(), Router::new())
+    router_with(store, IntakeLimits::default(), Router::new(), None)
 }
 
 /// [`router`] with the given limits on public lead-form submissions, serving `pages` (the web
-/// UI) beside the API behind the same transport guards, metrics and request log.
-pub fn router_with(store: Arc<dyn Store>, intake: IntakeLimits, pages: Router) -> Router {
-    let state = AppState { store, intake: Arc::new(IntakeGuard::new(intake)), metrics: Arc::new(Metrics::new()) };
+/// UI) beside the API behind the same transport guards, metrics and request log, and answering
+/// browsers that post a website form with `visitor_pages`.
+pub fn router_with(store: Arc<dyn Store>, intake: IntakeLimits, pages: Router, visitor_pages: Option<Arc<dyn VisitorPages>>) -> Router {
+    let state = AppState { store, intake: Arc::new(IntakeGuard::new(intake)), metrics: Arc::new(Metrics::new()), visitor_pages };
     let staff = routes::api().layer(middleware::from_fn_with_state(state.clone(), idempotency::for_staff));
     let public = routes::public(state.clone()).layer(body_limit(PUBLIC_BODY_LIMIT_BYTES));
     let (api, openapi) = OpenApiRouter::new().nest("/api/v1", staff.merge(public)).split_for_parts();

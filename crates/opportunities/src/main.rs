@@ -175,7 +175,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     print(json!({ "listening": address.to_string() }));
     tokio::spawn(purge_idempotency_keys_hourly(store.clone()));
     tracing::info!(%address, "serving");
-    let router = api::router_with(store.clone(), api::IntakeLimits::default(), web::router(store));
+    let router = api::router_with(store.clone(), api::IntakeLimits::default(), web::router(store), Some(web::visitor_pages()));
     api::serve(listener, router, args.transport.limits(), shutdown_signal()).await;
     Ok(())
 }

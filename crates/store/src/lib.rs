@@ -102,6 +102,8 @@ pub trait Store: Send + Sync {
     async fn lead_forms(&self, org_id: Uuid) -> Result<Vec<LeadForm>>;
     /// The form a public submission names, in whichever organization it is.
     async fn lead_form_by_key(&self, form_key: &str) -> Result<Option<LeadForm>>;
+    /// The organization's name, as its website visitors see it (the hosted form's heading).
+    async fn organization_name(&self, org_id: Uuid) -> Result<Option<String>>;
 
     /// Records that a request with this key and body hash is being processed, unless the key
     /// was used before in the same scope (see [`Claim`]). A claim left unfinished for a minute

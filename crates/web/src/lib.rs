@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod assets;
+mod forms;
 mod layout;
 
 use std::sync::Arc;
@@ -21,5 +22,10 @@ pub struct WebState {
 /// The pages and their assets, for the binary to serve beside the API.
 pub fn router(store: Arc<dyn Store>) -> Router {
     let state = WebState { store };
-    Router::new().merge(assets::routes()).with_state(state)
+    Router::new().merge(assets::routes()).merge(forms::routes()).with_state(state)
+}
+
+/// The pages a browser is shown when it posts a website form to the API's public route.
+pub fn visitor_pages() -> Arc<dyn api::VisitorPages> {
+    Arc::new(forms::VisitorPages)
 }
