@@ -56,9 +56,8 @@ impl<S: Send + Sync> FromRequestParts<S> for SiteUrl {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let text = |name| parts.headers.get(name).and_then(|value: &header::HeaderValue| value.to_str().ok());
-        let host = text(header::HOST).filter(|host| {
-            !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-        });
+        let host = text(header::HOST)
+            .filter(|host| !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')));
         let scheme = if text(header::HeaderName::from_static("x-forwarded-proto")) == Some("https") { "https" } else { "http" };
         Ok(SiteUrl(host.map(|host| format!("{scheme}://{host}")).unwrap_or_default()))
     }

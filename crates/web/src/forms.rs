@@ -134,7 +134,9 @@ fn error_for<'a>(errors: &[(&str, &'a str)], field: &str) -> Option<&'a str> {
 /// way back to the page they came from.
 fn refusal_page(refusal: &api::Refusal<'_>) -> Markup {
     let (title, explanation) = match refusal.status {
-        StatusCode::UNPROCESSABLE_ENTITY => ("Please check your message", "Some details need a change before your message can be sent:".to_owned()),
+        StatusCode::UNPROCESSABLE_ENTITY => {
+            ("Please check your message", "Some details need a change before your message can be sent:".to_owned())
+        }
         StatusCode::TOO_MANY_REQUESTS => (
             "Please wait a moment",
             format!("Too many messages were sent just now. Please try again in {} seconds.", refusal.retry_after_secs.unwrap_or(60)),
