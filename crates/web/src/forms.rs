@@ -105,7 +105,7 @@ fn inquiry_form(form_key: &str, submitted: Option<&Submission>, errors: &[(&str,
                 label for="message" { "Message" }
                 textarea #message name="message" aria-invalid=[message_error.map(|_| "true")]
                     aria-describedby=[message_error.map(|_| "message-error")] { (value(|s| &s.message)) }
-                @if let Some(error) = message_error { p.error #message-error { (error) } }
+                @if let Some(error) = message_error { p.error #message-error { (capitalized(error)) } }
             }
             input name="website" style="display:none" tabindex="-1" autocomplete="off";
             div.actions { button.primary type="submit" { "Send" } }
@@ -121,7 +121,7 @@ fn field(name: &str, label: &str, kind: &str, autocomplete: &str, value: &str, e
             label for=(name) { (label) }
             input #(name) name=(name) type=(kind) value=(value) autocomplete=(autocomplete) required[required]
                 aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| error_id.as_str())];
-            @if let Some(error) = error { p.error #(error_id) { (error) } }
+            @if let Some(error) = error { p.error #(error_id) { (capitalized(error)) } }
         }
     }
 }
@@ -151,7 +151,14 @@ fn refusal_page(refusal: &api::Refusal<'_>) -> Markup {
             div.error-summary role="alert" {
                 p { (explanation) }
                 @if !refusal.fields.is_empty() {
-                    ul { @for (field, message) in &refusal.fields { li { (field_label(field)) ": " (message) } } }
+                    ul {
+                        @for (field, message) in &refusal.fields {
+                            @match field_label(field) {
+                                Some(label) if can_fix_here => li { a href={ "#" (field) } { (label) } ": " (message) },
+                                label => li { (label.unwrap_or(field)) ": " (message) },
+                            }
+                        }
+                    }
                 }
             }
             @if can_fix_here { (inquiry_form(refusal.form_key, refusal.submitted, &refusal.fields)) }
@@ -164,13 +171,14 @@ fn refusal_page(refusal: &api::Refusal<'_>) -> Markup {
     document(title, html! {}, main, &[])
 }
 
-fn field_label(field: &str) -> &str {
+/// The label of a field the form shows; other names (unknown fields a site's form sent) have none.
+fn field_label(field: &str) -> Option<&'static str> {
     match field {
-        "name" => "Name",
-        "email" => "E-mail",
-        "phone" => "Phone",
-        "message" => "Message",
-        other => other,
+        "name" => Some("Name"),
+        "email" => Some("E-mail"),
+        "phone" => Some("Phone"),
+        "message" => Some("Message"),
+        _ => None,
     }
 }
 
