@@ -137,7 +137,7 @@ test('the honeypot still swallows bots', async () => {
 });
 
 test('the hosted form page works without JavaScript, at 375 px, in a frame on the clinic site', async () => {
-  const { server, site, form, browser, leads, stop } = await setUp();
+  const { server, site, api, form, browser, leads, stop } = await setUp();
   try {
     const checked = await browser.newPage({ viewport: { width: 375, height: 800 } });
     const answer = await checked.goto(form.hosted_url);
@@ -172,6 +172,8 @@ test('the hosted form page works without JavaScript, at 375 px, in a frame on th
     assert.equal(missing.status(), 404);
     await checked.getByRole('heading', { name: 'This form is not available' }).waitFor();
     await assertAccessible(checked, 'the missing form page');
+    await api('PATCH', `/lead-forms/${form.id}`, { is_active: false });
+    assert.equal((await checked.goto(form.hosted_url)).status(), 404, 'a disabled form looks like a missing one');
   } finally {
     await stop();
   }
