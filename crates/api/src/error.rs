@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::serve::{HEAD_LIMIT_BYTES, HEADERS_LIMIT, URI_LIMIT_BYTES};
+use crate::visitor::Refused;
 
 /// Why a request failed: a domain error, or one that only HTTP can cause.
 #[derive(Debug)]
@@ -205,7 +206,9 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let (status, body) = self.envelope();
+        let refused = Refused { message: body.error.message.clone(), details: body.error.details.clone() };
         let mut response = (status, Json(body)).into_response();
+        response.extensions_mut().insert(refused);
         if let Some((name, value)) = extra_header {
             response.headers_mut().insert(name, value);
         }

@@ -12,6 +12,7 @@ mod observe;
 mod openapi;
 mod routes;
 mod serve;
+mod visitor;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ use intake::IntakeGuard;
 pub use intake::IntakeLimits;
 use observe::Metrics;
 pub use serve::{ServeLimits, serve};
+pub use visitor::{Refusal, VisitorPages};
 
 /// Requests larger than this are refused with 413: the longest note (10,000 characters of
 /// four-byte UTF-8) fits with room to spare.
@@ -52,6 +54,8 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     /// Which URLs webhooks may be given.
     webhook_targets: TargetPolicy,
+    /// Pages for browsers posting a website form; without them, every answer is JSON.
+    visitor_pages: Option<Arc<dyn VisitorPages>>,
 }
 
 /// The API: `/api/v1/...`, `/healthz`, `/readyz`, `/metrics`, and envelopes for unknown routes.
@@ -68,12 +72,15 @@ pub struct AppOptions {
     pub webhook_targets: TargetPolicy,
     /// The web UI, served beside the API behind the same transport guards, metrics and request log.
     pub pages: Router,
+    /// Pages for browsers posting a website form; without them, every answer is JSON.
+    pub visitor_pages: Option<Arc<dyn VisitorPages>>,
 }
 
 /// [`router`] with what `options` plugs in.
 pub fn router_with(store: Arc<dyn Store>, options: AppOptions) -> Router {
-    let AppOptions { intake, webhook_targets, pages } = options;
-    let state = AppState { store, intake: Arc::new(IntakeGuard::new(intake)), metrics: Arc::new(Metrics::new()), webhook_targets };
+    let AppOptions { intake, webhook_targets, pages, visitor_pages } = options;
+    let state =
+        AppState { store, intake: Arc::new(IntakeGuard::new(intake)), metrics: Arc::new(Metrics::new()), webhook_targets, visitor_pages };
     let staff = routes::api().layer(middleware::from_fn_with_state(state.clone(), idempotency::for_staff));
     let public = routes::public(state.clone()).layer(body_limit(PUBLIC_BODY_LIMIT_BYTES));
     let (api, openapi) = OpenApiRouter::new().nest("/api/v1", staff.merge(public)).split_for_parts();

@@ -18,6 +18,10 @@ suite!(
     submissions_are_rate_limited_per_address_and_per_form,
     only_would_be_leads_count_against_a_forms_budget,
     a_retried_submission_creates_one_lead,
+    forms_tell_where_visitors_go_and_how_to_embed_them,
+    browser_form_posts_are_sent_on_to_a_thank_you_page,
+    browsers_are_shown_refusals_as_pages_with_the_same_status,
+    this_servers_own_pages_may_post_to_any_form,
 );
 
 async fn form(app: &TestApp, fields: Value) -> Reply {
@@ -193,5 +197,117 @@ async fn a_retried_submission_creates_one_lead(app: TestApp) {
     for _ in 0..3 {
         TestApp::reply(app.request(Method::POST, &path).header("idempotency-key", "visit-1").json(&body)).await.expect(201);
     }
+    assert_eq!(leads(&app).await.len(), 1);
+}
+
+/// What a browser sends when a visitor presses Send on a plain HTML form.
+fn browser_post(app: &TestApp, path: &str, body: &'static str) -> reqwest::RequestBuilder {
+    app.request(Method::POST, path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+        .body(body)
+}
+
+/// The status, `Location` and body text of a response, redirects not followed.
+async fn browser_answer(request: reqwest::RequestBuilder) -> (u16, String, String, String) {
+    let (client, request) = request.build_split();
+    let request = request.unwrap();
+    let unfollowed = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    drop(client);
+    let response = unfollowed.execute(request).await.unwrap();
+    let header = |name| {
+        response.headers().get(name).map(|value: &reqwest::header::HeaderValue| value.to_str().unwrap().to_owned()).unwrap_or_default()
+    };
+    let (location, content_type) = (header("location"), header("content-type"));
+    (response.status().as_u16(), location, content_type, response.text().await.unwrap())
+}
+
+async fn forms_tell_where_visitors_go_and_how_to_embed_them(app: TestApp) {
+    let created = form(&app, json!({"thank_you_url": "https://clinic.example/thanks"})).await;
+    let key = created.data()["form_key"].as_str().unwrap().to_owned();
+    assert_eq!(created.data()["thank_you_url"], "https://clinic.example/thanks");
+    assert_eq!(created.data()["hosted_url"], format!("{}/forms/{key}", app.base));
+    let snippet = created.data()["embed_html"].as_str().unwrap();
+    assert!(snippet.contains(&format!(r#"action="{}/api/v1/public/lead-forms/{key}/submissions""#, app.base)), "{snippet}");
+    assert!(snippet.contains(r#"<input name="website" style="display:none""#), "the honeypot: {snippet}");
+    let listed = app.get(&app.owner, "/lead-forms").await.expect(200);
+    assert_eq!(listed.data()[0]["hosted_url"], created.data()["hosted_url"]);
+
+    let path = format!("/lead-forms/{}", created.id());
+    for bad in ["/thanks", "javascript:alert(1)", "ftp://clinic.example/", "clinic.example"] {
+        let refused = app.patch(&app.owner, &path, json!({"thank_you_url": bad})).await;
+        assert_eq!(refused.expect_error(422, "validation_failed").bad_fields(), ["thank_you_url"], "{bad}");
+    }
+    let cleared = app.patch(&app.owner, &path, json!({"thank_you_url": null})).await.expect(200);
+    assert_eq!(cleared.data()["thank_you_url"], Value::Null);
+}
+
+async fn browser_form_posts_are_sent_on_to_a_thank_you_page(app: TestApp) {
+    let created = form(&app, json!({})).await;
+    let (key, path) = (created.data()["form_key"].as_str().unwrap().to_owned(), submissions(&created));
+    let (status, location, _, _) = browser_answer(browser_post(&app, &path, "name=Ann&email=ann%40example.com")).await;
+    assert_eq!((status, location), (303, format!("/forms/{key}/thanks")), "the hosted thank-you page");
+
+    let thanks = "https://clinic.example/thank-you?from=form";
+    app.patch(&app.owner, &format!("/lead-forms/{}", created.id()), json!({"thank_you_url": thanks})).await.expect(200);
+    let (status, location, _, _) = browser_answer(browser_post(&app, &path, "name=Bob&phone=555-0100")).await;
+    assert_eq!((status, location.as_str()), (303, thanks), "the clinic's own page");
+    let bot = browser_post(&app, &path, "name=Bot&email=bot%40spam.example&website=http%3A%2F%2Fspam.example");
+    assert_eq!(browser_answer(bot).await.0, 303, "a bot is thanked like anyone");
+
+    // Callers that do not ask for HTML keep the JSON answer, form-encoded or not.
+    let plain =
+        app.request(Method::POST, &path).header("content-type", "application/x-www-form-urlencoded").body("name=Cy&email=cy%40example.com");
+    assert_eq!(TestApp::reply(plain).await.expect(201).body, json!({"success": true, "data": {"received": true}}));
+    let json_caller =
+        app.request(Method::POST, &path).header("accept", "application/json").json(&json!({"name": "Di", "email": "di@example.com"}));
+    assert_eq!(TestApp::reply(json_caller).await.expect(201).body, json!({"success": true, "data": {"received": true}}));
+    let names: Vec<Value> = leads(&app).await.iter().map(|lead| lead["prospect_name"].clone()).collect();
+    assert_eq!(names.len(), 4, "Ann, Bob, Cy and Di, not the bot: {names:?}");
+}
+
+async fn browsers_are_shown_refusals_as_pages_with_the_same_status(app: TestApp) {
+    let path = submissions(&form(&app, json!({})).await);
+    let invalid = browser_post(&app, &path, "name=Eve+Example&email=not-an-address").header("referer", "https://clinic.example/contact");
+    let (status, _, content_type, page) = browser_answer(invalid).await;
+    assert_eq!((status, content_type.as_str()), (422, "text/html; charset=utf-8"));
+    assert!(page.contains("email: must be an e-mail address"), "the field's problem: {page}");
+    assert!(page.contains("name: Eve Example"), "what the visitor typed, to refill: {page}");
+    assert!(page.contains("back: https://clinic.example/contact"), "the way back: {page}");
+    let no_way_back = browser_post(&app, &path, "name=Eve").header("referer", "javascript:alert(1)");
+    assert!(browser_answer(no_way_back).await.3.contains("back: history"), "only http(s) pages are linked back to");
+
+    let unknown = browser_answer(browser_post(&app, "/public/lead-forms/lf_nope/submissions", "name=Eve")).await;
+    assert_eq!((unknown.0, unknown.2.as_str()), (404, "text/html; charset=utf-8"));
+    let elsewhere = browser_post(&app, &path, "name=Eve&email=eve%40example.com").header("origin", "https://evil.example");
+    assert_eq!(browser_answer(elsewhere).await.0, 403);
+    let unknown_field = browser_answer(browser_post(&app, &path, "name=Eve&email=eve%40example.com&submit=Send")).await;
+    assert!(unknown_field.0 == 422 && unknown_field.3.contains("submit:"), "{unknown_field:?}");
+    assert!(leads(&app).await.is_empty());
+
+    let url = format!("{}/api/v1{path}", app.server_with_limits(limits(1, 100)).await);
+    let post = || {
+        reqwest::Client::new()
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "text/html")
+            .body("name=Fay")
+    };
+    assert_eq!(browser_answer(post()).await.0, 422);
+    let (client, request) = post().build_split();
+    let limited = client.execute(request.unwrap()).await.unwrap();
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().contains_key("retry-after"));
+    assert!(limited.text().await.unwrap().contains("429 too many submissions"));
+}
+
+/// The hosted form page posts from this server's own origin, which no clinic lists.
+async fn this_servers_own_pages_may_post_to_any_form(app: TestApp) {
+    let path = submissions(&form(&app, json!({})).await);
+    let body = json!({"name": "Gus", "email": "gus@example.com"});
+    let own = app.request(Method::POST, &path).header("origin", app.base.as_str()).json(&body);
+    TestApp::reply(own).await.expect(201);
+    let lookalike = app.request(Method::POST, &path).header("origin", format!("{}.evil.example", app.base)).json(&body);
+    TestApp::reply(lookalike).await.expect_error(403, "forbidden");
     assert_eq!(leads(&app).await.len(), 1);
 }

@@ -11,6 +11,7 @@ use crate::{FieldErrors, Patch, Result, Timestamp, text};
 pub const NAME_MAX: usize = 100;
 pub const MESSAGE_MAX: usize = 5_000;
 pub const ORIGINS_MAX: usize = 20;
+pub const THANK_YOU_URL_MAX: usize = 2_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct LeadForm {
@@ -25,6 +26,9 @@ pub struct LeadForm {
     pub assigned_to: Option<Uuid>,
     /// Web origins (`https://clinic.example`) whose pages may submit; browsers elsewhere are refused.
     pub allowed_origins: Vec<String>,
+    /// Where a visitor's browser goes after sending the form (an absolute http(s) URL, such as
+    /// the clinic's own thank-you page); `null` for the hosted thank-you page.
+    pub thank_you_url: Option<String>,
     pub is_active: bool,
     pub created_by: Uuid,
     pub created_at: Timestamp,
@@ -39,6 +43,8 @@ pub struct CreateLeadForm {
     pub category_id: Option<Uuid>,
     pub assigned_to: Option<Uuid>,
     pub allowed_origins: Option<Vec<String>>,
+    #[schema(max_length = 2000, example = "https://clinic.example/thank-you")]
+    pub thank_you_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -56,6 +62,10 @@ pub struct UpdateLeadForm {
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     pub allowed_origins: Patch<Vec<String>>,
+    /// `null` goes back to the hosted thank-you page.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub thank_you_url: Patch<String>,
     /// `false` disables the form: its submissions answer 404.
     #[serde(default)]
     #[schema(value_type = bool)]
@@ -63,7 +73,7 @@ pub struct UpdateLeadForm {
 }
 
 /// What a visitor sends through a website form, as JSON or as a plain HTML form post.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Submission {
     #[schema(value_type = String, required = true, min_length = 1)]
@@ -88,6 +98,7 @@ impl LeadForm {
             category_id: input.category_id,
             assigned_to: input.assigned_to,
             allowed_origins: origins(&mut errors, input.allowed_origins.unwrap_or_default()),
+            thank_you_url: thank_you_url(&mut errors, input.thank_you_url),
             is_active: true,
             created_by: actor.staff_id,
             created_at: now,
@@ -110,6 +121,9 @@ impl LeadForm {
         if !input.allowed_origins.is_absent() {
             form.allowed_origins = origins(&mut errors, input.allowed_origins.apply(None).unwrap_or_default());
         }
+        if !input.thank_you_url.is_absent() {
+            form.thank_you_url = thank_you_url(&mut errors, input.thank_you_url.apply(None));
+        }
         form.is_active = non_null(&mut errors, "is_active", input.is_active, form.is_active);
         if form != *self {
             form.updated_at = now;
@@ -130,6 +144,11 @@ impl LeadForm {
     pub fn allows_origin(&self, origin: &str) -> bool {
         let origin = origin.trim_end_matches('/').to_ascii_lowercase();
         self.allowed_origins.contains(&origin)
+    }
+
+    /// Where a visitor's browser goes after a submission: the clinic's page, or the hosted one.
+    pub fn thank_you_location(&self) -> String {
+        self.thank_you_url.clone().unwrap_or_else(|| hosted_thank_you_path(&self.form_key))
     }
 
     /// The opportunity a submission becomes: a website lead, due for a follow-up tomorrow.
@@ -181,6 +200,50 @@ fn origins(errors: &mut FieldErrors, values: Vec<String>) -> Vec<String> {
     normalized
 }
 
+/// Where the hosted form page of `form_key` is served: a page to link to or frame.
+pub fn hosted_path(form_key: &str) -> String {
+    format!("/forms/{form_key}")
+}
+
+/// The hosted thank-you page, for forms without a `thank_you_url`.
+pub fn hosted_thank_you_path(form_key: &str) -> String {
+    format!("/forms/{form_key}/thanks")
+}
+
+/// Where a website's form posts to.
+pub fn submission_path(form_key: &str) -> String {
+    format!("/api/v1/public/lead-forms/{form_key}/submissions")
+}
+
+/// The HTML to paste into a page of the clinic's site, served at `base_url`
+/// (`https://crm.example`), as the README documents it: labelled fields, the honeypot hidden
+/// from people, no script. `base_url` is put into an attribute as it is: callers pass a checked one.
+pub fn embed_html(base_url: &str, form_key: &str) -> String {
+    let action = submission_path(form_key);
+    format!(
+        r#"<form method="post" action="{base_url}{action}">
+  <label>Name (required) <input name="name" required autocomplete="name"></label>
+  <label>E-mail <input name="email" type="email" autocomplete="email"></label>
+  <label>Phone <input name="phone" type="tel" autocomplete="tel"></label>
+  <label>Message <textarea name="message"></textarea></label>
+  <input name="website" style="display:none" tabindex="-1" autocomplete="off">
+  <button>Send</button>
+</form>"#
+    )
+}
+
+/// An absolute http(s) URL, as browsers follow it from a `Location` header.
+fn thank_you_url(errors: &mut FieldErrors, value: Option<String>) -> Option<String> {
+    let value = text::optional(errors, "thank_you_url", value, THANK_YOU_URL_MAX)?;
+    match url::Url::parse(&value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Some(url.into()),
+        _ => {
+            errors.add("thank_you_url", "must be an absolute http(s) URL such as https://clinic.example/thank-you");
+            Some(value)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +273,20 @@ mod tests {
         assert!(form.allows_origin("http://localhost:3000"));
         assert!(!form.allows_origin("https://clinic.example.evil"));
         assert!(!form.allows_origin("http://clinic.example"));
+    }
+
+    #[test]
+    fn thank_you_urls_are_absolute_http() {
+        let check = |value: &str| {
+            let mut errors = FieldErrors::default();
+            let kept = thank_you_url(&mut errors, Some(value.into()));
+            errors.into_result(kept).ok().flatten()
+        };
+        assert_eq!(check("https://clinic.example/thanks?from=form").as_deref(), Some("https://clinic.example/thanks?from=form"));
+        assert_eq!(check(" http://localhost:3000 ").as_deref(), Some("http://localhost:3000/"));
+        for bad in ["/thanks", "javascript:alert(1)", "ftp://clinic.example/", "https://", "clinic.example/thanks"] {
+            assert_eq!(check(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -237,7 +237,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         store.clone(),
         web::WebConfig { secure_cookies: args.secure_cookies || public_url.is_https(), public_url: public_url.clone() },
     );
-    let options = api::AppOptions { webhook_targets: args.webhooks.targets(), pages, ..Default::default() };
+    let options = api::AppOptions {
+        webhook_targets: args.webhooks.targets(),
+        pages,
+        visitor_pages: Some(web::visitor_pages()),
+        ..Default::default()
+    };
     let router = api::router_with(store, options).layer(Extension(public_url));
     api::serve(listener, router, args.transport.limits(), shutdown_signal()).await;
     Ok(())

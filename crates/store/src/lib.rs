@@ -106,6 +106,8 @@ pub trait Store: Send + Sync {
     async fn lead_forms(&self, org_id: Uuid) -> Result<Vec<LeadForm>>;
     /// The form a public submission names, in whichever organization it is.
     async fn lead_form_by_key(&self, form_key: &str) -> Result<Option<LeadForm>>;
+    /// The organization's name, as its website visitors see it (the hosted form's heading).
+    async fn organization_name(&self, org_id: Uuid) -> Result<Option<String>>;
 
     /// The browser session whose secret has this hash, with its staff member, if that member is
     /// active: one indexed read, made by every page's request.

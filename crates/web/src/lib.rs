@@ -6,6 +6,7 @@
 
 mod assets;
 mod board;
+mod forms;
 mod layout;
 mod new_lead;
 mod pages;
@@ -45,5 +46,16 @@ pub fn router(store: Arc<dyn Store>, config: WebConfig) -> Router {
 /// [`router`] with the given sign-in rate limits (tests use small ones).
 pub fn router_with_limits(store: Arc<dyn Store>, config: WebConfig, sign_in_limits: SignInLimits) -> Router {
     let state = WebState { store, config: Arc::new(config), sign_in_limits: Arc::new(sign_in_limits) };
-    Router::new().merge(assets::routes()).merge(sign_in::routes()).merge(board::routes()).merge(new_lead::routes()).with_state(state)
+    Router::new()
+        .merge(assets::routes())
+        .merge(sign_in::routes())
+        .merge(board::routes())
+        .merge(new_lead::routes())
+        .merge(forms::routes())
+        .with_state(state)
+}
+
+/// The pages a browser is shown when it posts a website form to the API's public route.
+pub fn visitor_pages() -> Arc<dyn api::VisitorPages> {
+    Arc::new(forms::VisitorPages)
 }

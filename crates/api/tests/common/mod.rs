@@ -7,7 +7,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use domain::webhook::TargetPolicy;
-use opportunities_api::{IntakeLimits, ServeLimits};
+use opportunities_api::{IntakeLimits, Refusal, ServeLimits, VisitorPages};
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -310,10 +310,32 @@ async fn serve_within(store: Arc<dyn Store>, intake: IntakeLimits, transport: Se
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
     let public_url = domain::session::PublicUrl::parse(&base).expect("a loopback URL");
-    let options = opportunities_api::AppOptions { intake, webhook_targets: webhooks, ..Default::default() };
+    let options = opportunities_api::AppOptions {
+        intake,
+        webhook_targets: webhooks,
+        visitor_pages: Some(Arc::new(PlainPages)),
+        ..Default::default()
+    };
     let router = opportunities_api::router_with(store, options).layer(axum::Extension(public_url));
     tokio::spawn(opportunities_api::serve(listener, router, transport, std::future::pending()));
     base
+}
+
+/// Stands in for the web crate's pages, showing what a browser's refusal page was told.
+struct PlainPages;
+
+impl VisitorPages for PlainPages {
+    fn refusal(&self, refusal: &Refusal<'_>) -> String {
+        let fields: Vec<String> = refusal.fields.iter().map(|(field, message)| format!("{field}: {message}")).collect();
+        let name = refusal.submitted.and_then(|submitted| submitted.name.as_deref()).unwrap_or("");
+        format!(
+            "<p>{} {}</p><p>fields: {}</p><p>name: {name}</p><p>back: {}</p>",
+            refusal.status.as_u16(),
+            refusal.message,
+            fields.join("; "),
+            refusal.back.unwrap_or("history")
+        )
+    }
 }
 
 async fn new_org(store: &dyn Store, name: &str) -> Caller {

@@ -240,6 +240,11 @@ impl<B: Backend> Store for SqlStore<B> {
         all(&mut self.backend.reader(), statement, rows::password_holder).await
     }
 
+    async fn organization_name(&self, org_id: Uuid) -> Result<Option<String>> {
+        let statement = Statement::new("SELECT name FROM organizations WHERE id = $1").bind(org_id);
+        optional(&mut self.backend.reader(), statement, |row| row.text("name")).await
+    }
+
     async fn claim_idempotency_key(&self, scope: KeyScope, key: &str, request_hash: &[u8], now: Timestamp) -> Result<Claim> {
         let mut tx = self.backend.begin().await?;
         let insert = Statement::new(

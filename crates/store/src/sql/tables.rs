@@ -302,6 +302,7 @@ pub(super) const LEAD_FORMS: Table<LeadForm> = Table {
         set("assigned_to", |f| f.assigned_to.into()),
         // One a line: a validated origin has no line break.
         set("allowed_origins", |f| f.allowed_origins.join("\n").into()),
+        set("thank_you_url", |f| (&f.thank_you_url).into()),
         set("is_active", |f| f.is_active.into()),
         kept("created_by", |f| f.created_by.into()),
         kept("created_at", |f| f.created_at.into()),
@@ -316,6 +317,7 @@ pub(super) const LEAD_FORMS: Table<LeadForm> = Table {
             category_id: row.opt_uuid("category_id")?,
             assigned_to: row.opt_uuid("assigned_to")?,
             allowed_origins: row.text("allowed_origins")?.lines().map(str::to_owned).collect(),
+            thank_you_url: row.opt_text("thank_you_url")?,
             is_active: row.boolean("is_active")?,
             created_by: row.uuid("created_by")?,
             created_at: row.timestamp("created_at")?,
