@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: on SQLite, and on PostgreSQL when there is one. This is the README's test command.
 #
-#   scripts/test.sh                                       # the whole workspace, then the browser tests
+#   scripts/test.sh                                       # the whole workspace, the browser tests, the TypeScript client
 #   scripts/test.sh -p opportunities-store --test contract # or what these cargo test options select
 #
 # PostgreSQL tests are marked #[ignore] (the only use of #[ignore] here), so that a run without
@@ -36,7 +36,12 @@ else
   cargo test "$@"
 fi
 
+# The whole suite goes on outside cargo: the web UI in Chromium, and the TypeScript client
+# running the seed's snippets, both against the built binary.
 if [ $whole = 1 ]; then
   cargo build -q -p opportunities
+  OPPORTUNITIES_BIN=$(realpath "${CARGO_TARGET_DIR:-target}/debug/opportunities")
+  export OPPORTUNITIES_BIN
   scripts/browser-test.sh
+  scripts/typescript-client.sh
 fi

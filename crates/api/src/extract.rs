@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use domain::auth::Actor;
 use domain::query::QueryParams;
+use domain::session::PublicUrl;
 use domain::{Error, FieldErrors, Input, Timestamp};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -46,20 +47,18 @@ pub fn bearer_token(authorization: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// The server's address as the caller reached it (`http://host:port`), for links in responses:
-/// `https` when a proxy in front says so (`X-Forwarded-Proto`). Empty, so links stay relative
-/// to the server, when `Host` is missing or is not a plain `host[:port]`.
+/// The server's public address (`--public-url`, `http://host:port` by default), for links in
+/// responses. Taken from configuration, never from the request's `Host`, so a forged header
+/// cannot put another site's address into a clinic's form snippet. Empty, so links stay relative
+/// to the server, when the router was built without one.
 pub struct SiteUrl(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for SiteUrl {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let text = |name| parts.headers.get(name).and_then(|value: &header::HeaderValue| value.to_str().ok());
-        let host = text(header::HOST)
-            .filter(|host| !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')));
-        let scheme = if text(header::HeaderName::from_static("x-forwarded-proto")) == Some("https") { "https" } else { "http" };
-        Ok(SiteUrl(host.map(|host| format!("{scheme}://{host}")).unwrap_or_default()))
+        let configured = parts.extensions.get::<PublicUrl>();
+        Ok(SiteUrl(configured.map(|url| url.as_str().to_owned()).unwrap_or_default()))
     }
 }
 

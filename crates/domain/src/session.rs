@@ -95,6 +95,11 @@ impl PublicUrl {
         (!rest.is_empty() && !rest.contains(char::is_whitespace)).then(|| PublicUrl(base.to_owned()))
     }
 
+    /// The address itself, for links to this server's pages and routes.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// The scheme, host and port: what a browser sends as `Origin` from this site's pages.
     pub fn origin(&self) -> &str {
         let after_scheme = self.0.find("://").map_or(0, |at| at + 3);
