@@ -19,6 +19,7 @@ pub mod search;
 pub mod stats;
 pub mod text;
 pub mod timestamp;
+pub mod transfer;
 
 pub use error::{Error, FieldErrors, Result};
 pub use input::Input;

@@ -6,6 +6,7 @@ mod lead_forms;
 mod opportunities;
 mod staff;
 pub mod system;
+mod transfer;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -21,6 +22,12 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(opportunities::router())
         .merge(clients::router())
         .merge(staff::router())
+        .merge(transfer::exports())
+}
+
+/// The routes that read a CSV import, which have a larger body limit than the rest.
+pub fn imports() -> OpenApiRouter<AppState> {
+    transfer::imports()
 }
 
 /// Routes under `/api/v1` that anyone may call.

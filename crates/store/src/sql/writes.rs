@@ -7,11 +7,13 @@ use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, References, StageEntry};
+use domain::transfer::import::{DuplicateKeys, NewLead};
 use domain::{FieldErrors, Result, Timestamp};
 use uuid::Uuid;
 
 use super::reads::{by_id, optional};
-use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, OPPORTUNITIES, STAFF, STAGE_HISTORY};
+use super::list::push_in;
+use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, OPPORTUNITIES, STAFF, STAGE_HISTORY, Table};
 use super::{Backend, RowReader, Run, Statement};
 use crate::Tx;
 
@@ -22,6 +24,15 @@ pub(super) struct SqlTx<B: Backend> {
 impl<B: Backend> SqlTx<B> {
     async fn run(&mut self, statement: Statement) -> Result<()> {
         self.tx.execute(statement).await.map(drop)
+    }
+
+    /// Inserts the rows as few statements as the databases' limits allow.
+    async fn insert_all<'a, T: Sync + 'static>(&mut self, table: &Table<T>, rows: impl Iterator<Item = &'a T>) -> Result<()> {
+        let rows: Vec<&T> = rows.collect();
+        for chunk in rows.chunks(table.rows_per_insert()) {
+            self.run(table.insert_many(chunk.iter().copied())).await?;
+        }
+        Ok(())
     }
 
     fn locked(&self) -> &'static str {
@@ -71,6 +82,37 @@ impl<B: Backend> Tx for SqlTx<B> {
 
     async fn insert_stage_entry(&mut self, e: &StageEntry) -> Result<()> {
         self.run(STAGE_HISTORY.insert(e)).await
+    }
+
+    async fn leads_matching(&mut self, org_id: Uuid, emails: &[String], phone_digits: &[String]) -> Result<Vec<(Uuid, DuplicateKeys)>> {
+        let mut statement = Statement::new("");
+        for (column, keys) in [("prospect_email", emails), ("prospect_phone_digits", phone_digits)] {
+            if keys.is_empty() {
+                continue;
+            }
+            if !statement.sql.is_empty() {
+                statement.push(" UNION ");
+            }
+            statement.push("SELECT id, prospect_email, prospect_phone_digits FROM opportunities WHERE org_id = ").push_bind(org_id);
+            push_in(&mut statement, column, keys.iter());
+        }
+        if statement.sql.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self.tx.fetch_all(statement).await?;
+        rows.iter()
+            .map(|row| {
+                let keys = DuplicateKeys { email: row.opt_text("prospect_email")?, phone_digits: row.opt_text("prospect_phone_digits")? };
+                Ok((row.uuid("id")?, keys))
+            })
+            .collect()
+    }
+
+    async fn insert_leads(&mut self, leads: &[NewLead]) -> Result<()> {
+        self.insert_all(&OPPORTUNITIES, leads.iter().map(|lead| &lead.opportunity)).await?;
+        self.insert_all(&STAGE_HISTORY, leads.iter().flat_map(|lead| &lead.entries)).await?;
+        self.insert_all(&ACTIVITIES, leads.iter().flat_map(|lead| &lead.activities)).await?;
+        self.insert_all(&NOTES, leads.iter().flat_map(|lead| &lead.notes)).await
     }
 
     /// One statement for all the references given: each is a column, 0 when it is unusable.

@@ -1,0 +1,142 @@
+//! Importing leads from a CSV file: every row is checked by the domain first, then the rows
+//! without errors are written in one transaction, new leads many to a statement. A row whose
+//! e-mail or phone digits another lead has (in the organization, or earlier in the file) is
+//! skipped, updates that lead, or is created anyway, as the caller chose.
+
+use std::collections::{HashMap, HashSet};
+
+use domain::auth::Actor;
+use domain::transfer::import::{DuplicateKeys, ImportFile, ImportOptions, ImportReport, Lookups, NewLead, OnDuplicate, Row};
+use domain::{Result, Timestamp};
+use uuid::Uuid;
+
+use super::{retrying, write_change};
+use crate::{Store, Tx};
+
+/// How many keys one look-up for existing duplicates asks about.
+const KEYS_PER_LOOKUP: usize = 500;
+
+/// What the caller sent, checked: the report so far (rows that failed) and the rows that passed.
+struct Checked<'a> {
+    report: ImportReport,
+    leads: Vec<(&'a Row, NewLead)>,
+}
+
+pub async fn import_opportunities(store: &dyn Store, actor: &Actor, file: &ImportFile, options: ImportOptions) -> Result<ImportReport> {
+    let lookups = Lookups::new(&store.categories(actor.org_id, false).await?, &store.staff_members(actor.org_id).await?);
+    let now = Timestamp::now();
+    let checked = check(file, actor, &lookups, now, options);
+    retrying(|| async {
+        let mut report = checked.report.clone();
+        let mut tx = store.begin().await?;
+        let existing = Existing::find(tx.as_mut(), actor.org_id, &checked.leads).await?;
+        let mut seen = Existing::default();
+        let mut created = Vec::new();
+        for (row, lead) in &checked.leads {
+            let keys = DuplicateKeys::of(&lead.opportunity);
+            let earlier = seen.get(&keys).is_some();
+            seen.add(lead.opportunity.id, &keys);
+            match (options.on_duplicate, earlier, existing.get(&keys)) {
+                (OnDuplicate::Create, ..) | (_, false, None) => created.push(lead.clone()),
+                (OnDuplicate::Update, false, Some(id)) => update(tx.as_mut(), file, row, id, actor, &lookups, now, &mut report).await?,
+                _ => report.skipped += 1,
+            }
+        }
+        tx.insert_leads(&created).await?;
+        report.created = created.len() as u64;
+        report.errors.sort_by_key(|error| error.row);
+        if !options.dry_run {
+            tx.commit().await?;
+        }
+        Ok(report)
+    })
+    .await
+}
+
+/// Checks every row; a row with an error is reported and left out.
+fn check<'a>(file: &'a ImportFile, actor: &Actor, lookups: &Lookups, now: Timestamp, options: ImportOptions) -> Checked<'a> {
+    let mut report = ImportReport {
+        rows: file.rows.len() as u64,
+        unknown_columns: file.unknown_columns.clone(),
+        dry_run: options.dry_run,
+        ..ImportReport::default()
+    };
+    let mut leads = Vec::new();
+    for row in &file.rows {
+        match file.broken(row).map_or_else(|| file.lead(row, actor, lookups, now), Err) {
+            Ok(lead) => leads.push((row, lead)),
+            Err(errors) => report.fail(errors),
+        }
+    }
+    Checked { report, leads }
+}
+
+/// Applies a duplicate row to the lead it duplicates, as a PATCH would.
+#[allow(clippy::too_many_arguments)]
+async fn update(
+    tx: &mut dyn Tx,
+    file: &ImportFile,
+    row: &Row,
+    id: Uuid,
+    actor: &Actor,
+    lookups: &Lookups,
+    now: Timestamp,
+    report: &mut ImportReport,
+) -> Result<()> {
+    let Some(existing) = tx.opportunity(actor.org_id, id).await? else { return Ok(()) };
+    match file.update(row, &existing, actor, lookups, now) {
+        Ok((change, notes)) => {
+            if !change.is_empty(&existing) {
+                write_change(tx, &change).await?;
+            }
+            for note in &notes {
+                tx.insert_note(note).await?;
+            }
+            report.updated += 1;
+        }
+        Err(errors) => report.fail(errors),
+    }
+    Ok(())
+}
+
+/// Leads by their duplicate keys (the first one found for each key).
+#[derive(Default)]
+struct Existing {
+    by_email: HashMap<String, Uuid>,
+    by_phone: HashMap<String, Uuid>,
+}
+
+impl Existing {
+    /// The organization's leads that the rows duplicate, asked about a few hundred keys at a time.
+    async fn find(tx: &mut dyn Tx, org_id: Uuid, leads: &[(&Row, NewLead)]) -> Result<Existing> {
+        let keys: Vec<_> = leads.iter().map(|(_, lead)| DuplicateKeys::of(&lead.opportunity)).collect();
+        let emails: Vec<String> = keys.iter().filter_map(|k| k.email.clone()).collect::<HashSet<_>>().into_iter().collect();
+        let phones: Vec<String> = keys.iter().filter_map(|k| k.phone_digits.clone()).collect::<HashSet<_>>().into_iter().collect();
+        let mut existing = Existing::default();
+        for emails in emails.chunks(KEYS_PER_LOOKUP) {
+            for (id, keys) in tx.leads_matching(org_id, emails, &[]).await? {
+                existing.add(id, &keys);
+            }
+        }
+        for phones in phones.chunks(KEYS_PER_LOOKUP) {
+            for (id, keys) in tx.leads_matching(org_id, &[], phones).await? {
+                existing.add(id, &keys);
+            }
+        }
+        Ok(existing)
+    }
+
+    fn add(&mut self, id: Uuid, keys: &DuplicateKeys) {
+        if let Some(email) = &keys.email {
+            self.by_email.entry(email.clone()).or_insert(id);
+        }
+        if let Some(phone) = &keys.phone_digits {
+            self.by_phone.entry(phone.clone()).or_insert(id);
+        }
+    }
+
+    fn get(&self, keys: &DuplicateKeys) -> Option<Uuid> {
+        let by_email = keys.email.as_ref().and_then(|email| self.by_email.get(email));
+        by_email.or_else(|| keys.phone_digits.as_ref().and_then(|phone| self.by_phone.get(phone))).copied()
+    }
+}
