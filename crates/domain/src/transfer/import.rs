@@ -319,6 +319,14 @@ impl ImportFile {
         }
     }
 
+    /// What makes the row's person the same as another lead's.
+    pub fn keys(&self, row: &Row) -> DuplicateKeys {
+        DuplicateKeys {
+            email: row.cells.get(&Field::ProspectEmail).map(|email| email.to_lowercase()),
+            phone_digits: row.cells.get(&Field::ProspectPhone).and_then(|phone| phone_digits(phone)),
+        }
+    }
+
     /// A row that cannot be read at all.
     pub fn broken(&self, row: &Row) -> Option<Vec<RowError>> {
         row.broken.clone().map(|message| vec![RowError { row: row.number, column: String::new(), message }])
@@ -496,15 +504,6 @@ impl NewLead {
 pub struct DuplicateKeys {
     pub email: Option<String>,
     pub phone_digits: Option<String>,
-}
-
-impl DuplicateKeys {
-    pub fn of(opportunity: &Opportunity) -> Self {
-        DuplicateKeys {
-            email: opportunity.prospect_email.clone(),
-            phone_digits: opportunity.prospect_phone.as_deref().and_then(phone_digits),
-        }
-    }
 }
 
 /// The digits of a phone number, if it has enough to identify someone.

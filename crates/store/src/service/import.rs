@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use domain::auth::Actor;
-use domain::transfer::import::{DuplicateKeys, ImportFile, ImportOptions, ImportReport, Lookups, NewLead, OnDuplicate, Row};
+use domain::transfer::import::{DuplicateKeys, ImportFile, ImportOptions, ImportReport, Lookups, OnDuplicate, Row};
 use domain::{Result, Timestamp};
 use uuid::Uuid;
 
@@ -16,30 +16,49 @@ use crate::{Store, Tx};
 /// How many keys one look-up for existing duplicates asks about.
 const KEYS_PER_LOOKUP: usize = 500;
 
-/// What the caller sent, checked: the report so far (rows that failed) and the rows that passed.
-struct Checked<'a> {
-    report: ImportReport,
-    leads: Vec<(&'a Row, NewLead)>,
-}
-
 pub async fn import_opportunities(store: &dyn Store, actor: &Actor, file: &ImportFile, options: ImportOptions) -> Result<ImportReport> {
     let lookups = Lookups::new(&store.categories(actor.org_id, false).await?, &store.staff_members(actor.org_id).await?);
     let now = Timestamp::now();
-    let checked = check(file, actor, &lookups, now, options);
+    let mut first = ImportReport {
+        rows: file.rows.len() as u64,
+        unknown_columns: file.unknown_columns.clone(),
+        dry_run: options.dry_run,
+        ..ImportReport::default()
+    };
+    let mut rows = Vec::new();
+    for row in &file.rows {
+        match file.broken(row) {
+            Some(errors) => first.fail(errors),
+            None => rows.push((row, file.keys(row))),
+        }
+    }
     retrying(|| async {
-        let mut report = checked.report.clone();
+        let mut report = first.clone();
         let mut tx = store.begin().await?;
-        let existing = Existing::find(tx.as_mut(), actor.org_id, &checked.leads).await?;
-        let mut seen = Existing::default();
+        let existing = Existing::find(tx.as_mut(), actor.org_id, rows.iter().map(|(_, keys)| keys)).await?;
+        let mut imported = Existing::default();
         let mut created = Vec::new();
-        for (row, lead) in &checked.leads {
-            let keys = DuplicateKeys::of(&lead.opportunity);
-            let earlier = seen.get(&keys).is_some();
-            seen.add(lead.opportunity.id, &keys);
-            match (options.on_duplicate, earlier, existing.get(&keys)) {
-                (OnDuplicate::Create, ..) | (_, false, None) => created.push(lead.clone()),
-                (OnDuplicate::Update, false, Some(id)) => update(tx.as_mut(), file, row, id, actor, &lookups, now, &mut report).await?,
-                _ => report.skipped += 1,
+        for (row, keys) in &rows {
+            // A row duplicates an earlier row only if that one was imported.
+            let imported_now = match (options.on_duplicate, imported.get(keys), existing.get(keys)) {
+                (OnDuplicate::Create, ..) | (_, None, None) => match file.lead(row, actor, &lookups, now) {
+                    Ok(lead) => {
+                        created.push(lead);
+                        true
+                    }
+                    Err(errors) => {
+                        report.fail(errors);
+                        false
+                    }
+                },
+                (OnDuplicate::Update, None, Some(id)) => update(tx.as_mut(), file, row, id, actor, &lookups, now, &mut report).await?,
+                _ => {
+                    report.skipped += 1;
+                    false
+                }
+            };
+            if imported_now {
+                imported.add(Uuid::nil(), keys);
             }
         }
         tx.insert_leads(&created).await?;
@@ -53,25 +72,7 @@ pub async fn import_opportunities(store: &dyn Store, actor: &Actor, file: &Impor
     .await
 }
 
-/// Checks every row; a row with an error is reported and left out.
-fn check<'a>(file: &'a ImportFile, actor: &Actor, lookups: &Lookups, now: Timestamp, options: ImportOptions) -> Checked<'a> {
-    let mut report = ImportReport {
-        rows: file.rows.len() as u64,
-        unknown_columns: file.unknown_columns.clone(),
-        dry_run: options.dry_run,
-        ..ImportReport::default()
-    };
-    let mut leads = Vec::new();
-    for row in &file.rows {
-        match file.broken(row).map_or_else(|| file.lead(row, actor, lookups, now), Err) {
-            Ok(lead) => leads.push((row, lead)),
-            Err(errors) => report.fail(errors),
-        }
-    }
-    Checked { report, leads }
-}
-
-/// Applies a duplicate row to the lead it duplicates, as a PATCH would.
+/// Applies a duplicate row to the lead it duplicates, as a PATCH would; whether it did.
 #[allow(clippy::too_many_arguments)]
 async fn update(
     tx: &mut dyn Tx,
@@ -82,8 +83,8 @@ async fn update(
     lookups: &Lookups,
     now: Timestamp,
     report: &mut ImportReport,
-) -> Result<()> {
-    let Some(existing) = tx.opportunity(actor.org_id, id).await? else { return Ok(()) };
+) -> Result<bool> {
+    let Some(existing) = tx.opportunity(actor.org_id, id).await? else { return Ok(false) };
     match file.update(row, &existing, actor, lookups, now) {
         Ok((change, notes)) => {
             if !change.is_empty(&existing) {
@@ -93,10 +94,13 @@ async fn update(
                 tx.insert_note(note).await?;
             }
             report.updated += 1;
+            Ok(true)
         }
-        Err(errors) => report.fail(errors),
+        Err(errors) => {
+            report.fail(errors);
+            Ok(false)
+        }
     }
-    Ok(())
 }
 
 /// Leads by their duplicate keys (the first one found for each key).
@@ -108,10 +112,9 @@ struct Existing {
 
 impl Existing {
     /// The organization's leads that the rows duplicate, asked about a few hundred keys at a time.
-    async fn find(tx: &mut dyn Tx, org_id: Uuid, leads: &[(&Row, NewLead)]) -> Result<Existing> {
-        let keys: Vec<_> = leads.iter().map(|(_, lead)| DuplicateKeys::of(&lead.opportunity)).collect();
-        let emails: Vec<String> = keys.iter().filter_map(|k| k.email.clone()).collect::<HashSet<_>>().into_iter().collect();
-        let phones: Vec<String> = keys.iter().filter_map(|k| k.phone_digits.clone()).collect::<HashSet<_>>().into_iter().collect();
+    async fn find(tx: &mut dyn Tx, org_id: Uuid, keys: impl Iterator<Item = &DuplicateKeys> + Clone) -> Result<Existing> {
+        let emails: Vec<String> = keys.clone().filter_map(|k| k.email.clone()).collect::<HashSet<_>>().into_iter().collect();
+        let phones: Vec<String> = keys.filter_map(|k| k.phone_digits.clone()).collect::<HashSet<_>>().into_iter().collect();
         let mut existing = Existing::default();
         for emails in emails.chunks(KEYS_PER_LOOKUP) {
             for (id, keys) in tx.leads_matching(org_id, emails, &[]).await? {
