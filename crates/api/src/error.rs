@@ -113,12 +113,9 @@ impl ApiError {
                 format!("the body is larger than {limit} bytes"),
                 json!({ "limit_bytes": limit }),
             ),
-            ApiError::UnsupportedMediaType(expected) => (
-                S::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                format!("send the body with Content-Type: {expected}"),
-                json!({}),
-            ),
+            ApiError::UnsupportedMediaType(expected) => {
+                (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", format!("send the body with Content-Type: {expected}"), json!({}))
+            }
             ApiError::RouteNotFound => (S::NOT_FOUND, "not_found", "no such route; the API lives under /api/v1".into(), json!({})),
             ApiError::RateLimited { retry_after_secs } => (
                 S::TOO_MANY_REQUESTS,

@@ -115,8 +115,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = media_type(&request)
-            .map(|mime| mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")));
+        let is_json =
+            media_type(&request).map(|mime| mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")));
         let bytes = read_body(request, state).await?;
         let object = match (is_json, bytes.is_empty()) {
             (None, true) => Map::new(),

@@ -116,7 +116,10 @@ async fn bad_rows_aliases_and_duplicates_are_reported_cell_by_cell(app: TestApp)
 
     let leads = app.all_leads(owner).await;
     assert_eq!(leads.len(), 2, "the existing lead and Ann");
-    assert!(leads.iter().any(|lead| lead["id"] == existing.as_str() && lead["prospect_name"] == "Jane Doe"), "a skipped duplicate is left alone");
+    assert!(
+        leads.iter().any(|lead| lead["id"] == existing.as_str() && lead["prospect_name"] == "Jane Doe"),
+        "a skipped duplicate is left alone"
+    );
     let ann = leads.iter().find(|lead| lead["prospect_name"] == "Ann Lee").expect("Ann was imported");
     assert_eq!(ann["status"], "won");
     assert_eq!(ann["probability"], 100);

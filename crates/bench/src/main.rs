@@ -5,6 +5,7 @@
 
 mod chart;
 mod data;
+mod import;
 mod quick;
 mod rng;
 mod run;
@@ -113,6 +114,15 @@ enum Command {
         /// A linear y axis instead of a logarithmic one.
         #[arg(long)]
         linear_y: bool,
+    },
+    /// Time a CSV import of many leads into a new organization of a database, through the real
+    /// router served in-process; then the same file again (all duplicates).
+    Import {
+        /// sqlite://PATH or postgres://USER@HOST/DATABASE (migrated if needed; may hold data)
+        #[arg(long)]
+        database: String,
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
     },
     /// A few seconds' self-contained check for CI: fails only on a gross regression or an error.
     Quick {
@@ -263,6 +273,10 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
             }
             std::fs::write(&output, svg).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
             eprintln!("wrote {}", output.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { database, rows } => {
+            import::import(&database, rows).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Quick { small, large, seconds, warmup, connections, max_ratio, max_ratio_list, floor_ms, json } => {

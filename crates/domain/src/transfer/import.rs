@@ -486,7 +486,12 @@ pub struct NewLead {
 
 impl From<Change> for NewLead {
     fn from(change: Change) -> Self {
-        NewLead { opportunity: change.opportunity, activities: change.activities, entries: change.entered.into_iter().collect(), notes: vec![] }
+        NewLead {
+            opportunity: change.opportunity,
+            activities: change.activities,
+            entries: change.entered.into_iter().collect(),
+            notes: vec![],
+        }
     }
 }
 

@@ -11,8 +11,8 @@ use domain::transfer::import::{DuplicateKeys, NewLead};
 use domain::{FieldErrors, Result, Timestamp};
 use uuid::Uuid;
 
-use super::reads::{by_id, optional};
 use super::list::push_in;
+use super::reads::{by_id, optional};
 use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, OPPORTUNITIES, STAFF, STAGE_HISTORY, Table};
 use super::{Backend, RowReader, Run, Statement};
 use crate::Tx;
