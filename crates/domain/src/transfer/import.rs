@@ -516,3 +516,55 @@ pub fn phone_digits(phone: &str) -> Option<String> {
     let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
     (digits.len() >= PHONE_DIGITS_MIN).then_some(digits)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+
+    fn actor() -> Actor {
+        Actor {
+            org_id: Uuid::now_v7(),
+            staff_id: Uuid::now_v7(),
+            name: "Sam".into(),
+            role: Role::Member,
+            token_id: Uuid::nil(),
+            token_last_used_at: None,
+        }
+    }
+
+    #[test]
+    fn headers_match_by_alias_ignoring_case_spaces_and_dashes() {
+        let file = ImportFile::read(b"\xEF\xBB\xBFFull Name,E-mail,assigned_to,id,Colour\r\n").unwrap();
+        assert_eq!(file.column(Field::ProspectName), "Full Name");
+        assert_eq!(file.column(Field::ProspectEmail), "E-mail");
+        assert_eq!(file.column(Field::OwnerEmail), "assigned_to");
+        assert_eq!(file.unknown_columns, ["Colour"], "an export's id is read past, not reported");
+        assert!(ImportFile::read(b"Email,E-mail\r\n").is_err(), "two columns for one field");
+    }
+
+    #[test]
+    fn a_won_row_enters_open_then_won_at_its_own_times() {
+        let actor = actor();
+        let file =
+            ImportFile::read(b"title,name,status,probability,created,closed at\r\nBotox,Ann,Won,,2026-01-01,2026-01-15\r\n").unwrap();
+        let lead = file.lead(&file.rows[0], &actor, &Lookups::default(), Timestamp::now()).unwrap();
+        let o = &lead.opportunity;
+        assert_eq!((o.stage.status(), o.stage.probability()), (Status::Won, 100));
+        assert_eq!(o.created_at, day("2026-01-01").unwrap());
+        assert_eq!(o.stage.closed_at(), day("2026-01-15"));
+        let entered: Vec<_> = lead.entries.iter().map(|e| (e.status, e.entered_at)).collect();
+        assert_eq!(entered, [(Status::Open, o.created_at), (Status::Won, day("2026-01-15").unwrap())]);
+        assert_eq!(lead.activities.len(), 1, "the move to won is logged");
+    }
+
+    #[test]
+    fn a_row_breaking_a_rule_is_reported_under_its_columns() {
+        let file = ImportFile::read(b"title,name,Stage,Probability,Closed\r\nBotox,Ann,won,50,\r\nBotox,Bob,open,,2026-01-01\r\n").unwrap();
+        let errors = |row: &Row| file.lead(row, &actor(), &Lookups::default(), Timestamp::now()).unwrap_err();
+        assert_eq!(errors(&file.rows[0])[0].column, "Probability", "a won lead is always 100");
+        assert_eq!(errors(&file.rows[1])[0].column, "Closed");
+        assert_eq!(phone_digits("+1 (555) 010-2000").as_deref(), Some("15550102000"));
+        assert_eq!(phone_digits("ext. 12"), None);
+    }
+}
