@@ -77,6 +77,7 @@ async fn an_exported_file_imports_into_another_organization_as_the_same_rows(app
     let after = export(&app, &other, "/opportunities/export").await;
     assert_eq!(comparable(&after), comparable(&before));
     let leads = app.all_leads(&other).await;
+    app.assert_stats_match_recount(&other, "", &leads, |_| true).await;
     let bob = leads.iter().find(|lead| lead["prospect_name"] == "Bob").expect("Bob was imported");
     let history = app.get(&other, &format!("/opportunities/{}/history", bob["id"].as_str().unwrap())).await.expect(200);
     assert_eq!(history.data().as_array().unwrap().len(), 2, "a closed row enters open, then its outcome");

@@ -166,7 +166,8 @@ pub trait Tx: Send {
     async fn insert_stage_entry(&mut self, entry: &StageEntry) -> Result<()>;
     /// A message for each referenced record that does not exist in the organization or may not
     /// be used (an inactive category, an inactive staff member).
-    /// The organization's leads with one of these e-mails or phone digits, each with its keys.
+    /// The organization's leads with one of these e-mails or phone digits, each with its keys
+    /// (any number of keys: the backend splits them into statements).
     async fn leads_matching(&mut self, org_id: Uuid, emails: &[String], phone_digits: &[String]) -> Result<Vec<(Uuid, DuplicateKeys)>>;
     /// Inserts new leads with their stage history, activities and notes, many to a statement.
     async fn insert_leads(&mut self, leads: &[NewLead]) -> Result<()>;

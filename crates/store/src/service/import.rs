@@ -13,9 +13,6 @@ use uuid::Uuid;
 use super::{retrying, write_change};
 use crate::{Store, Tx};
 
-/// How many keys one look-up for existing duplicates asks about.
-const KEYS_PER_LOOKUP: usize = 500;
-
 pub async fn import_opportunities(store: &dyn Store, actor: &Actor, file: &ImportFile, options: ImportOptions) -> Result<ImportReport> {
     let lookups = Lookups::new(&store.categories(actor.org_id, false).await?, &store.staff_members(actor.org_id).await?);
     let now = Timestamp::now();
@@ -111,20 +108,13 @@ struct Existing {
 }
 
 impl Existing {
-    /// The organization's leads that the rows duplicate, asked about a few hundred keys at a time.
+    /// The organization's leads that the rows duplicate.
     async fn find(tx: &mut dyn Tx, org_id: Uuid, keys: impl Iterator<Item = &DuplicateKeys> + Clone) -> Result<Existing> {
         let emails: Vec<String> = keys.clone().filter_map(|k| k.email.clone()).collect::<HashSet<_>>().into_iter().collect();
         let phones: Vec<String> = keys.filter_map(|k| k.phone_digits.clone()).collect::<HashSet<_>>().into_iter().collect();
         let mut existing = Existing::default();
-        for emails in emails.chunks(KEYS_PER_LOOKUP) {
-            for (id, keys) in tx.leads_matching(org_id, emails, &[]).await? {
-                existing.add(id, &keys);
-            }
-        }
-        for phones in phones.chunks(KEYS_PER_LOOKUP) {
-            for (id, keys) in tx.leads_matching(org_id, &[], phones).await? {
-                existing.add(id, &keys);
-            }
+        for (id, keys) in tx.leads_matching(org_id, &emails, &phones).await? {
+            existing.add(id, &keys);
         }
         Ok(existing)
     }

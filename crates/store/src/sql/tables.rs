@@ -16,9 +16,6 @@ use domain::{Money, Result};
 use super::rows::{corrupt, parsed};
 use super::{Param, RowReader, Statement};
 
-/// About how many values a many-row insert binds (see [`Table::rows_per_insert`]).
-const VALUES_PER_INSERT: usize = 500;
-
 /// A table and the domain type one of its rows holds.
 pub(super) struct Table<T: 'static> {
     pub name: &'static str,
@@ -62,7 +59,7 @@ impl<T> Table<T> {
     }
 
     /// Inserts `values` as new rows in one statement (the caller keeps their number within the
-    /// databases' limit on bound values: see [`Table::rows_per_insert`]).
+    /// database's limit on bound values: see [`Table::rows_per_insert`]).
     pub fn insert_many<'a>(&self, values: impl IntoIterator<Item = &'a T>) -> Statement {
         let mut statement = Statement::new(format!("INSERT INTO {} ({}) VALUES ", self.name, self.select_list("")));
         for (row, value) in values.into_iter().enumerate() {
@@ -75,12 +72,9 @@ impl<T> Table<T> {
         statement
     }
 
-    /// How many rows one [`Table::insert_many`] holds: about 500 bound values. More is slower,
-    /// not faster, on SQLite, where binding each `$n` looks its name up in a list of all of
-    /// them, so a statement's binding costs the square of its values (1,400 leads in one
-    /// statement took seconds; 20 take a fraction of a millisecond).
-    pub fn rows_per_insert(&self) -> usize {
-        (VALUES_PER_INSERT / self.columns.len()).max(1)
+    /// How many rows one [`Table::insert_many`] holds to bind about `values` values.
+    pub fn rows_per_insert(&self, values: usize) -> usize {
+        (values / self.columns.len()).max(1)
     }
 
     /// Inserts `value`, or updates the row with its key to it (but for the kept columns).

@@ -26,10 +26,10 @@ impl<B: Backend> SqlTx<B> {
         self.tx.execute(statement).await.map(drop)
     }
 
-    /// Inserts the rows as few statements as the databases' limits allow.
+    /// Inserts the rows, as many to a statement as the backend binds well.
     async fn insert_all<'a, T: Sync + 'static>(&mut self, table: &Table<T>, rows: impl Iterator<Item = &'a T>) -> Result<()> {
         let rows: Vec<&T> = rows.collect();
-        for chunk in rows.chunks(table.rows_per_insert()) {
+        for chunk in rows.chunks(table.rows_per_insert(B::DIALECT.values_per_statement)) {
             self.run(table.insert_many(chunk.iter().copied())).await?;
         }
         Ok(())
@@ -84,28 +84,22 @@ impl<B: Backend> Tx for SqlTx<B> {
         self.run(STAGE_HISTORY.insert(e)).await
     }
 
+    /// A statement per few hundred keys on SQLite, per tens of thousands on PostgreSQL.
     async fn leads_matching(&mut self, org_id: Uuid, emails: &[String], phone_digits: &[String]) -> Result<Vec<(Uuid, DuplicateKeys)>> {
-        let mut statement = Statement::new("");
+        let mut found = Vec::new();
         for (column, keys) in [("prospect_email", emails), ("prospect_phone_digits", phone_digits)] {
-            if keys.is_empty() {
-                continue;
+            for keys in keys.chunks(B::DIALECT.values_per_statement) {
+                let mut statement = Statement::new("SELECT id, prospect_email, prospect_phone_digits FROM opportunities WHERE org_id = ");
+                statement.push_bind(org_id);
+                push_in(&mut statement, column, keys.iter());
+                for row in self.tx.fetch_all(statement).await? {
+                    let keys =
+                        DuplicateKeys { email: row.opt_text("prospect_email")?, phone_digits: row.opt_text("prospect_phone_digits")? };
+                    found.push((row.uuid("id")?, keys));
+                }
             }
-            if !statement.sql.is_empty() {
-                statement.push(" UNION ");
-            }
-            statement.push("SELECT id, prospect_email, prospect_phone_digits FROM opportunities WHERE org_id = ").push_bind(org_id);
-            push_in(&mut statement, column, keys.iter());
         }
-        if statement.sql.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows = self.tx.fetch_all(statement).await?;
-        rows.iter()
-            .map(|row| {
-                let keys = DuplicateKeys { email: row.opt_text("prospect_email")?, phone_digits: row.opt_text("prospect_phone_digits")? };
-                Ok((row.uuid("id")?, keys))
-            })
-            .collect()
+        Ok(found)
     }
 
     async fn insert_leads(&mut self, leads: &[NewLead]) -> Result<()> {
