@@ -25,7 +25,8 @@ pub enum ApiError {
     Unauthorized(&'static str),
     /// Over the route's limit, in bytes.
     PayloadTooLarge(usize),
-    UnsupportedMediaType,
+    /// The body is not of the media type the route reads, which this names with its header.
+    UnsupportedMediaType(&'static str),
     RouteNotFound,
     MethodNotAllowed,
     NotReady,
@@ -113,12 +114,9 @@ impl ApiError {
                 format!("the body is larger than {limit} bytes"),
                 json!({ "limit_bytes": limit }),
             ),
-            ApiError::UnsupportedMediaType => (
-                S::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as JSON with Content-Type: application/json".into(),
-                json!({}),
-            ),
+            ApiError::UnsupportedMediaType(expected) => {
+                (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", format!("send the body with Content-Type: {expected}"), json!({}))
+            }
             ApiError::RouteNotFound => (S::NOT_FOUND, "not_found", "no such route; the API lives under /api/v1".into(), json!({})),
             ApiError::RateLimited { retry_after_secs } => (
                 S::TOO_MANY_REQUESTS,

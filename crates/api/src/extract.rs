@@ -136,15 +136,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-            .map(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-            });
+        let is_json =
+            media_type(&request).map(|mime| mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")));
         let bytes = read_body(request, state).await?;
         let object = match (is_json, bytes.is_empty()) {
             (None, true) => Map::new(),
@@ -153,10 +146,30 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                 Ok(_) => return Err(Error::field("body", "must be a JSON object").into()),
                 Err(error) => return Err(ApiError::MalformedBody(error.to_string())),
             },
-            _ => return Err(ApiError::UnsupportedMediaType),
+            _ => return Err(ApiError::UnsupportedMediaType("application/json")),
         };
         deserialize_fields(object).map(Body).map_err(|errors| Error::Validation(errors).into())
     }
+}
+
+/// A CSV file (`text/csv`), read whole within the route's body limit.
+pub struct CsvBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for CsvBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if media_type(&request).as_deref() != Some("text/csv") {
+            return Err(ApiError::UnsupportedMediaType("text/csv"));
+        }
+        read_body(request, state).await.map(CsvBody)
+    }
+}
+
+/// The request's media type, lowercased, without parameters such as `charset`.
+fn media_type(request: &Request) -> Option<String> {
+    let value = request.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
+    value.split(';').next().map(|mime| mime.trim().to_ascii_lowercase())
 }
 
 /// Like [`Body`], but an HTML form post (`application/x-www-form-urlencoded`) is accepted too,

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use store::{Claim, KeyScope};
 use uuid::Uuid;
 
-use crate::{ApiError, AppState, BODY_LIMIT_BYTES, extract};
+use crate::{ApiError, AppState, BODY_LIMIT_BYTES, BodyLimit, extract};
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 /// Set on a response that is a replay of the first one.
@@ -79,8 +79,9 @@ pub fn applies_to(request: &Request) -> bool {
 /// retries.
 pub async fn run_once(state: &AppState, caller: Caller, request: Request, next: Next) -> Result<Response, ApiError> {
     let key = request_key(&request)?;
+    let limit = request.extensions().get::<BodyLimit>().map_or(BODY_LIMIT_BYTES, |BodyLimit(bytes)| *bytes);
     let (parts, body) = request.into_parts();
-    let body = to_bytes(body, BODY_LIMIT_BYTES).await.map_err(|_| ApiError::PayloadTooLarge(BODY_LIMIT_BYTES))?;
+    let body = to_bytes(body, limit).await.map_err(|_| ApiError::PayloadTooLarge(limit))?;
     let role = caller.role.map_or("", Role::as_str);
     let hash = request_hash(&[role.as_bytes(), parts.method.as_str().as_bytes(), parts.uri.to_string().as_bytes(), &body]);
     match state.store.claim_idempotency_key(caller.scope, &key, &hash, Timestamp::now()).await? {

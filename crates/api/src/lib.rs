@@ -38,6 +38,10 @@ pub const BODY_LIMIT_BYTES: usize = 128 * 1024;
 /// A website inquiry is a few fields of text.
 pub const PUBLIC_BODY_LIMIT_BYTES: usize = 16 * 1024;
 
+/// A CSV import may be this large (64 MiB): a spreadsheet of a few hundred thousand leads. The
+/// whole file must also arrive within the server's body timeout (`--body-timeout-ms`).
+pub const IMPORT_BODY_LIMIT_BYTES: usize = 64 * 1024 * 1024;
+
 /// The body limit of the routes a layer of [`body_limit`] wraps. axum enforces the limit but does
 /// not say which it was; the 413 states it.
 #[derive(Clone, Copy)]
@@ -81,7 +85,10 @@ pub fn router_with(store: Arc<dyn Store>, options: AppOptions) -> Router {
     let AppOptions { intake, webhook_targets, pages, visitor_pages } = options;
     let state =
         AppState { store, intake: Arc::new(IntakeGuard::new(intake)), metrics: Arc::new(Metrics::new()), webhook_targets, visitor_pages };
-    let staff = routes::api().layer(middleware::from_fn_with_state(state.clone(), idempotency::for_staff));
+    let idempotent = || middleware::from_fn_with_state(state.clone(), idempotency::for_staff);
+    // The import's limit is set outside the idempotency layer, which reads the body first.
+    let imports = routes::imports().layer(idempotent()).layer(body_limit(IMPORT_BODY_LIMIT_BYTES));
+    let staff = routes::api().layer(idempotent()).merge(imports);
     let public = routes::public(state.clone()).layer(body_limit(PUBLIC_BODY_LIMIT_BYTES));
     let (api, openapi) = OpenApiRouter::new().nest("/api/v1", staff.merge(public)).split_for_parts();
     api.merge(routes::system::openapi_json(&openapi::finish(openapi)))

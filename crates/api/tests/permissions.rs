@@ -149,6 +149,9 @@ const KNOWN: &[(&str, &str)] = &[
     ("POST", "/opportunities/{id}/notes"),
     ("GET", "/opportunities/{id}/activities"),
     ("POST", "/opportunities/{id}/activities"),
+    ("GET", "/opportunities/export"),
+    ("GET", "/clients/export"),
+    ("POST", "/imports/opportunities"),
     ("GET", "/clients"),
     ("POST", "/clients"),
     ("GET", "/clients/{id}"),
@@ -246,6 +249,13 @@ async fn new_delivery(app: &TestApp) -> String {
 /// Builds what the request needs (as the owner), then makes it as `caller` (`None`: no token).
 /// `route` is relative to `/api/v1`. Panics on a route it does not know.
 async fn exercise(app: &TestApp, caller: Option<&Caller>, method: &Method, route: &str, target: Target) -> Reply {
+    if (method.as_str(), route) == ("POST", "/imports/opportunities") {
+        let mut request = app.request(Method::POST, route).header("content-type", "text/csv").body("name,title\r\nJane,Botox\r\n");
+        if let Some(caller) = caller {
+            request = request.bearer_auth(&caller.token);
+        }
+        return TestApp::reply(request).await;
+    }
     let (path, body): (String, Option<Value>) = match (method.as_str(), route) {
         ("GET", "/opportunity-categories") => (route.into(), None),
         ("POST", "/opportunity-categories") => (route.into(), Some(json!({"name": unique("Category")}))),
@@ -254,6 +264,7 @@ async fn exercise(app: &TestApp, caller: Option<&Caller>, method: &Method, route
         }
 
         ("GET", "/opportunities") | ("GET", "/opportunities/stats") => (route.into(), None),
+        ("GET", "/opportunities/export") | ("GET", "/clients/export") => (route.into(), None),
         ("POST", "/opportunities") => (route.into(), Some(json!({"title": "Interested in Botox package", "prospect_name": "Jane Doe"}))),
         ("GET", "/opportunities/{id}") | ("DELETE", "/opportunities/{id}") => (format!("/opportunities/{}", new_lead(app).await), None),
         ("PATCH", "/opportunities/{id}") => {

@@ -293,8 +293,35 @@ async fn webhooks_belong_to_owners_and_admins_of_one_organization(app: TestApp) 
     assert_eq!(app.stored_count("SELECT COUNT(*) FROM webhook_deliveries").await, 0, "its deliveries went with it");
 }
 
+/// An imported lead is a created lead to the rest of the clinic's stack; a dry run is not.
+async fn imported_leads_are_announced_and_a_dry_run_is_not(app: TestApp) {
+    let receiver = Receiver::start().await;
+    subscribe(&app, &app.owner, &receiver, json!(["opportunity.created", "opportunity.won"])).await;
+    start_worker(&app, QUICK_RETRIES, loopback());
+    let import = |query: &'static str| {
+        let request = app.request(reqwest::Method::POST, &format!("/imports/opportunities{query}")).bearer_auth(&app.owner.token);
+        TestApp::reply(request.header("content-type", "text/csv").body("Title,Name,Stage\nBotox,Ann,open\nFillers,Bob,won\n"))
+    };
+    import("?dry_run=true").await.expect(200);
+    let report = import("").await.expect(200);
+    assert_eq!(report.data()["created"], json!(2), "{}", report.body);
+
+    let received = receiver.wait_for(3, PATIENCE).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut names: Vec<String> = receiver
+        .accepted()
+        .iter()
+        .map(|r| {
+            format!("{} {}", r.event["type"].as_str().unwrap_or_default(), r.event["data"]["prospect_name"].as_str().unwrap_or_default())
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["opportunity.created Ann", "opportunity.created Bob", "opportunity.won Bob"], "{received:?}");
+}
+
 suite!(
     events_arrive_signed_with_the_record_as_the_api_shows_it,
+    imported_leads_are_announced_and_a_dry_run_is_not,
     a_failing_receiver_gets_the_event_again_and_each_attempt_is_shown,
     redeliver_sends_the_same_event_again,
     a_slow_receiver_does_not_hold_up_the_others,

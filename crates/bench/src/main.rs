@@ -6,6 +6,7 @@
 mod board;
 mod chart;
 mod data;
+mod import;
 mod quick;
 mod rng;
 mod run;
@@ -126,6 +127,15 @@ enum Command {
         /// Requests per board view.
         #[arg(long, default_value_t = 20)]
         repeat: usize,
+    },
+    /// Time a CSV import of many leads into a new organization of a database, through the real
+    /// router served in-process; then the same file again (all duplicates).
+    Import {
+        /// sqlite://PATH or postgres://USER@HOST/DATABASE (migrated if needed; may hold data)
+        #[arg(long)]
+        database: String,
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
     },
     /// A few seconds' self-contained check for CI: fails only on a gross regression or an error.
     Quick {
@@ -280,6 +290,10 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
         }
         Command::Board { database, token, repeat } => {
             board::board(&database, &token, repeat.max(1)).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { database, rows } => {
+            import::import(&database, rows).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Quick { small, large, seconds, warmup, connections, max_ratio, max_ratio_list, floor_ms, json } => {

@@ -20,6 +20,7 @@ pub mod session;
 pub mod stats;
 pub mod text;
 pub mod timestamp;
+pub mod transfer;
 pub mod webhook;
 
 pub use error::{Error, FieldErrors, Result};

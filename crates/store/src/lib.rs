@@ -32,6 +32,7 @@ use domain::query::{ClientFilter, OpportunityFilter, Page, StatsFilter};
 use domain::search::Total;
 use domain::session::{PasswordLink, WebSession};
 use domain::stats::PipelineTotals;
+use domain::transfer::import::{DuplicateKeys, NewLead};
 use domain::webhook::{Attempt, Delivery, Event, Webhook};
 use domain::{Error, FieldErrors, Result, Timestamp};
 use uuid::Uuid;
@@ -101,6 +102,17 @@ pub trait Store: Send + Sync {
     async fn stats(&self, org_id: Uuid, filter: &StatsFilter, now: Timestamp) -> Result<PipelineTotals>;
     async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)>;
     async fn client(&self, org_id: Uuid, id: Uuid) -> Result<Option<Client>>;
+    /// Up to `limit` of the leads the filter matches (its page and sort aside), in the order of
+    /// their ids, after the lead `after` (from the first when `None`): an export's next page.
+    async fn export_opportunities(
+        &self,
+        org_id: Uuid,
+        filter: &OpportunityFilter,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<OpportunityView>>;
+    /// Like [`Store::export_opportunities`], for clients.
+    async fn export_clients(&self, org_id: Uuid, filter: &ClientFilter, after: Option<Uuid>, limit: i64) -> Result<Vec<Client>>;
     async fn staff_members(&self, org_id: Uuid) -> Result<Vec<Staff>>;
     async fn staff(&self, org_id: Uuid, id: Uuid) -> Result<Option<Staff>>;
     async fn lead_forms(&self, org_id: Uuid) -> Result<Vec<LeadForm>>;
@@ -218,6 +230,11 @@ pub trait Tx: Send {
     async fn insert_stage_entry(&mut self, entry: &StageEntry) -> Result<()>;
     /// A message for each referenced record that does not exist in the organization or may not
     /// be used (an inactive category, an inactive staff member).
+    /// The organization's leads with one of these e-mails or phone digits, each with its keys
+    /// (any number of keys: the backend splits them into statements).
+    async fn leads_matching(&mut self, org_id: Uuid, emails: &[String], phone_digits: &[String]) -> Result<Vec<(Uuid, DuplicateKeys)>>;
+    /// Inserts new leads with their stage history, activities and notes, many to a statement.
+    async fn insert_leads(&mut self, leads: &[NewLead]) -> Result<()>;
     async fn unusable_references(&mut self, org_id: Uuid, references: &References) -> Result<FieldErrors>;
 
     async fn client(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Client>>;

@@ -72,6 +72,9 @@ impl Backend for Postgres15 {
         },
         skip_locked: " FOR UPDATE SKIP LOCKED",
         bootstrap_lock: Some("SELECT pg_advisory_xact_lock(7460211945) IS NULL AS locked"),
+        // Within the 65,535 a statement may bind; fewer statements, fewer round trips (and fewer
+        // scans when the planner has not yet seen a big import's rows).
+        values_per_statement: 30_000,
     };
 
     fn reader(&self) -> PgPool {

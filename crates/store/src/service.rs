@@ -22,6 +22,10 @@ use uuid::Uuid;
 
 use crate::{Store, Tx, tokens};
 
+mod import;
+
+pub use self::import::import_opportunities;
+
 /// An organization with its first owner and the owner's token (shown once).
 #[derive(Debug, Serialize)]
 pub struct CreatedOrganization {

@@ -87,6 +87,10 @@ impl Backend for Sqlite3 {
         },
         skip_locked: "",
         bootstrap_lock: None,
+        // Binding `$n` parameters costs the square of their number on SQLite, which looks each
+        // name up in a list of all of them: 1,400 leads in one statement took 2–4 s, 20 take
+        // a fraction of a millisecond.
+        values_per_statement: 500,
     };
 
     fn reader(&self) -> SqlitePool {

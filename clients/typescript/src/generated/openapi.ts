@@ -22,6 +22,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/clients/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every client (`search` as for the client list), as CSV like the opportunity export. */
+        get: operations["export_clients"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/clients/{id}": {
         parameters: {
             query?: never;
@@ -38,6 +55,32 @@ export interface paths {
         head?: never;
         /** Changes the fields sent and leaves the others; the e-mail stays unique in the organization. */
         patch: operations["update_client"];
+        trace?: never;
+    };
+    "/api/v1/imports/opportunities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Imports leads from a CSV file (`text/csv`, UTF-8, at most 64 MiB) with a header row. Columns
+         *     are matched by name, ignoring case, spaces, `_` and `-`, with common aliases (see the README);
+         *     the columns an export writes import back. Each row is checked like a created lead (a won row
+         *     gets probability 100) and keeps its `created_at`, `closed_at`, `status` and `closed_reason`.
+         *     Rows with errors are reported and left out; all others are written in one transaction.
+         *     A row whose e-mail or phone digits a lead of the organization (or an earlier row) has is a
+         *     duplicate: `on_duplicate` skips it (the default), updates that lead with its non-blank cells,
+         *     or creates it anyway.
+         */
+        post: operations["import_opportunities"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/lead-forms": {
@@ -104,6 +147,27 @@ export interface paths {
         put?: never;
         /** createOpportunity. */
         post: operations["create_opportunity"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/opportunities/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every opportunity the list's filters match, as CSV (RFC 4180, UTF-8, CRLF line ends), with
+         *     a header row of stable column names, in the order the leads were created. Streamed: a client
+         *     may read any number of rows; an error after the first row cuts the download short.
+         */
+        get: operations["export_opportunities"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -287,7 +351,9 @@ export interface paths {
         put?: never;
         /**
          * A website inquiry: becomes an opportunity with source `website`, the message as its
-         *     description and a follow-up due tomorrow. No token; JSON or an HTML form post.
+         *     description and a follow-up due tomorrow. No token; JSON or an HTML form post. A browser's
+         *     form post (`Accept: text/html`) is sent on to the form's `thank_you_url` or the hosted
+         *     thank-you page (303), and a refusal is a readable HTML page with the same status.
          */
         post: operations["submit"];
         delete?: never;
@@ -329,6 +395,27 @@ export interface paths {
         head?: never;
         /** Changes a role or deactivates (`is_active: false`); the last active owner cannot be demoted. */
         patch: operations["update_staff"];
+        trace?: never;
+    };
+    "/api/v1/staff/{id}/invite": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A link for the staff member to choose a password and sign in to the web UI: an invitation,
+         *     or a password reset if they have one (owners and admins; only an owner for an owner). It
+         *     works once; an invitation for 7 days, a reset for an hour. The secret is in this response only.
+         */
+        post: operations["invite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/staff/{id}/tokens": {
@@ -580,6 +667,8 @@ export interface components {
             /** Format: uuid */
             category_id?: string | null;
             name: string;
+            /** @example https://clinic.example/thank-you */
+            thank_you_url?: string | null;
         };
         CreateNote: {
             /** @description 1 to 10,000 characters. */
@@ -744,6 +833,47 @@ export interface components {
             /** @description Always `true`. */
             success: boolean;
         };
+        Envelope_ImportReport: {
+            /** @description What an import did, or with `dry_run` would do. */
+            data: {
+                /** Format: int64 */
+                created: number;
+                dry_run: boolean;
+                /** @description The first 1,000 errors, in row order. */
+                errors: components["schemas"]["RowError"][];
+                /**
+                 * Format: int64
+                 * @description Rows not imported because of an error.
+                 */
+                failed: number;
+                /**
+                 * Format: int64
+                 * @description Rows read (blank rows are passed over).
+                 */
+                rows: number;
+                /**
+                 * Format: int64
+                 * @description Duplicates left alone: of a lead that exists, or of an earlier row of the file.
+                 */
+                skipped: number;
+                /** @description Headers that match no field, as the file writes them; their cells are not imported. */
+                unknown_columns: string[];
+                /** Format: int64 */
+                updated: number;
+            };
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        Envelope_Invitation: {
+            /** @description A link to choose a password. */
+            data: {
+                expires_at: components["schemas"]["Timestamp"];
+                /** @description The page to open; it works once. */
+                url: string;
+            };
+            /** @description Always `true`. */
+            success: boolean;
+        };
         Envelope_IssuedToken: {
             data: {
                 created_at: components["schemas"]["Timestamp"];
@@ -758,32 +888,16 @@ export interface components {
             /** @description Always `true`. */
             success: boolean;
         };
-        Envelope_LeadForm: {
-            data: {
-                /** @description Web origins (`https://clinic.example`) whose pages may submit; browsers elsewhere are refused. */
-                allowed_origins: string[];
-                /**
-                 * Format: uuid
-                 * @description Assigned every opportunity the form creates, while the staff member is active.
-                 */
-                assigned_to?: string | null;
-                /**
-                 * Format: uuid
-                 * @description Given to every opportunity the form creates, while the category is active.
-                 */
-                category_id?: string | null;
-                created_at: components["schemas"]["Timestamp"];
-                /** Format: uuid */
-                created_by: string;
-                /** @description The public key in the submission URL: `/api/v1/public/lead-forms/{form_key}/submissions`. */
-                form_key: string;
-                /** Format: uuid */
-                id: string;
-                is_active: boolean;
-                name: string;
-                /** Format: uuid */
-                org_id: string;
-                updated_at: components["schemas"]["Timestamp"];
+        Envelope_LeadFormView: {
+            /**
+             * @description A lead form with what its settings page shows: where the hosted form page is and the HTML
+             *     to paste into the clinic's site.
+             */
+            data: components["schemas"]["LeadForm"] & {
+                /** @description A plain HTML form that posts to this form's submission URL, honeypot included. */
+                embed_html: string;
+                /** @description The hosted form page (`/forms/{form_key}`): link to it or put it in an iframe. */
+                hosted_url: string;
             };
             /** @description Always `true`. */
             success: boolean;
@@ -938,6 +1052,39 @@ export interface components {
          * @enum {string}
          */
         EventType: "opportunity.created" | "opportunity.updated" | "opportunity.stage_changed" | "opportunity.won" | "opportunity.lost" | "opportunity.deleted" | "note.created" | "activity.created" | "client.created";
+        /** @description What an import did, or with `dry_run` would do. */
+        ImportReport: {
+            /** Format: int64 */
+            created: number;
+            dry_run: boolean;
+            /** @description The first 1,000 errors, in row order. */
+            errors: components["schemas"]["RowError"][];
+            /**
+             * Format: int64
+             * @description Rows not imported because of an error.
+             */
+            failed: number;
+            /**
+             * Format: int64
+             * @description Rows read (blank rows are passed over).
+             */
+            rows: number;
+            /**
+             * Format: int64
+             * @description Duplicates left alone: of a lead that exists, or of an earlier row of the file.
+             */
+            skipped: number;
+            /** @description Headers that match no field, as the file writes them; their cells are not imported. */
+            unknown_columns: string[];
+            /** Format: int64 */
+            updated: number;
+        };
+        /** @description A link to choose a password. */
+        Invitation: {
+            expires_at: components["schemas"]["Timestamp"];
+            /** @description The page to open; it works once. */
+            url: string;
+        };
         IssuedToken: {
             created_at: components["schemas"]["Timestamp"];
             /** Format: uuid */
@@ -972,7 +1119,22 @@ export interface components {
             name: string;
             /** Format: uuid */
             org_id: string;
+            /**
+             * @description Where a visitor's browser goes after sending the form (an absolute http(s) URL, such as
+             *     the clinic's own thank-you page); `null` for the hosted thank-you page.
+             */
+            thank_you_url?: string | null;
             updated_at: components["schemas"]["Timestamp"];
+        };
+        /**
+         * @description A lead form with what its settings page shows: where the hosted form page is and the HTML
+         *     to paste into the clinic's site.
+         */
+        LeadFormView: components["schemas"]["LeadForm"] & {
+            /** @description A plain HTML form that posts to this form's submission URL, honeypot included. */
+            embed_html: string;
+            /** @description The hosted form page (`/forms/{form_key}`): link to it or put it in an iframe. */
+            hosted_url: string;
         };
         ListEnvelope_Activity: {
             data: {
@@ -1048,33 +1210,13 @@ export interface components {
             /** @description Always `true`. */
             success: boolean;
         };
-        ListEnvelope_LeadForm: {
-            data: {
-                /** @description Web origins (`https://clinic.example`) whose pages may submit; browsers elsewhere are refused. */
-                allowed_origins: string[];
-                /**
-                 * Format: uuid
-                 * @description Assigned every opportunity the form creates, while the staff member is active.
-                 */
-                assigned_to?: string | null;
-                /**
-                 * Format: uuid
-                 * @description Given to every opportunity the form creates, while the category is active.
-                 */
-                category_id?: string | null;
-                created_at: components["schemas"]["Timestamp"];
-                /** Format: uuid */
-                created_by: string;
-                /** @description The public key in the submission URL: `/api/v1/public/lead-forms/{form_key}/submissions`. */
-                form_key: string;
-                /** Format: uuid */
-                id: string;
-                is_active: boolean;
-                name: string;
-                /** Format: uuid */
-                org_id: string;
-                updated_at: components["schemas"]["Timestamp"];
-            }[];
+        ListEnvelope_LeadFormView: {
+            data: (components["schemas"]["LeadForm"] & {
+                /** @description A plain HTML form that posts to this form's submission URL, honeypot included. */
+                embed_html: string;
+                /** @description The hosted form page (`/forms/{form_key}`): link to it or put it in an iframe. */
+                hosted_url: string;
+            })[];
             meta: components["schemas"]["Meta"];
             /** @description Always `true`. */
             success: boolean;
@@ -1290,6 +1432,17 @@ export interface components {
         };
         /** @enum {string} */
         Role: "owner" | "admin" | "member";
+        /** @description A problem with one cell (or one row) of the file. */
+        RowError: {
+            /** @description The column's header as the file writes it, or the field's name when no column gave it. */
+            column: string;
+            message: string;
+            /**
+             * Format: int64
+             * @description The row as a spreadsheet numbers it: the header is row 1.
+             */
+            row: number;
+        };
         SourceStats: {
             /** Format: int64 */
             lost: number;
@@ -1426,6 +1579,8 @@ export interface components {
             /** @description `false` disables the form: its submissions answer 404. */
             is_active?: boolean;
             name?: string;
+            /** @description `null` goes back to the hosted thank-you page. */
+            thank_you_url?: string | null;
         };
         UpdateOpportunity: {
             /** Format: uuid */
@@ -1713,6 +1868,42 @@ export interface operations {
             503: components["responses"]["Error503"];
         };
     };
+    export_clients: {
+        parameters: {
+            query?: {
+                search?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The header row `id,name,email,phone,created_at,updated_at`, then one row per client. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
     get_client: {
         parameters: {
             query?: never;
@@ -1789,6 +1980,69 @@ export interface operations {
             503: components["responses"]["Error503"];
         };
     };
+    import_opportunities: {
+        parameters: {
+            query?: {
+                /** @description Check and count, but write nothing. */
+                dry_run?: boolean;
+                /** @description skip (default), update or create. */
+                on_duplicate?: string;
+            };
+            header?: {
+                /** @description A unique key (such as a UUID) that makes retries safe: a retry with the same key and body by the same caller in the same role gets the first response again (with `Idempotent-Replayed: true`); the same key with another body, or after the caller's role changed, is refused with 422 `idempotency_key_reused`. Keys are the caller's own (a staff member's, or a public form's): another caller's key of the same text is another key. A retry of a token issuance answers 409 `token_already_issued` with the token's id, since its secret is shown only once. Kept at least 24 hours. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A CSV file with a header row. */
+        requestBody?: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_ImportReport"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            /** @description The file is larger than 64 MiB (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            414: components["responses"]["Error414"];
+            /** @description The body is not `text/csv` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
     list_lead_forms: {
         parameters: {
             query?: never;
@@ -1804,7 +2058,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ListEnvelope_LeadForm"];
+                    "application/json": components["schemas"]["ListEnvelope_LeadFormView"];
                 };
             };
             400: components["responses"]["Error400"];
@@ -1845,7 +2099,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope_LeadForm"];
+                    "application/json": components["schemas"]["Envelope_LeadFormView"];
                 };
             };
             400: components["responses"]["Error400"];
@@ -1885,7 +2139,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope_LeadForm"];
+                    "application/json": components["schemas"]["Envelope_LeadFormView"];
                 };
             };
             400: components["responses"]["Error400"];
@@ -2012,6 +2266,51 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_OpportunityView"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    export_opportunities: {
+        parameters: {
+            query?: {
+                /** @description Repeatable and/or comma-separated. */
+                status?: components["schemas"]["Status"][];
+                assigned_to?: string;
+                category_id?: string;
+                client_id?: string;
+                source?: string;
+                /** @description As for the opportunity list. */
+                search?: string;
+                /** @description Only leads not won or lost whose follow-up is due by the end of today (UTC). */
+                follow_up_due?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The header row `id,title,prospect_name,prospect_email,prospect_phone,client_id,client_name,category,owner_email,status,probability,estimated_value,source,follow_up_date,closed_at,closed_reason,transaction_id,description,created_at,updated_at`, then one row per lead. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
                 };
             };
             400: components["responses"]["Error400"];
@@ -2644,6 +2943,13 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_Received"];
                 };
             };
+            /** @description A browser's form post was received: on to the thank-you page (`Location`). */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             403: components["responses"]["Error403"];
@@ -2764,6 +3070,45 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_Staff"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    invite: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A unique key (such as a UUID) that makes retries safe: a retry with the same key and body by the same caller in the same role gets the first response again (with `Idempotent-Replayed: true`); the same key with another body, or after the caller's role changed, is refused with 422 `idempotency_key_reused`. Keys are the caller's own (a staff member's, or a public form's): another caller's key of the same text is another key. A retry of a token issuance answers 409 `token_already_issued` with the token's id, since its secret is shown only once. Kept at least 24 hours. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Invitation"];
                 };
             };
             400: components["responses"]["Error400"];

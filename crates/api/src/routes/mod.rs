@@ -6,6 +6,7 @@ mod lead_forms;
 mod opportunities;
 mod staff;
 pub mod system;
+mod transfer;
 mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -23,6 +24,12 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(clients::router())
         .merge(staff::router())
         .merge(webhooks::router())
+        .merge(transfer::exports())
+}
+
+/// The routes that read a CSV import, which have a larger body limit than the rest.
+pub fn imports() -> OpenApiRouter<AppState> {
+    transfer::imports()
 }
 
 /// Routes under `/api/v1` that anyone may call.

@@ -34,6 +34,9 @@ pub(crate) struct Dialect {
     /// Run first in the bootstrap transaction, so that two servers starting on an empty
     /// database cannot both create the first organization.
     pub bootstrap_lock: Option<&'static str>,
+    /// About how many values a statement of many rows or keys binds (a many-row insert, a
+    /// look-up of many keys).
+    pub values_per_statement: usize,
 }
 
 /// How a backend finds the opportunities a search matches (see [`domain::search`]).

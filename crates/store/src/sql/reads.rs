@@ -187,6 +187,27 @@ impl<B: Backend> Store for SqlStore<B> {
         Ok((all(&mut reader, page, CLIENTS.read).await?, total))
     }
 
+    async fn export_opportunities(
+        &self,
+        org_id: Uuid,
+        filter: &OpportunityFilter,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<OpportunityView>> {
+        list::export_page::<B>(&mut self.backend.reader(), org_id, filter, after, limit).await
+    }
+
+    async fn export_clients(&self, org_id: Uuid, filter: &ClientFilter, after: Option<Uuid>, limit: i64) -> Result<Vec<Client>> {
+        let like = Self::dialect().like;
+        let condition = format!(
+            "WHERE org_id = $1 AND ($2 IS NULL OR name {like} $2 ESCAPE '\\' OR email {like} $2 ESCAPE '\\'
+             OR phone {like} $2 ESCAPE '\\') AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4"
+        );
+        let pattern = filter.search.as_deref().map(like_pattern);
+        let page = CLIENTS.select(&condition).bind(org_id).bind(pattern).bind(after).bind(limit);
+        all(&mut self.backend.reader(), page, CLIENTS.read).await
+    }
+
     async fn client(&self, org_id: Uuid, id: Uuid) -> Result<Option<Client>> {
         optional(&mut self.backend.reader(), by_id(&CLIENTS, "", org_id, id), CLIENTS.read).await
     }

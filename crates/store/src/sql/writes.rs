@@ -8,13 +8,15 @@ use domain::client::Client;
 use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry};
 use domain::session::{PasswordLink, WebSession};
+use domain::transfer::import::{DuplicateKeys, NewLead};
 use domain::webhook::{Event, Webhook};
 use domain::{FieldErrors, Result, Timestamp};
 use uuid::Uuid;
 
+use super::list::push_in;
 use super::reads::{all, by_id, optional, view_by_id, webhooks_of};
 use super::rows;
-use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, OPPORTUNITIES, STAFF, STAGE_HISTORY, WEBHOOKS};
+use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, OPPORTUNITIES, STAFF, STAGE_HISTORY, Table, WEBHOOKS};
 use super::webhooks;
 use super::{Backend, RowReader, Run, Statement};
 use crate::Tx;
@@ -26,6 +28,15 @@ pub(super) struct SqlTx<B: Backend> {
 impl<B: Backend> SqlTx<B> {
     async fn run(&mut self, statement: Statement) -> Result<()> {
         self.tx.execute(statement).await.map(drop)
+    }
+
+    /// Inserts the rows, as many to a statement as the backend binds well.
+    async fn insert_all<'a, T: Sync + 'static>(&mut self, table: &Table<T>, rows: impl Iterator<Item = &'a T>) -> Result<()> {
+        let rows: Vec<&T> = rows.collect();
+        for chunk in rows.chunks(table.rows_per_insert(B::DIALECT.values_per_statement)) {
+            self.run(table.insert_many(chunk.iter().copied())).await?;
+        }
+        Ok(())
     }
 
     fn locked(&self) -> &'static str {
@@ -75,6 +86,31 @@ impl<B: Backend> Tx for SqlTx<B> {
 
     async fn insert_stage_entry(&mut self, e: &StageEntry) -> Result<()> {
         self.run(STAGE_HISTORY.insert(e)).await
+    }
+
+    /// A statement per few hundred keys on SQLite, per tens of thousands on PostgreSQL.
+    async fn leads_matching(&mut self, org_id: Uuid, emails: &[String], phone_digits: &[String]) -> Result<Vec<(Uuid, DuplicateKeys)>> {
+        let mut found = Vec::new();
+        for (column, keys) in [("prospect_email", emails), ("prospect_phone_digits", phone_digits)] {
+            for keys in keys.chunks(B::DIALECT.values_per_statement) {
+                let mut statement = Statement::new("SELECT id, prospect_email, prospect_phone_digits FROM opportunities WHERE org_id = ");
+                statement.push_bind(org_id);
+                push_in(&mut statement, column, keys.iter());
+                for row in self.tx.fetch_all(statement).await? {
+                    let keys =
+                        DuplicateKeys { email: row.opt_text("prospect_email")?, phone_digits: row.opt_text("prospect_phone_digits")? };
+                    found.push((row.uuid("id")?, keys));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn insert_leads(&mut self, leads: &[NewLead]) -> Result<()> {
+        self.insert_all(&OPPORTUNITIES, leads.iter().map(|lead| &lead.opportunity)).await?;
+        self.insert_all(&STAGE_HISTORY, leads.iter().flat_map(|lead| &lead.entries)).await?;
+        self.insert_all(&ACTIVITIES, leads.iter().flat_map(|lead| &lead.activities)).await?;
+        self.insert_all(&NOTES, leads.iter().flat_map(|lead| &lead.notes)).await
     }
 
     /// One statement for all the references given: each is a column, 0 when it is unusable.
