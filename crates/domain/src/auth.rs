@@ -208,12 +208,18 @@ pub struct IssuedToken {
     pub created_at: Timestamp,
 }
 
+/// A caller for the domain's unit tests: a new staff member of a new organization.
+#[cfg(test)]
+pub(crate) fn test_actor(role: Role) -> Actor {
+    Actor { org_id: Uuid::now_v7(), staff_id: Uuid::now_v7(), name: "Sam".into(), role, token_id: Uuid::nil(), token_last_used_at: None }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn actor(role: Role) -> Actor {
-        Actor { org_id: Uuid::nil(), staff_id: Uuid::now_v7(), name: "a".into(), role, token_id: Uuid::nil(), token_last_used_at: None }
+        test_actor(role)
     }
 
     fn staff(role: Role) -> Staff {

@@ -488,14 +488,7 @@ mod tests {
     use crate::auth::Role;
 
     fn actor() -> Actor {
-        Actor {
-            org_id: Uuid::now_v7(),
-            staff_id: Uuid::now_v7(),
-            name: "Sam".into(),
-            role: Role::Member,
-            token_id: Uuid::nil(),
-            token_last_used_at: None,
-        }
+        crate::auth::test_actor(Role::Member)
     }
 
     fn lead(actor: &Actor) -> Opportunity {
