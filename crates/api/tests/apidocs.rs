@@ -5,9 +5,13 @@ mod common;
 
 use common::TestApp;
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-suite!(every_operation_has_a_summary_and_every_response_a_description, the_reference_page_loads_everything_from_the_server_itself);
+suite!(
+    every_operation_has_a_summary_and_every_response_a_description,
+    the_reference_page_loads_everything_from_the_server_itself,
+    pipeline_totals_fit_their_schema_above_one_leads_largest_value
+);
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
@@ -36,6 +40,32 @@ async fn every_operation_has_a_summary_and_every_response_a_description(app: Tes
     assert!(missing.is_empty(), "the document lacks {missing:#?}");
     let servers = document["servers"].as_array().map(Vec::len).unwrap_or(0);
     assert!(servers > 0, "the document names no server: {}", document["servers"]);
+}
+
+/// Two leads at the largest value one lead may have: the stats' sums exceed it, and the document
+/// must still describe them (a fuzzer checking answers against it found this).
+async fn pipeline_totals_fit_their_schema_above_one_leads_largest_value(app: TestApp) {
+    for title in ["Clinic building", "Second building"] {
+        app.lead(&app.owner, json!({"title": title, "estimated_value": 100_000_000, "probability": 100})).await.expect(201);
+    }
+    let stats = app.get(&app.owner, "/opportunities/stats").await.expect(200).body["data"].clone();
+    let document = app.call(None, Method::GET, "//api/v1/openapi.json", None).await.expect(200).body;
+    let properties = &document["components"]["schemas"]["PipelineStats"]["properties"];
+    for field in ["totalValue", "weightedValue"] {
+        let answered = stats[field].as_f64().unwrap_or_default();
+        assert_eq!(answered, 200_000_000.0, "{field}: {stats}");
+        if let Some(maximum) = resolved(&document, &properties[field])["maximum"].as_f64() {
+            panic!("{field} is {answered}, above the document's maximum {maximum}");
+        }
+    }
+}
+
+/// A schema, following a `$ref` into the document's components.
+fn resolved<'a>(document: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str().and_then(|path| path.strip_prefix("#/")) {
+        Some(path) => path.split('/').fold(document, |node, key| &node[key]),
+        None => schema,
+    }
 }
 
 fn has_text(value: &Value) -> bool {

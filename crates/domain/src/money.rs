@@ -90,14 +90,17 @@ impl<'de> Deserialize<'de> for Money {
 
 impl utoipa::PartialSchema for Money {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::Type::Number)
-            .minimum(Some(0))
-            .maximum(Some(100_000_000))
-            .multiple_of(Some(0.01))
-            .description(Some("An amount of money with at most two decimal places."))
-            .into()
+        amount_schema().maximum(Some(100_000_000)).description(Some("An amount of money with at most two decimal places.")).into()
     }
+}
+
+/// The schema of a sum of amounts: a pipeline's total may exceed what one lead's value may be.
+pub fn total_schema() -> utoipa::openapi::schema::Object {
+    amount_schema().description(Some("A sum of amounts, with at most two decimal places.")).build()
+}
+
+fn amount_schema() -> utoipa::openapi::ObjectBuilder {
+    utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::Number).minimum(Some(0)).multiple_of(Some(0.01))
 }
 
 impl utoipa::ToSchema for Money {}

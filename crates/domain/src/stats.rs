@@ -34,8 +34,10 @@ pub struct PipelineStats {
     pub counts: StatusCounts,
     pub total: i64,
     /// Σ estimated_value over open, contacted, qualified and proposal.
+    #[schema(schema_with = crate::money::total_schema)]
     pub total_value: Money,
     /// Σ estimated_value × probability / 100 over the same stages, rounded to the cent.
+    #[schema(schema_with = crate::money::total_schema)]
     pub weighted_value: Money,
     /// Opportunities not won or lost whose follow_up_date is by the end of today (UTC).
     pub needs_follow_up: i64,
@@ -85,6 +87,7 @@ pub struct SourceStats {
     pub lost: i64,
     pub win_rate: Option<f64>,
     /// Σ estimated_value of the won ones.
+    #[schema(schema_with = crate::money::total_schema)]
     pub won_value: Money,
 }
 

@@ -956,10 +956,10 @@ export interface components {
                 needsFollowUp: number;
                 /** Format: int64 */
                 total: number;
-                /** @description Σ estimated_value over open, contacted, qualified and proposal. */
-                totalValue: components["schemas"]["Money"];
-                /** @description Σ estimated_value × probability / 100 over the same stages, rounded to the cent. */
-                weightedValue: components["schemas"]["Money"];
+                /** @description A sum of amounts, with at most two decimal places. */
+                totalValue: number;
+                /** @description A sum of amounts, with at most two decimal places. */
+                weightedValue: number;
                 /**
                  * Format: double
                  * @description won / (won + lost); null while nothing is closed.
@@ -1409,10 +1409,10 @@ export interface components {
             needsFollowUp: number;
             /** Format: int64 */
             total: number;
-            /** @description Σ estimated_value over open, contacted, qualified and proposal. */
-            totalValue: components["schemas"]["Money"];
-            /** @description Σ estimated_value × probability / 100 over the same stages, rounded to the cent. */
-            weightedValue: components["schemas"]["Money"];
+            /** @description A sum of amounts, with at most two decimal places. */
+            totalValue: number;
+            /** @description A sum of amounts, with at most two decimal places. */
+            weightedValue: number;
             /**
              * Format: double
              * @description won / (won + lost); null while nothing is closed.
@@ -1454,8 +1454,8 @@ export interface components {
             winRate?: number | null;
             /** Format: int64 */
             won: number;
-            /** @description Σ estimated_value of the won ones. */
-            wonValue: components["schemas"]["Money"];
+            /** @description A sum of amounts, with at most two decimal places. */
+            wonValue: number;
         };
         Staff: {
             created_at: components["schemas"]["Timestamp"];
