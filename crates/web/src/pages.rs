@@ -70,6 +70,10 @@ pub fn error_page(error: &Error) -> Response {
             tracing::error!(error = %error.describe(), "a page failed");
             "The server could not finish this. Try again in a moment.".to_owned()
         }
+        Error::DatabaseUnavailable(_) => {
+            tracing::warn!(error = %error.describe(), "database unavailable");
+            "The database is not available right now. Try again in a moment; if you were saving something, check then whether it was saved.".to_owned()
+        }
         other => sentence(&other.to_string()),
     };
     (status, message_page(title, &text)).into_response()
@@ -85,6 +89,7 @@ pub fn status_of(error: &Error) -> (StatusCode, &'static str) {
         Error::PreconditionFailed { .. } => (StatusCode::PRECONDITION_FAILED, "Changed meanwhile"),
         Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
         Error::TookTooLong | Error::Contention => (StatusCode::SERVICE_UNAVAILABLE, "Busy"),
+        Error::DatabaseUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Unavailable"),
         _ => (StatusCode::CONFLICT, "Not done"),
     }
 }
