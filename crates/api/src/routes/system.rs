@@ -24,7 +24,7 @@ pub fn health() -> Router<AppState> {
 /// How long `/readyz` waits for the database. A load balancer's health check typically gives
 /// up after a second or two, and one that times out learns less than a 503: the readiness
 /// answer must come sooner than the acquire timeout requests wait while the database is down.
-const READY_WITHIN: Duration = Duration::from_millis(800);
+const READY_WITHIN: Duration = Duration::from_millis(500);
 
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     match tokio::time::timeout(READY_WITHIN, state.store.ping()).await {
