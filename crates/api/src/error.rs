@@ -46,10 +46,10 @@ pub enum ApiError {
     TokenAlreadyIssued(uuid::Uuid),
 }
 
-/// What a 503 `database_unavailable` (and `/readyz`'s 503) asks a client to wait: a restart or
+/// What a 503 `database_unavailable` (and `/readyz`'s 503, and a page's) asks a client to wait: a restart or
 /// a failover takes seconds, and clients coming back at once would meet a database that is
 /// still replaying its log.
-const DATABASE_RETRY_AFTER_SECS: u64 = 2;
+pub const DATABASE_RETRY_AFTER_SECS: u64 = 2;
 
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {

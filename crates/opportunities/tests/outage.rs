@@ -32,7 +32,9 @@ const PROBE_BOUND: Duration = Duration::from_secs(1);
 
 fn http() -> reqwest::Client {
     // Far above any bound asserted here: a request that hangs shows up as a failed request.
-    reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("an HTTP client")
+    // Redirects are answers here (a page without a live session redirects to sign-in).
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(15)).redirect(reqwest::redirect::Policy::none());
+    client.build().expect("an HTTP client")
 }
 
 /// What one request got.
@@ -43,7 +45,7 @@ struct Sample {
     took: Duration,
     /// `None` when the server did not answer (refused, reset, timed out).
     status: Option<u16>,
-    /// For a 503: its error code and whether it carried `Retry-After`.
+    /// For a 503: its error code ("a page" for a web page) and whether it carried `Retry-After`.
     refusal: Option<(String, bool)>,
 }
 
@@ -51,6 +53,8 @@ struct Sample {
 enum Kind {
     Create,
     Read,
+    /// A web page for a signed-in staff member, with a session the database must look up.
+    Page,
     Ready,
     Health,
 }
@@ -64,7 +68,8 @@ async fn sample(kind: Kind, request: reqwest::RequestBuilder) -> (Sample, Option
             let retry_after = response.headers().contains_key("retry-after");
             let body: Option<Value> = response.json().await.ok();
             let refusal = (status == 503).then(|| {
-                let code = body.as_ref().and_then(|body| body["error"]["code"].as_str()).unwrap_or("(no envelope)");
+                // A page's refusal is HTML, not the API's envelope.
+                let code = body.as_ref().map_or(Some("a page"), |body| body["error"]["code"].as_str()).unwrap_or("no envelope");
                 (code.to_owned(), retry_after)
             });
             (Some(status), refusal, body)
@@ -111,7 +116,13 @@ async fn writer(http: reqwest::Client, base: String, writer: usize, record: Shar
 }
 
 /// Sends the same GET every `pause` until `until` passes.
-async fn poller(kind: Kind, request: impl Fn() -> reqwest::RequestBuilder, pause: Duration, record: Shared, until: Arc<Mutex<Option<Instant>>>) {
+async fn poller(
+    kind: Kind,
+    request: impl Fn() -> reqwest::RequestBuilder,
+    pause: Duration,
+    record: Shared,
+    until: Arc<Mutex<Option<Instant>>>,
+) {
     loop {
         if until.lock().unwrap().is_some_and(|until| Instant::now() >= until) {
             return;
@@ -175,14 +186,22 @@ impl Cluster {
             command.uid(uid).gid(gid);
         }
         let output = command.output().await.unwrap_or_else(|error| panic!("run {program}: {error}"));
-        assert!(output.status.success(), "{program} {args:?} failed: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{program} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
         let mut command = std::process::Command::new(self.bin.join("pg_ctl"));
-        command.args(["-D", &self.pgdata(), "-m", "immediate", "stop"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        command
+            .args(["-D", &self.pgdata(), "-m", "immediate", "stop"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
         if let Some((uid, gid)) = self.owner {
             std::os::unix::process::CommandExt::uid(&mut command, uid);
             std::os::unix::process::CommandExt::gid(&mut command, gid);
@@ -262,15 +281,17 @@ async fn a_postgres_restart_under_load_is_answered_503_and_loses_no_acknowledged
     for w in 0..6 {
         load.spawn(writer(http.clone(), base.clone(), w, record.clone(), until.clone()));
     }
-    let pollers: [(Kind, String, Duration); 4] = [
+    let pollers: [(Kind, String, Duration); 5] = [
         (Kind::Read, format!("{base}/api/v1/opportunities?limit=5"), Duration::from_millis(10)),
         (Kind::Read, format!("{base}/api/v1/opportunities/stats"), Duration::from_millis(10)),
+        (Kind::Page, format!("{base}/board"), Duration::from_millis(50)),
         (Kind::Ready, format!("{base}/readyz"), Duration::from_millis(100)),
         (Kind::Health, format!("{base}/healthz"), Duration::from_millis(100)),
     ];
     for (kind, url, pause) in pollers {
         let http = http.clone();
-        load.spawn(poller(kind, move || http.get(&url).bearer_auth(TOKEN), pause, record.clone(), until.clone()));
+        let request = move || http.get(&url).bearer_auth(TOKEN).header("cookie", "opp_session=not-a-live-session");
+        load.spawn(poller(kind, request, pause, record.clone(), until.clone()));
     }
 
     tokio::time::sleep(Duration::from_millis(1_500)).await;
@@ -285,7 +306,14 @@ async fn a_postgres_restart_under_load_is_answered_503_and_loses_no_acknowledged
 
     // Load goes on until a write sent after the restart is acknowledged, and a while longer.
     let recovered = loop {
-        let first = record.lock().unwrap().samples.iter().filter(|s| s.kind == Kind::Create && s.status == Some(201) && s.started >= started).map(|s| s.started + s.took).min();
+        let first = record
+            .lock()
+            .unwrap()
+            .samples
+            .iter()
+            .filter(|s| s.kind == Kind::Create && s.status == Some(201) && s.started >= started)
+            .map(|s| s.started + s.took)
+            .min();
         if let Some(first) = first {
             break first;
         }
@@ -296,7 +324,12 @@ async fn a_postgres_restart_under_load_is_answered_503_and_loses_no_acknowledged
     load.join_all().await;
 
     let record = Arc::into_inner(record).unwrap().into_inner().unwrap();
-    let first_ready = record.samples.iter().filter(|s| s.kind == Kind::Ready && s.status == Some(200) && s.started >= started).map(|s| s.started + s.took).min();
+    let first_ready = record
+        .samples
+        .iter()
+        .filter(|s| s.kind == Kind::Ready && s.status == Some(200) && s.started >= started)
+        .map(|s| s.started + s.took)
+        .min();
     eprintln!(
         "PostgreSQL stopped with -m immediate for {} ms under load (acquire timeout {} ms); pg_ctl start took {} ms; \
          first acknowledged write {} ms and /readyz 200 {} ms after it returned; {} writes acknowledged\n{}",
@@ -320,13 +353,18 @@ fn check_outage_answers(samples: &[Sample], timeline: &Timeline) {
         let status = sample.status.unwrap_or_else(|| panic!("the server always answers: {sample:?} ({phase})"));
         assert!(sample.took <= ACQUIRE_TIMEOUT + MARGIN, "answered within the acquire timeout: {sample:?} ({phase})");
         if let Some((code, retry_after)) = &sample.refusal {
-            let expected = if sample.kind == Kind::Ready { "not_ready" } else { "database_unavailable" };
+            let expected = match sample.kind {
+                Kind::Ready => "not_ready",
+                Kind::Page => "a page",
+                _ => "database_unavailable",
+            };
             assert_eq!(code, expected, "{sample:?} ({phase})");
             assert!(retry_after, "a 503 says when to retry: {sample:?} ({phase})");
         }
         let (healthy, refused) = match sample.kind {
             Kind::Create => (201, 503),
             Kind::Read | Kind::Ready => (200, 503),
+            Kind::Page => (303, 503),
             Kind::Health => (200, 200),
         };
         assert!(status == healthy || status == refused, "only {healthy} or {refused}, never a 500: {sample:?} ({phase})");
@@ -342,7 +380,7 @@ fn check_outage_answers(samples: &[Sample], timeline: &Timeline) {
             assert!(sample.took < PROBE_BOUND, "{:?} answers within {PROBE_BOUND:?}: {sample:?} ({phase})", sample.kind);
         }
     }
-    for kind in [Kind::Create, Kind::Read, Kind::Ready] {
+    for kind in [Kind::Create, Kind::Read, Kind::Page, Kind::Ready] {
         let refused = samples.iter().filter(|s| s.kind == kind && timeline.phase(s.started) == "down" && s.status == Some(503)).count();
         assert!(refused > 0, "{kind:?} was refused while the database was down");
     }
@@ -412,7 +450,15 @@ async fn a_full_disk_under_sqlite_fails_writes_with_503_and_keeps_reads() {
     // where the kernel allows it) with a small tmpfs on `mount`: filling that fills its disk,
     // and the mount goes away with the process.
     let mut wrapper = Command::new("unshare");
-    wrapper.args(["--user", "--map-root-user", "--mount", "sh", "-c", r#"mount -t tmpfs -o size="$1" tmpfs "$2" && shift 2 && exec "$@""#, "sh"]);
+    wrapper.args([
+        "--user",
+        "--map-root-user",
+        "--mount",
+        "sh",
+        "-c",
+        r#"mount -t tmpfs -o size="$1" tmpfs "$2" && shift 2 && exec "$@""#,
+        "sh",
+    ]);
     wrapper.args([TMPFS_SIZE, &mount.display().to_string(), BINARY]);
     let mut command = serve_command(wrapper, &database, Some(TOKEN), &["--acquire-timeout-ms", &ACQUIRE_TIMEOUT.as_millis().to_string()]);
     command.stderr(log.reopen().expect("the log file"));

@@ -1,7 +1,7 @@
 //! What the staff's pages share: the banner (with **New lead** one click from anywhere, and
 //! signing out), a plain message page, and how a use case's error reads in a browser.
 
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::Error;
 use domain::session::WebSession;
@@ -72,11 +72,16 @@ pub fn error_page(error: &Error) -> Response {
         }
         Error::DatabaseUnavailable(_) => {
             tracing::warn!(error = %error.describe(), "database unavailable");
-            "The database is not available right now. Try again in a moment; if you were saving something, check then whether it was saved.".to_owned()
+            "The database is not available right now. Try again in a moment; if you were saving something, check then whether it was saved."
+                .to_owned()
         }
         other => sentence(&other.to_string()),
     };
-    (status, message_page(title, &text)).into_response()
+    let mut response = (status, message_page(title, &text)).into_response();
+    if let Error::DatabaseUnavailable(_) = error {
+        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(api::DATABASE_RETRY_AFTER_SECS));
+    }
+    response
 }
 
 /// The status and a page title for a use case's error.
