@@ -230,7 +230,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let address = listener.local_addr().map_err(|error| error.to_string())?;
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
     let public_url = PublicUrl::parse(&public_url).ok_or_else(|| format!("--public-url {public_url} is not an http(s) URL"))?;
-    bootstrap(store.as_ref(), args.bootstrap_token, &public_url).await?;
+    // The first write: a file the service may read but not write fails here, so say which.
+    let url = &args.database.url;
+    bootstrap(store.as_ref(), args.bootstrap_token, &public_url).await.map_err(|error| format!("cannot start on {url}: {error}"))?;
     print(json!({ "listening": address.to_string() }));
     tokio::spawn(purge_idempotency_keys_hourly(store.clone()));
     if args.webhooks.deliver_webhooks {

@@ -496,6 +496,8 @@ async fn a_full_disk_under_sqlite_fails_writes_with_503_and_keeps_reads() {
         assert_eq!(lead["data"]["title"], title.as_str(), "reads go on while the disk is full");
     }
     get(&http, &format!("{base}/api/v1/opportunities/stats")).await;
+    // Ready: reads are served, and there is no other replica a balancer could prefer.
+    get(&http, &format!("{base}/readyz")).await;
     get(&http, &format!("{base}/healthz")).await;
 
     std::fs::remove_file(&filler).expect("free the disk");
