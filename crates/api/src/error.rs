@@ -46,6 +46,11 @@ pub enum ApiError {
     TokenAlreadyIssued(uuid::Uuid),
 }
 
+/// What a 503 `database_unavailable` (and `/readyz`'s 503, and a page's) asks a client to wait: a restart or
+/// a failover takes seconds, and clients coming back at once would meet a database that is
+/// still replaying its log.
+pub const DATABASE_RETRY_AFTER_SECS: u64 = 2;
+
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         ApiError::Domain(error)
@@ -64,7 +69,7 @@ pub struct ErrorBody {
     /// Stable and machine-readable: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
     /// `conflict`, `already_closed`, `already_converted`, `token_already_issued`, `payload_too_large`,
     /// `unsupported_media_type`, `validation_failed`, `internal`, `request_timeout`,
-    /// `uri_too_long`, `headers_too_large`, `overloaded`, `took_too_long`, ...
+    /// `uri_too_long`, `headers_too_large`, `overloaded`, `took_too_long`, `database_unavailable`, ...
     pub code: &'static str,
     /// For people: what went wrong and what to do about it.
     pub message: String,
@@ -93,6 +98,11 @@ impl ApiError {
                 Error::Conflict(_) | Error::Contention => (S::CONFLICT, "conflict", message(&error), json!({})),
                 Error::Forbidden(_) => (S::FORBIDDEN, "forbidden", message(&error), json!({})),
                 Error::TookTooLong => (S::SERVICE_UNAVAILABLE, "took_too_long", message(&error), json!({})),
+                Error::DatabaseUnavailable(_) => {
+                    tracing::warn!(error = %error.describe(), "database unavailable");
+                    let details = json!({ "retry_after_seconds": DATABASE_RETRY_AFTER_SECS });
+                    (S::SERVICE_UNAVAILABLE, "database_unavailable", message(&error), details)
+                }
                 Error::PreconditionFailed { current_version } => {
                     (S::PRECONDITION_FAILED, "precondition_failed", message(&error), json!({ "current_version": current_version }))
                 }
@@ -199,6 +209,9 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(_) => Some((header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"))),
             ApiError::RateLimited { retry_after_secs } => Some((header::RETRY_AFTER, header::HeaderValue::from(*retry_after_secs))),
             ApiError::Overloaded => Some((header::RETRY_AFTER, header::HeaderValue::from(1))),
+            ApiError::Domain(Error::DatabaseUnavailable(_)) | ApiError::NotReady => {
+                Some((header::RETRY_AFTER, header::HeaderValue::from(DATABASE_RETRY_AFTER_SECS)))
+            }
             // The rest of the body is still on its way: the connection cannot carry another request.
             ApiError::BodyTimeout(_) => Some((header::CONNECTION, header::HeaderValue::from_static("close"))),
             _ => None,

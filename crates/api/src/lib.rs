@@ -24,7 +24,7 @@ use domain::webhook::TargetPolicy;
 use store::Store;
 use utoipa_axum::router::OpenApiRouter;
 
-pub use error::ApiError;
+pub use error::{ApiError, DATABASE_RETRY_AFTER_SECS};
 use intake::IntakeGuard;
 pub use intake::IntakeLimits;
 use observe::Metrics;

@@ -33,7 +33,12 @@ const ERRORS: [(&str, &str); 14] = [
     ("408", "The body did not arrive within the server's body timeout (`request_timeout`)."),
     ("414", "The request target is longer than 8 KiB (`uri_too_long`)."),
     ("431", "The request line and headers exceed 32 KiB or 100 headers (`headers_too_large`)."),
-    ("503", "The server is at its connection limit; retry after `Retry-After` seconds (`overloaded`)."),
+    (
+        "503",
+        "The server is at its connection limit (`overloaded`), or the database is unavailable: down, restarting or \
+             failing over (`database_unavailable`); both say when to retry in `Retry-After`. Or the database took too \
+             long (`took_too_long`).",
+    ),
 ];
 
 /// Every POST takes an `Idempotency-Key`.

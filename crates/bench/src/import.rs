@@ -19,7 +19,7 @@ const OWNER_EMAIL: &str = "import-bench@example.com";
 const STAGES: [&str; 7] = ["open", "contacted", "qualified", "proposal", "won", "lost", "stale"];
 
 pub async fn import(database: &str, rows: u64) -> Result<(), String> {
-    let options = OpenOptions { pool_size: 4, statement_timeout: Duration::from_secs(600) };
+    let options = OpenOptions { pool_size: 4, statement_timeout: Duration::from_secs(600), ..Default::default() };
     let store = store::open(database, &options).await.map_err(|e| format!("cannot open {database}: {}", e.describe()))?;
     let organization = NewOrganization {
         name: format!("Import benchmark {}", uuid::Uuid::now_v7()),

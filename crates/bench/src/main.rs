@@ -198,7 +198,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
             manifest,
         } => {
             let backend = seed::backend_name(&database);
-            let options = OpenOptions { pool_size: 2, statement_timeout: Duration::from_secs(600) };
+            let options = OpenOptions { pool_size: 2, statement_timeout: Duration::from_secs(600), ..Default::default() };
             let store = store::open(&database, &options).await.map_err(|e| format!("cannot open {database}: {}", e.describe()))?;
             let plan = SeedPlan {
                 opportunities,

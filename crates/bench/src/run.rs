@@ -671,7 +671,7 @@ fn failure(error: domain::Error) -> Failure {
         E::Duplicate { .. } | E::Conflict(_) | E::Contention | E::AlreadyClosed { .. } | E::AlreadyConverted { .. } => 409,
         E::PreconditionFailed { .. } => 412,
         E::Forbidden(_) => 403,
-        E::TookTooLong => 503,
+        E::TookTooLong | E::DatabaseUnavailable(_) => 503,
         E::Internal(error) => {
             eprintln!("store error: {error}");
             500

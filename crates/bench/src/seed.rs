@@ -132,7 +132,8 @@ pub async fn seed(store: Arc<dyn Store>, backend: &str, plan: &SeedPlan) -> Resu
         let count = range.end - range.start;
         let batch_store = match &plan.fresh_sessions {
             Some(url) => {
-                let options = store::OpenOptions { pool_size: 1, statement_timeout: std::time::Duration::from_secs(600) };
+                let options =
+                    store::OpenOptions { pool_size: 1, statement_timeout: std::time::Duration::from_secs(600), ..Default::default() };
                 store::open(url, &options).await.map_err(|error| error.describe())?
             }
             None => store.clone(),

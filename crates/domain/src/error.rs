@@ -36,6 +36,13 @@ pub enum Error {
     /// free for that long): the request is valid but asked for more than the service allows.
     #[error("the database took too long to answer this request; narrow it (a longer search word, a filter) or try again later")]
     TookTooLong,
+    /// The database cannot be reached or cannot be written right now: it is restarting or
+    /// failing over, no connection could be had within the acquire timeout, a connection broke
+    /// mid-request, or (SQLite) its file cannot be written. The transaction did not commit, or
+    /// (a connection that broke during COMMIT) its fate is unknown; either way the request was
+    /// not acknowledged, and the same request may succeed once the database is back.
+    #[error("the database is unavailable right now; try again shortly")]
+    DatabaseUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -43,6 +50,10 @@ pub enum Error {
 impl Error {
     pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error::Internal(Box::new(error))
+    }
+
+    pub fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::DatabaseUnavailable(Box::new(error))
     }
 
     pub fn parameter(parameter: &str, message: impl Into<String>) -> Self {

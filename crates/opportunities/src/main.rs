@@ -57,6 +57,10 @@ struct DatabaseArgs {
     /// PostgreSQL cancels any statement running longer than this many milliseconds.
     #[arg(long, env = "OPPORTUNITIES_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
     statement_timeout_ms: u64,
+    /// Milliseconds a request waits for a database connection; then it is answered 503
+    /// `database_unavailable`. While the database is down, requests take this long.
+    #[arg(long, env = "OPPORTUNITIES_ACQUIRE_TIMEOUT_MS", default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(1..))]
+    acquire_timeout_ms: u64,
 }
 
 #[derive(Args)]
@@ -226,7 +230,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let address = listener.local_addr().map_err(|error| error.to_string())?;
     let public_url = args.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
     let public_url = PublicUrl::parse(&public_url).ok_or_else(|| format!("--public-url {public_url} is not an http(s) URL"))?;
-    bootstrap(store.as_ref(), args.bootstrap_token, &public_url).await?;
+    // The first write: a file the service may read but not write fails here, so say which.
+    let url = &args.database.url;
+    bootstrap(store.as_ref(), args.bootstrap_token, &public_url).await.map_err(|error| format!("cannot start on {url}: {error}"))?;
     print(json!({ "listening": address.to_string() }));
     tokio::spawn(purge_idempotency_keys_hourly(store.clone()));
     if args.webhooks.deliver_webhooks {
@@ -295,7 +301,11 @@ async fn shutdown_signal() {
 }
 
 async fn open(database: &DatabaseArgs) -> Result<Arc<dyn Store>, String> {
-    let options = OpenOptions { pool_size: database.pool_size, statement_timeout: Duration::from_millis(database.statement_timeout_ms) };
+    let options = OpenOptions {
+        pool_size: database.pool_size,
+        statement_timeout: Duration::from_millis(database.statement_timeout_ms),
+        acquire_timeout: Duration::from_millis(database.acquire_timeout_ms),
+    };
     store::open(&database.url, &options).await.map_err(|error| format!("cannot open {}: {}", database.url, error.describe()))
 }
 

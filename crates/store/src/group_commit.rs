@@ -103,7 +103,7 @@ impl GroupWriter {
     pub async fn commit(tx: GroupTx) -> Result<()> {
         let (reply, outcome) = oneshot::channel();
         tx.calls.send(Call::Commit(reply)).await.map_err(|_| stopped())?;
-        outcome.await.map_err(|_| stopped())?.map_err(Error::internal)
+        outcome.await.map_err(|_| stopped())?.map_err(shared)
     }
 }
 
@@ -112,6 +112,33 @@ impl GroupTx {
         let (reply, answer) = oneshot::channel();
         self.calls.send(call(reply)).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// A batch's failure as each of its units hears it. A file that cannot be written (a full
+/// disk) stays [`Error::DatabaseUnavailable`], so every request in the batch is answered 503
+/// and none 500.
+fn shared(error: Arc<Error>) -> Error {
+    let unavailable = matches!(*error, Error::DatabaseUnavailable(_));
+    let failed = BatchFailed(error);
+    if unavailable { Error::unavailable(failed) } else { Error::internal(failed) }
+}
+
+/// The shared failure. Its cause is the shared error's own cause, since the unit's error
+/// already says what the shared one does ("the database is unavailable", "internal error").
+#[derive(Debug)]
+struct BatchFailed(Arc<Error>);
+
+impl std::fmt::Display for BatchFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the write batch failed")
+    }
+}
+
+impl std::error::Error for BatchFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        let shared: &(dyn std::error::Error + 'static) = self.0.as_ref();
+        Some(shared.source().unwrap_or(shared))
     }
 }
 
@@ -158,7 +185,7 @@ impl Writer {
         // IMMEDIATE takes the write lock now, so what the transaction reads cannot change under
         // it, and another process writing waits (busy_timeout) instead of failing.
         if let Err(error) = self.sql("BEGIN IMMEDIATE").await {
-            let _ = first.ready.send(Err(Error::internal(error)));
+            let _ = first.ready.send(Err(shared(error)));
             return;
         }
         let (mut unit, mut units, mut committing) = (first, 0, Vec::new());
@@ -194,7 +221,7 @@ impl Writer {
             return Ok(()); // Its request vanished while queued: nothing to do or undo.
         }
         if let Err(error) = self.sql("SAVEPOINT unit").await {
-            let _ = unit.ready.send(Err(Error::internal(error.clone())));
+            let _ = unit.ready.send(Err(shared(error.clone())));
             return Err(error);
         }
         // If the request vanished just now, the send fails and so does its first call, below.

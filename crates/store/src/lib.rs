@@ -44,11 +44,14 @@ pub struct OpenOptions {
     pub pool_size: u32,
     /// PostgreSQL cancels a statement running longer than this. (SQLite has no equivalent.)
     pub statement_timeout: Duration,
+    /// How long a request waits for a pooled connection before it is answered 503
+    /// `database_unavailable`: while the database is down, this is how long a request takes.
+    pub acquire_timeout: Duration,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { pool_size: 16, statement_timeout: Duration::from_secs(10) }
+        OpenOptions { pool_size: 16, statement_timeout: Duration::from_secs(10), acquire_timeout: Duration::from_secs(3) }
     }
 }
 
@@ -287,7 +290,8 @@ pub trait Tx: Send {
 
 /// Turns a database error into the service's error. A transaction that lost a race with
 /// another one is [`Error::Contention`], which the use cases run again (see
-/// [`service`](crate::service)); anything else is internal.
+/// [`service`](crate::service)); a database that cannot be reached or written is
+/// [`Error::DatabaseUnavailable`]; anything else is internal.
 pub(crate) trait DbResult<T> {
     fn db(self) -> Result<T>;
 }
@@ -297,7 +301,7 @@ impl<T> DbResult<T> for std::result::Result<T, sqlx::Error> {
         self.map_err(|error| match &error {
             sqlx::Error::Database(db) if lost_a_race(db.as_ref()) => Error::Contention,
             sqlx::Error::Database(db) if db.code().as_deref() == Some(QUERY_CANCELED) => Error::TookTooLong,
-            sqlx::Error::PoolTimedOut => Error::TookTooLong,
+            _ if unavailable(&error) => Error::unavailable(error),
             _ => Error::internal(error),
         })
     }
@@ -305,6 +309,40 @@ impl<T> DbResult<T> for std::result::Result<T, sqlx::Error> {
 
 /// PostgreSQL's SQLSTATE for a statement its `statement_timeout` cancelled.
 const QUERY_CANCELED: &str = "57014";
+
+/// PostgreSQL's SQLSTATEs for a server that is going away or not there yet: `admin_shutdown`
+/// (a fast or immediate stop ended the session), `crash_shutdown` (another backend crashed and
+/// the server restarts), `cannot_connect_now` (starting up or recovering); and
+/// `read_only_sql_transaction`, the answer of a standby to a write, which is what a replica
+/// reaches while a failover is still moving the primary. Class 08 (connection exceptions)
+/// counts as well.
+const POSTGRES_UNAVAILABLE: [&str; 4] = ["57P01", "57P02", "57P03", "25006"];
+
+/// SQLite's primary result codes for a file that cannot be written or read: `SQLITE_READONLY`
+/// (permissions, a read-only mount), `SQLITE_IOERR`, `SQLITE_FULL` (the disk is full) and
+/// `SQLITE_CANTOPEN`. sqlx reports the extended code, whose low byte is the primary one.
+const SQLITE_UNAVAILABLE: [i32; 4] = [8, 10, 13, 14];
+
+/// Whether the database could not be reached or written, as opposed to refusing this request:
+/// the same request can succeed once the database is back, so it is answered 503, not 500.
+fn unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        // No connection within the acquire timeout: the server refuses connections (stopped,
+        // restarting) or every connection stayed busy that long. Or the process is shutting down.
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        // The connection broke (the server died, the network dropped it) or could not be made.
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else { return false };
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                code.parse::<i32>().is_ok_and(|code| SQLITE_UNAVAILABLE.contains(&(code & 0xff)))
+            } else {
+                code.starts_with("08") || POSTGRES_UNAVAILABLE.contains(&code.as_ref())
+            }
+        }
+        _ => false,
+    }
+}
 
 /// PostgreSQL's SQLSTATEs for "run the transaction again": a serialization failure and a deadlock.
 const RETRYABLE_STATES: [&str; 2] = ["40001", "40P01"];
@@ -364,8 +402,19 @@ pub(crate) mod tests {
             assert!(matches!(mapped(state), Error::Contention), "{state}");
         }
         assert!(matches!(mapped("57014"), Error::TookTooLong), "a cancelled statement is not an internal error");
-        for state in ["23503", "40002"] {
+        for state in ["23503", "40002", "57P04", "25001"] {
             assert!(matches!(mapped(state), Error::Internal(_)), "{state}");
+        }
+    }
+
+    #[test]
+    fn a_server_going_away_or_a_standby_is_unavailable_not_internal() {
+        for state in ["57P01", "57P02", "57P03", "25006", "08006", "08001", "08P01"] {
+            assert!(matches!(mapped(state), Error::DatabaseUnavailable(_)), "{state}");
+        }
+        for error in [sqlx::Error::PoolTimedOut, sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into())] {
+            let description = error.to_string();
+            assert!(matches!(Err::<(), _>(error).db(), Err(Error::DatabaseUnavailable(_))), "{description}");
         }
     }
 }

@@ -2,7 +2,6 @@
 //! Transactions run at READ COMMITTED and lock the rows they decide on (`FOR UPDATE`).
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::search::SearchWord;
@@ -33,7 +32,7 @@ pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Po
     let connect = connect.options([("statement_timeout", timeout.as_str())]);
     let pool = PgPoolOptions::new()
         .max_connections(options.pool_size)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(options.acquire_timeout)
         .connect_with(connect)
         .await
         .db()?;

@@ -45,6 +45,7 @@ pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Sq
     let writer = GroupWriter::new(writer, Bound::SERVICE);
     let reader = SqlitePoolOptions::new()
         .max_connections(pool_size)
+        .acquire_timeout(options.acquire_timeout)
         .after_connect(|connection, _| Box::pin(sqlite_functions::register(connection)))
         .connect_with(connect.read_only(true))
         .await

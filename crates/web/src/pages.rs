@@ -1,7 +1,7 @@
 //! What the staff's pages share: the banner (with **New lead** one click from anywhere, and
 //! signing out), a plain message page, and how a use case's error reads in a browser.
 
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::Error;
 use domain::session::WebSession;
@@ -70,9 +70,18 @@ pub fn error_page(error: &Error) -> Response {
             tracing::error!(error = %error.describe(), "a page failed");
             "The server could not finish this. Try again in a moment.".to_owned()
         }
+        Error::DatabaseUnavailable(_) => {
+            tracing::warn!(error = %error.describe(), "database unavailable");
+            "The database is not available right now. Try again in a moment; if you were saving something, check then whether it was saved."
+                .to_owned()
+        }
         other => sentence(&other.to_string()),
     };
-    (status, message_page(title, &text)).into_response()
+    let mut response = (status, message_page(title, &text)).into_response();
+    if let Error::DatabaseUnavailable(_) = error {
+        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(api::DATABASE_RETRY_AFTER_SECS));
+    }
+    response
 }
 
 /// The status and a page title for a use case's error.
@@ -85,6 +94,7 @@ pub fn status_of(error: &Error) -> (StatusCode, &'static str) {
         Error::PreconditionFailed { .. } => (StatusCode::PRECONDITION_FAILED, "Changed meanwhile"),
         Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
         Error::TookTooLong | Error::Contention => (StatusCode::SERVICE_UNAVAILABLE, "Busy"),
+        Error::DatabaseUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Unavailable"),
         _ => (StatusCode::CONFLICT, "Not done"),
     }
 }

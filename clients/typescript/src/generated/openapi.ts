@@ -1031,7 +1031,7 @@ export interface components {
              * @description Stable and machine-readable: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
              *     `conflict`, `already_closed`, `already_converted`, `token_already_issued`, `payload_too_large`,
              *     `unsupported_media_type`, `validation_failed`, `internal`, `request_timeout`,
-             *     `uri_too_long`, `headers_too_large`, `overloaded`, `took_too_long`, ...
+             *     `uri_too_long`, `headers_too_large`, `overloaded`, `took_too_long`, `database_unavailable`, ...
              */
             code: string;
             /**
@@ -1772,7 +1772,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
-        /** @description The server is at its connection limit; retry after `Retry-After` seconds (`overloaded`). */
+        /** @description The server is at its connection limit (`overloaded`), or the database is unavailable: down, restarting or failing over (`database_unavailable`); both say when to retry in `Retry-After`. Or the database took too long (`took_too_long`). */
         Error503: {
             headers: {
                 [name: string]: unknown;

@@ -1,5 +1,7 @@
 //! Routes that are about the service rather than the pipeline.
 
+use std::time::Duration;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
@@ -19,12 +21,23 @@ pub fn health() -> Router<AppState> {
         .route("/readyz", get(ready))
 }
 
+/// How long `/readyz` waits for the database. A load balancer's health check typically gives
+/// up after a second or two, and one that times out learns less than a 503: the readiness
+/// answer must come sooner than the acquire timeout requests wait while the database is down.
+const READY_WITHIN: Duration = Duration::from_millis(500);
+
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    state.store.ping().await.map_err(|error| {
-        tracing::warn!(%error, "database not reachable");
-        ApiError::NotReady
-    })?;
-    Ok(Json(json!({ "success": true, "data": { "status": "ready" } })))
+    match tokio::time::timeout(READY_WITHIN, state.store.ping()).await {
+        Ok(Ok(())) => Ok(Json(json!({ "success": true, "data": { "status": "ready" } }))),
+        Ok(Err(error)) => {
+            tracing::warn!(error = %error.describe(), "not ready: the database is not reachable");
+            Err(ApiError::NotReady)
+        }
+        Err(_) => {
+            tracing::warn!(within_ms = READY_WITHIN.as_millis(), "not ready: the database did not answer in time");
+            Err(ApiError::NotReady)
+        }
+    }
 }
 
 const OPENAPI_PATH: &str = "/api/v1/openapi.json";

@@ -23,12 +23,11 @@ impl Server {
 
     /// [`Server::start`] with more `serve` options.
     pub async fn start_with(database: &str, bootstrap_token: Option<&str>, options: &[&str]) -> Server {
-        let mut command = Command::new(BINARY);
-        command.args(["serve", "--listen", "127.0.0.1:0", "--database", database]).args(options).stdout(Stdio::piped()).kill_on_drop(true);
-        command.env_remove("OPPORTUNITIES_BOOTSTRAP_TOKEN").env("RUST_LOG", "warn");
-        if let Some(token) = bootstrap_token {
-            command.env("OPPORTUNITIES_BOOTSTRAP_TOKEN", token);
-        }
+        Self::spawn(serve_command(Command::new(BINARY), database, bootstrap_token, options))
+    }
+
+    /// Starts a command made by [`serve_command`].
+    pub fn spawn(mut command: Command) -> Server {
         let mut child = command.spawn().expect("start the server");
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
         Server { child, lines }
@@ -67,4 +66,16 @@ impl Server {
         let exit = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await.expect("dies in time").expect("exit");
         assert_eq!(exit.signal(), Some(9), "killed by SIGKILL, got {exit}");
     }
+}
+
+/// `command` (the binary, or a program that ends by running the arguments it is given) with the
+/// `serve` arguments and environment of a test server: any free port, stdout piped for
+/// [`Server::next_line`], warnings and errors logged on stderr.
+pub fn serve_command(mut command: Command, database: &str, bootstrap_token: Option<&str>, options: &[&str]) -> Command {
+    command.args(["serve", "--listen", "127.0.0.1:0", "--database", database]).args(options).stdout(Stdio::piped()).kill_on_drop(true);
+    command.env_remove("OPPORTUNITIES_BOOTSTRAP_TOKEN").env("RUST_LOG", "warn");
+    if let Some(token) = bootstrap_token {
+        command.env("OPPORTUNITIES_BOOTSTRAP_TOKEN", token);
+    }
+    command
 }
