@@ -46,9 +46,13 @@ impl Day {
         Some(Day(i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY))
     }
 
-    fn date(self) -> Option<jiff::civil::Date> {
-        let julian = i32::try_from(self.0 + UNIX_EPOCH_JULIAN_DAY).ok()?;
-        let date = time::Date::from_julian_day(julian).ok()?;
+    /// The date, for showing it; `None` beyond the years −9999 to 9999.
+    pub fn date(self) -> Option<time::Date> {
+        time::Date::from_julian_day(i32::try_from(self.0 + UNIX_EPOCH_JULIAN_DAY).ok()?).ok()
+    }
+
+    fn civil(self) -> Option<jiff::civil::Date> {
+        let date = self.date()?;
         jiff::civil::Date::new(i16::try_from(date.year()).ok()?, u8::from(date.month()) as i8, date.day() as i8).ok()
     }
 }
@@ -83,7 +87,7 @@ impl TimeZone {
     /// The first instant of the day: its midnight, or the end of the gap when the clocks skip
     /// midnight (as Chile's and Lebanon's have). `None` beyond the years 1 to 9999.
     pub fn start_of(&self, day: Day) -> Option<Timestamp> {
-        let zoned = day.date()?.to_zoned_datetime(self.zone.clone()).ok()?;
+        let zoned = day.civil()?.to_zoned_datetime(self.zone.clone()).ok()?;
         Timestamp::from_unix_micros(zoned.timestamp().as_microsecond())
     }
 

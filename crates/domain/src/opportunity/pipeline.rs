@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{DEFAULT_PROBABILITY, Status};
+use super::Status;
 use crate::{Error, FieldErrors, Patch, Result, Timestamp};
 
 /// Where an opportunity stands in the pipeline: its status and the fields the rules tie to it.
@@ -67,14 +67,6 @@ pub struct DefaultProbabilities {
 }
 
 impl DefaultProbabilities {
-    /// What an organization starts with: the same default in every stage.
-    pub const STANDARD: DefaultProbabilities = DefaultProbabilities::new(
-        DEFAULT_PROBABILITY,
-        DEFAULT_PROBABILITY,
-        DEFAULT_PROBABILITY,
-        DEFAULT_PROBABILITY,
-    );
-
     /// Each already checked to be 0 to 100.
     pub const fn new(open: i32, contacted: i32, qualified: i32, proposal: i32) -> Self {
         DefaultProbabilities { open, contacted, qualified, proposal }

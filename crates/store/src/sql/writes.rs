@@ -3,11 +3,13 @@
 use async_trait::async_trait;
 use domain::activity::{Activity, Note};
 use domain::auth::{ApiToken, Staff};
+use domain::calendar::TimeZone;
 use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry};
 use domain::session::{PasswordLink, WebSession};
+use domain::settings::PipelineSettings;
 use domain::transfer::import::{DuplicateKeys, NewLead};
 use domain::webhook::{Event, Webhook};
 use domain::{FieldErrors, Result, Timestamp};
@@ -16,7 +18,9 @@ use uuid::Uuid;
 use super::list::push_in;
 use super::reads::{all, by_id, optional, view_by_id, webhooks_of};
 use super::rows;
-use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, OPPORTUNITIES, STAFF, STAGE_HISTORY, Table, WEBHOOKS};
+use super::tables::{
+    ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, OPPORTUNITIES, PIPELINE_SETTINGS, STAFF, STAGE_HISTORY, Table, WEBHOOKS,
+};
 use super::webhooks;
 use super::{Backend, RowReader, Run, Statement};
 use crate::Tx;
@@ -42,7 +46,49 @@ impl<B: Backend> SqlTx<B> {
     fn locked(&self) -> &'static str {
         B::DIALECT.for_update
     }
+
+    async fn settings_row(&mut self, org_id: Uuid, lock: &str) -> Result<PipelineSettings> {
+        let statement = PIPELINE_SETTINGS.select(&format!("WHERE org_id = $1{lock}")).bind(org_id);
+        optional(&mut self.tx, statement, PIPELINE_SETTINGS.read).await?.ok_or_else(rows::no_pipeline_settings)
+    }
+
+    /// Rewrites `follow_up_day` of the leads whose day in `zone` differs from the stored one,
+    /// reading the organization's leads with a follow-up a page at a time by id.
+    async fn rewrite_follow_up_days(&mut self, org_id: Uuid, zone: &TimeZone) -> Result<()> {
+        let mut after = None;
+        loop {
+            let page = Statement::new(
+                "SELECT id, follow_up_date, follow_up_day FROM opportunities
+                 WHERE org_id = $1 AND follow_up_date IS NOT NULL AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+            )
+            .bind(org_id)
+            .bind(after)
+            .bind(FOLLOW_UPS_PER_PAGE);
+            let rows = self.tx.fetch_all(page).await?;
+            let Some(last) = rows.last() else { return Ok(()) };
+            after = Some(last.uuid("id")?);
+            let mut moved = Vec::new();
+            for row in &rows {
+                let day = zone.day_of(row.timestamp("follow_up_date")?).number();
+                if row.opt_int("follow_up_day")? != Some(day) {
+                    moved.push((row.uuid("id")?, day));
+                }
+            }
+            for chunk in moved.chunks(B::DIALECT.values_per_statement / 2) {
+                let mut update = Statement::new("UPDATE opportunities SET follow_up_day = moved.day FROM (");
+                for (i, (id, day)) in chunk.iter().enumerate() {
+                    update.push(if i == 0 { "SELECT " } else { " UNION ALL SELECT " }).push_bind(*id).push(" AS id, ").push_bind(*day);
+                    update.push(" AS day");
+                }
+                update.push(") moved WHERE opportunities.org_id = ").push_bind(org_id).push(" AND opportunities.id = moved.id");
+                self.run(update).await?;
+            }
+        }
+    }
 }
+
+/// How many leads a change of time zone reads at once.
+const FOLLOW_UPS_PER_PAGE: i64 = 1_000;
 
 #[async_trait]
 impl<B: Backend> Tx for SqlTx<B> {
@@ -60,7 +106,37 @@ impl<B: Backend> Tx for SqlTx<B> {
 
     async fn insert_organization(&mut self, org_id: Uuid, name: &str, now: Timestamp) -> Result<()> {
         self.run(Statement::new("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)").bind(org_id).bind(name).bind(now))
-            .await
+            .await?;
+        self.run(PIPELINE_SETTINGS.insert(&PipelineSettings::standard(org_id))).await
+    }
+
+    async fn pipeline_settings(&mut self, org_id: Uuid) -> Result<PipelineSettings> {
+        self.settings_row(org_id, B::DIALECT.for_share).await
+    }
+
+    async fn pipeline_settings_to_change(&mut self, org_id: Uuid) -> Result<PipelineSettings> {
+        self.settings_row(org_id, B::DIALECT.for_update).await
+    }
+
+    async fn save_pipeline_settings(&mut self, settings: &PipelineSettings) -> Result<()> {
+        self.run(PIPELINE_SETTINGS.upsert(settings)).await
+    }
+
+    /// The days first, then the totals counted again from them: the triggers keep the totals by
+    /// `follow_up_date`'s changes, and a change of zone leaves it alone. The organization's
+    /// settings are locked, so none of its leads changes meanwhile.
+    async fn count_follow_ups_in(&mut self, org_id: Uuid, zone: &TimeZone) -> Result<()> {
+        self.rewrite_follow_up_days(org_id, zone).await?;
+        for table in ["follow_up_org_totals", "follow_up_totals"] {
+            self.run(Statement::new(format!("DELETE FROM {table} WHERE org_id = $1")).bind(org_id)).await?;
+        }
+        // The roll-up triggers (0008) fill the organization's rows from these.
+        let recount = Statement::new(
+            "INSERT INTO follow_up_totals (org_id, day, assigned_to, category_id, count)
+             SELECT org_id, follow_up_day, COALESCE(assigned_to, $2), COALESCE(category_id, $2), COUNT(*) FROM opportunities
+             WHERE org_id = $1 AND follow_up_date IS NOT NULL AND status NOT IN ('won', 'lost') GROUP BY 1, 2, 3, 4",
+        );
+        self.run(recount.bind(org_id).bind(Uuid::nil())).await
     }
 
     async fn opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Opportunity>> {
