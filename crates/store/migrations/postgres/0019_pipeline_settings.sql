@@ -5,13 +5,13 @@ CREATE TABLE pipeline_settings (
     org_id uuid PRIMARY KEY REFERENCES organizations (id),
     timezone text NOT NULL,
     open_default_probability integer NOT NULL CHECK (open_default_probability BETWEEN 0 AND 100),
-    open_rot_after_days integer CHECK (open_rot_after_days >= 0),
+    open_rot_after_days bigint CHECK (open_rot_after_days >= 0),
     contacted_default_probability integer NOT NULL CHECK (contacted_default_probability BETWEEN 0 AND 100),
-    contacted_rot_after_days integer CHECK (contacted_rot_after_days >= 0),
+    contacted_rot_after_days bigint CHECK (contacted_rot_after_days >= 0),
     qualified_default_probability integer NOT NULL CHECK (qualified_default_probability BETWEEN 0 AND 100),
-    qualified_rot_after_days integer CHECK (qualified_rot_after_days >= 0),
+    qualified_rot_after_days bigint CHECK (qualified_rot_after_days >= 0),
     proposal_default_probability integer NOT NULL CHECK (proposal_default_probability BETWEEN 0 AND 100),
-    proposal_rot_after_days integer CHECK (proposal_rot_after_days >= 0),
+    proposal_rot_after_days bigint CHECK (proposal_rot_after_days >= 0),
     auto_stale boolean NOT NULL
 );
 
