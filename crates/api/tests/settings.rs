@@ -40,7 +40,8 @@ async fn set(app: &TestApp, caller: &Caller, body: Value) -> Value {
 
 async fn every_organization_starts_with_the_standard_settings(app: TestApp) {
     let data = settings(&app, &app.owner).await;
-    let stages = json!({"open": standard_stage(), "contacted": standard_stage(), "qualified": standard_stage(), "proposal": standard_stage()});
+    let stages =
+        json!({"open": standard_stage(), "contacted": standard_stage(), "qualified": standard_stage(), "proposal": standard_stage()});
     assert_eq!(data, json!({"timezone": "UTC", "stages": stages, "auto_stale": false}));
     let other = app.other_org().await;
     assert_eq!(settings(&app, &other).await, data, "each organization has its own, standard to begin with");
@@ -109,7 +110,8 @@ async fn bad_settings_are_refused_by_field_and_change_nothing(app: TestApp) {
 /// Open 15 %, contacted 25 %, qualified 55 %, proposal 75 %.
 async fn graded_defaults(app: &TestApp) {
     let stage = |p: i64| json!({ "default_probability": p });
-    set(app, &app.owner, json!({"stages": {"open": stage(15), "contacted": stage(25), "qualified": stage(55), "proposal": stage(75)}})).await;
+    set(app, &app.owner, json!({"stages": {"open": stage(15), "contacted": stage(25), "qualified": stage(55), "proposal": stage(75)}}))
+        .await;
 }
 
 async fn probability(app: &TestApp, path: &str) -> i64 {

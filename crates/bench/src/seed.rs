@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use domain::activity::{Activity, ActivityType, Note};
 use domain::auth::{ApiToken, Role, Staff};
-use domain::category::{Category, CreateCategory};
 use domain::calendar::TimeZone;
+use domain::category::{Category, CreateCategory};
 use domain::client::Client;
 use domain::opportunity::{Opportunity, Stage, Status};
 use domain::{Money, Timestamp};

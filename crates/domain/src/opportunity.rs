@@ -558,14 +558,20 @@ mod tests {
     fn closing_sets_probability_and_logs_the_move_once() {
         let actor = actor();
         let lead = lead(&actor);
-        let won = lead.closed(&actor, &settings(&actor), CloseOpportunity { won: Some(true), ..Default::default() }, Timestamp::now()).unwrap();
+        let won =
+            lead.closed(&actor, &settings(&actor), CloseOpportunity { won: Some(true), ..Default::default() }, Timestamp::now()).unwrap();
         assert_eq!((won.opportunity.stage.status(), won.opportunity.stage.probability()), (Status::Won, 100));
         assert!(won.opportunity.stage.closed_at().is_some());
         assert_eq!(won.opportunity.version, lead.version + 1);
         assert_eq!(won.activities.len(), 1);
         assert_eq!(won.activities[0].description, "Status changed from open to won by Sam");
         assert_eq!(won.entered.as_ref().map(|entry| (entry.status, entry.changed_by)), Some((Status::Won, Some(actor.staff_id))));
-        let again = won.opportunity.closed(&actor, &settings(&actor), CloseOpportunity { won: Some(false), ..Default::default() }, Timestamp::now());
+        let again = won.opportunity.closed(
+            &actor,
+            &settings(&actor),
+            CloseOpportunity { won: Some(false), ..Default::default() },
+            Timestamp::now(),
+        );
         assert!(matches!(again, Err(Error::AlreadyClosed { status: "won" })));
     }
 

@@ -278,7 +278,9 @@ mod tests {
 
     #[test]
     fn statuses_may_repeat_and_be_comma_separated() {
-        let filter = OpportunityFilter::parse(params(&[("status", "open,contacted"), ("status", "won")]), &TimeZone::utc(), Timestamp::now()).unwrap();
+        let filter =
+            OpportunityFilter::parse(params(&[("status", "open,contacted"), ("status", "won")]), &TimeZone::utc(), Timestamp::now())
+                .unwrap();
         assert_eq!(filter.statuses, [Status::Open, Status::Contacted, Status::Won]);
         assert_eq!(filter.page, Page { limit: DEFAULT_LIMIT, offset: 0 });
         assert_eq!(filter.sort, Sort { key: SortKey::CreatedAt, descending: true });

@@ -188,9 +188,8 @@ impl StageSetting {
             Patch::Absent => {}
             Patch::Null => self.rot_after_days = None,
             Patch::Value(days) if (0..=ROT_AFTER_DAYS_MAX).contains(&days) => self.rot_after_days = i32::try_from(days).ok(),
-            Patch::Value(_) => {
-                errors.add(&field("rot_after_days"), format!("must be a whole number of days from 0 to {ROT_AFTER_DAYS_MAX}, or null for never"))
-            }
+            Patch::Value(_) => errors
+                .add(&field("rot_after_days"), format!("must be a whole number of days from 0 to {ROT_AFTER_DAYS_MAX}, or null for never")),
         }
     }
 }
@@ -247,6 +246,9 @@ mod tests {
         expected.sort_unstable();
         assert_eq!(bad_fields(update(&standard, body)), expected);
         assert_eq!(bad_fields(update(&standard, json!({"timezone": null, "stages": null}))), ["stages", "timezone"]);
-        assert_eq!(update(&standard, json!({"stages": {"open": {"rot_after_days": 0}}})).expect("0 days").stages.open.rot_after_days, Some(0));
+        assert_eq!(
+            update(&standard, json!({"stages": {"open": {"rot_after_days": 0}}})).expect("0 days").stages.open.rot_after_days,
+            Some(0)
+        );
     }
 }

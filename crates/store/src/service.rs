@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use domain::activity::{Activity, CreateActivity, CreateNote, EMBEDDED_LATEST, Note};
 use domain::auth::{Actor, ApiToken, CreateStaff, CreateToken, IssuedToken, Role, Staff, TokenInfo, UpdateStaff};
+use domain::calendar::TimeZone;
 use domain::category::{Category, CreateCategory, UpdateCategory};
 use domain::client::{Client, ClientRef, CreateClient, UpdateClient};
 use domain::lead_form::{CreateLeadForm, LeadForm, Submission, UpdateLeadForm};
@@ -14,7 +15,6 @@ use domain::opportunity::{
     Change, CloseOpportunity, Conversion, CreateOpportunity, Creator, Opportunity, OpportunityDetail, OpportunityView, References,
     StageSpan, UpdateOpportunity, spans,
 };
-use domain::calendar::TimeZone;
 use domain::query::{Page, StatsFilter};
 use domain::settings::{PipelineSettings, UpdatePipelineSettings};
 use domain::stats::PipelineTotals;

@@ -329,13 +329,7 @@ async fn serve(store: Arc<dyn Store>, limits: IntakeLimits) -> String {
 /// Webhook tests point at receivers on loopback, as OPPORTUNITIES_WEBHOOK_ALLOW_PRIVATE allows.
 const LOOPBACK_WEBHOOKS: TargetPolicy = TargetPolicy { allow_private: true };
 
-async fn serve_within(
-    store: Arc<dyn Store>,
-    intake: IntakeLimits,
-    transport: ServeLimits,
-    webhooks: TargetPolicy,
-    clock: Clock,
-) -> String {
+async fn serve_within(store: Arc<dyn Store>, intake: IntakeLimits, transport: ServeLimits, webhooks: TargetPolicy, clock: Clock) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
     let public_url = domain::session::PublicUrl::parse(&base).expect("a loopback URL");
