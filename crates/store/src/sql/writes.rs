@@ -1,5 +1,7 @@
 //! [`Tx`] for any [`Backend`]: every statement of a write transaction, once.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use domain::activity::{Activity, Note};
 use domain::auth::{ApiToken, Staff};
@@ -52,43 +54,45 @@ impl<B: Backend> SqlTx<B> {
         optional(&mut self.tx, statement, PIPELINE_SETTINGS.read).await?.ok_or_else(rows::no_pipeline_settings)
     }
 
-    /// Rewrites `follow_up_day` of the leads whose day in `zone` differs from the stored one,
-    /// reading the organization's leads with a follow-up a page at a time by id.
+    /// Rewrites `follow_up_day` of the leads whose day in `zone` differs from the stored one:
+    /// reads the organization's leads with a follow-up a page at a time by id, then writes each
+    /// new day to all its leads at once (a statement per day and few hundred leads, where a
+    /// statement per lead took seconds for 100,000 of them).
     async fn rewrite_follow_up_days(&mut self, org_id: Uuid, zone: &TimeZone) -> Result<()> {
-        let mut after = None;
+        let mut moved: BTreeMap<i64, Vec<Uuid>> = BTreeMap::new();
+        let mut after = Uuid::nil();
         loop {
             let page = Statement::new(
                 "SELECT id, follow_up_date, follow_up_day FROM opportunities
-                 WHERE org_id = $1 AND follow_up_date IS NOT NULL AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
-            )
-            .bind(org_id)
-            .bind(after)
-            .bind(FOLLOW_UPS_PER_PAGE);
-            let rows = self.tx.fetch_all(page).await?;
-            let Some(last) = rows.last() else { return Ok(()) };
-            after = Some(last.uuid("id")?);
-            let mut moved = Vec::new();
+                 WHERE org_id = $1 AND id > $2 AND follow_up_date IS NOT NULL ORDER BY id LIMIT $3",
+            );
+            let rows = self.tx.fetch_all(page.bind(org_id).bind(after).bind(FOLLOW_UPS_PER_PAGE)).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.uuid("id")?;
             for row in &rows {
                 let day = zone.day_of(row.timestamp("follow_up_date")?).number();
                 if row.opt_int("follow_up_day")? != Some(day) {
-                    moved.push((row.uuid("id")?, day));
+                    moved.entry(day).or_default().push(row.uuid("id")?);
                 }
             }
-            for chunk in moved.chunks(B::DIALECT.values_per_statement / 2) {
-                let mut update = Statement::new("UPDATE opportunities SET follow_up_day = moved.day FROM (");
-                for (i, (id, day)) in chunk.iter().enumerate() {
-                    update.push(if i == 0 { "SELECT " } else { " UNION ALL SELECT " }).push_bind(*id).push(" AS id, ").push_bind(*day);
-                    update.push(" AS day");
-                }
-                update.push(") moved WHERE opportunities.org_id = ").push_bind(org_id).push(" AND opportunities.id = moved.id");
+        }
+        for (day, leads) in moved {
+            for chunk in leads.chunks(B::DIALECT.values_per_statement.min(FOLLOW_UP_DAYS_PER_UPDATE)) {
+                let mut update = Statement::new("UPDATE opportunities SET follow_up_day = $1 WHERE org_id = $2").bind(day).bind(org_id);
+                push_in(&mut update, "id", chunk.iter().copied());
                 self.run(update).await?;
             }
         }
+        Ok(())
     }
 }
 
 /// How many leads a change of time zone reads at once.
-const FOLLOW_UPS_PER_PAGE: i64 = 1_000;
+const FOLLOW_UPS_PER_PAGE: i64 = 5_000;
+
+/// How many leads one statement gives a new follow-up day: on PostgreSQL each is a new version of
+/// the row in every index, about 40 µs, so a statement stays well within the statement timeout.
+const FOLLOW_UP_DAYS_PER_UPDATE: usize = 5_000;
 
 #[async_trait]
 impl<B: Backend> Tx for SqlTx<B> {
