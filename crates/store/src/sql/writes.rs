@@ -9,7 +9,7 @@ use domain::calendar::TimeZone;
 use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
-use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry};
+use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry, Status};
 use domain::session::{PasswordLink, WebSession};
 use domain::settings::PipelineSettings;
 use domain::transfer::import::{DuplicateKeys, NewLead};
@@ -54,37 +54,44 @@ impl<B: Backend> SqlTx<B> {
         optional(&mut self.tx, statement, PIPELINE_SETTINGS.read).await?.ok_or_else(rows::no_pipeline_settings)
     }
 
-    /// Rewrites `follow_up_day` of the leads whose day in `zone` differs from the stored one:
-    /// reads the organization's leads with a follow-up a page at a time by id, then writes each
-    /// new day to all its leads at once (a statement per day and few hundred leads, where a
-    /// statement per lead took seconds for 100,000 of them).
-    async fn rewrite_follow_up_days(&mut self, org_id: Uuid, zone: &TimeZone) -> Result<()> {
-        let mut moved: BTreeMap<i64, Vec<Uuid>> = BTreeMap::new();
+    /// The organization's leads whose follow-up falls on another day in `zone` than the stored
+    /// one, read a page at a time by id.
+    async fn follow_ups_moving_in(&mut self, org_id: Uuid, zone: &TimeZone) -> Result<MovedFollowUps> {
+        let mut moved = MovedFollowUps::default();
         let mut after = Uuid::nil();
         loop {
             let page = Statement::new(
-                "SELECT id, follow_up_date, follow_up_day FROM opportunities
+                "SELECT id, follow_up_date, follow_up_day, status, assigned_to, category_id FROM opportunities
                  WHERE org_id = $1 AND id > $2 AND follow_up_date IS NOT NULL ORDER BY id LIMIT $3",
             );
             let rows = self.tx.fetch_all(page.bind(org_id).bind(after).bind(FOLLOW_UPS_PER_PAGE)).await?;
-            let Some(last) = rows.last() else { break };
+            let Some(last) = rows.last() else { return Ok(moved) };
             after = last.uuid("id")?;
             for row in &rows {
-                let day = zone.day_of(row.timestamp("follow_up_date")?).number();
-                if row.opt_int("follow_up_day")? != Some(day) {
-                    moved.entry(day).or_default().push(row.uuid("id")?);
+                let from = row.opt_int("follow_up_day")?.ok_or_else(|| rows::corrupt("follow_up_day"))?;
+                let to = zone.day_of(row.timestamp("follow_up_date")?).number();
+                if from == to {
+                    continue;
+                }
+                moved.leads.entry(to).or_default().push(row.uuid("id")?);
+                if !rows::parsed(row, "status", Status::parse)?.is_closed() {
+                    let group = |day| -> Result<_> {
+                        Ok((day, row.opt_uuid("assigned_to")?.unwrap_or_default(), row.opt_uuid("category_id")?.unwrap_or_default()))
+                    };
+                    *moved.counts.entry(group(from)?).or_default() -= 1;
+                    *moved.counts.entry(group(to)?).or_default() += 1;
                 }
             }
         }
-        for (day, leads) in moved {
-            for chunk in leads.chunks(B::DIALECT.values_per_statement.min(FOLLOW_UP_DAYS_PER_UPDATE)) {
-                let mut update = Statement::new("UPDATE opportunities SET follow_up_day = $1 WHERE org_id = $2").bind(day).bind(org_id);
-                push_in(&mut update, "id", chunk.iter().copied());
-                self.run(update).await?;
-            }
-        }
-        Ok(())
     }
+}
+
+/// What a change of time zone changes: the leads given each new day, and the change of each
+/// follow-up totals group (day, assignee, category; none is the nil id, as in the table).
+#[derive(Default)]
+struct MovedFollowUps {
+    leads: BTreeMap<i64, Vec<Uuid>>,
+    counts: BTreeMap<(i64, Uuid, Uuid), i64>,
 }
 
 /// How many leads a change of time zone reads at once.
@@ -126,21 +133,34 @@ impl<B: Backend> Tx for SqlTx<B> {
         self.run(PIPELINE_SETTINGS.upsert(settings)).await
     }
 
-    /// The days first, then the totals counted again from them: the triggers keep the totals by
-    /// `follow_up_date`'s changes, and a change of zone leaves it alone. The organization's
-    /// settings are locked, so none of its leads changes meanwhile.
+    /// The triggers keep the totals by `follow_up_date`'s changes, and a change of zone leaves it
+    /// alone, so this moves the counts itself, as the triggers would for a follow-up moved to
+    /// another day. The organization's settings are locked, so none of its leads changes
+    /// meanwhile. Every statement is bounded, however many leads the organization has.
     async fn count_follow_ups_in(&mut self, org_id: Uuid, zone: &TimeZone) -> Result<()> {
-        self.rewrite_follow_up_days(org_id, zone).await?;
-        for table in ["follow_up_org_totals", "follow_up_totals"] {
-            self.run(Statement::new(format!("DELETE FROM {table} WHERE org_id = $1")).bind(org_id)).await?;
+        let moved = self.follow_ups_moving_in(org_id, zone).await?;
+        for (day, leads) in &moved.leads {
+            for chunk in leads.chunks(B::DIALECT.values_per_statement.min(FOLLOW_UP_DAYS_PER_UPDATE)) {
+                let mut update = Statement::new("UPDATE opportunities SET follow_up_day = $1 WHERE org_id = $2").bind(*day).bind(org_id);
+                push_in(&mut update, "id", chunk.iter().copied());
+                self.run(update).await?;
+            }
         }
-        // The roll-up triggers (0008) fill the organization's rows from these.
-        let recount = Statement::new(
-            "INSERT INTO follow_up_totals (org_id, day, assigned_to, category_id, count)
-             SELECT org_id, follow_up_day, COALESCE(assigned_to, $2), COALESCE(category_id, $2), COUNT(*) FROM opportunities
-             WHERE org_id = $1 AND follow_up_date IS NOT NULL AND status NOT IN ('won', 'lost') GROUP BY 1, 2, 3, 4",
-        );
-        self.run(recount.bind(org_id).bind(Uuid::nil())).await
+        // In the order of their keys, as the triggers write them (migration 0011); the roll-up
+        // triggers (0008) carry each change to the organization's rows.
+        let changes: Vec<_> = moved.counts.into_iter().filter(|(_, change)| *change != 0).collect();
+        for chunk in changes.chunks(B::DIALECT.values_per_statement / 5) {
+            let mut upsert = Statement::new("INSERT INTO follow_up_totals (org_id, day, assigned_to, category_id, count) VALUES ");
+            for (i, ((day, assignee, category), change)) in chunk.iter().enumerate() {
+                upsert.push(if i == 0 { "(" } else { ", (" }).push_bind(org_id);
+                upsert.push(", ").push_bind(*day).push(", ").push_bind(*assignee).push(", ").push_bind(*category);
+                upsert.push(", ").push_bind(*change).push(")");
+            }
+            upsert
+                .push(" ON CONFLICT (org_id, day, assigned_to, category_id) DO UPDATE SET count = follow_up_totals.count + excluded.count");
+            self.run(upsert).await?;
+        }
+        Ok(())
     }
 
     async fn opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Opportunity>> {
