@@ -235,8 +235,8 @@ pub trait Tx: Send {
     async fn pipeline_settings_to_change(&mut self, org_id: Uuid) -> Result<PipelineSettings>;
     async fn save_pipeline_settings(&mut self, settings: &PipelineSettings) -> Result<()>;
     /// Counts the organization's follow-ups by their days in `zone`: rewrites the
-    /// `follow_up_day` of each lead whose day differs there, then recounts the organization's
-    /// follow-up totals from its leads. Only under [`Tx::pipeline_settings_to_change`].
+    /// `follow_up_day` of each lead whose day differs there and moves its count to its new day's
+    /// follow-up totals. Only under [`Tx::pipeline_settings_to_change`].
     async fn count_follow_ups_in(&mut self, org_id: Uuid, zone: &TimeZone) -> Result<()>;
 
     async fn opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Opportunity>>;
