@@ -64,10 +64,10 @@ impl<B: Backend> SqlTx<B> {
                 "SELECT id, follow_up_date, follow_up_day, status, assigned_to, category_id FROM opportunities
                  WHERE org_id = $1 AND id > $2 AND follow_up_date IS NOT NULL ORDER BY id LIMIT $3",
             );
-            let rows = self.tx.fetch_all(page.bind(org_id).bind(after).bind(FOLLOW_UPS_PER_PAGE)).await?;
-            let Some(last) = rows.last() else { return Ok(moved) };
+            let leads = self.tx.fetch_all(page.bind(org_id).bind(after).bind(FOLLOW_UPS_PER_PAGE)).await?;
+            let Some(last) = leads.last() else { return Ok(moved) };
             after = last.uuid("id")?;
-            for row in &rows {
+            for row in &leads {
                 let from = row.opt_int("follow_up_day")?.ok_or_else(|| rows::corrupt("follow_up_day"))?;
                 let to = zone.day_of(row.timestamp("follow_up_date")?).number();
                 if from == to {
