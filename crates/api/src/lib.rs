@@ -20,6 +20,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::get;
 use axum::{Extension, Router};
+use domain::Timestamp;
 use domain::webhook::TargetPolicy;
 use store::Store;
 use utoipa_axum::router::OpenApiRouter;
@@ -60,6 +61,30 @@ pub struct AppState {
     webhook_targets: TargetPolicy,
     /// Pages for browsers posting a website form; without them, every answer is JSON.
     visitor_pages: Option<Arc<dyn VisitorPages>>,
+    clock: Clock,
+}
+
+/// What time it is, for the answers that depend on the day (the follow-ups due today). Tests
+/// pin it to a moment of their choosing: a minute before a clinic's midnight, a day when the
+/// clocks change.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> Timestamp + Send + Sync>);
+
+impl Clock {
+    /// A clock that always says `at`.
+    pub fn fixed(at: Timestamp) -> Clock {
+        Clock(Arc::new(move || at))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock(Arc::new(Timestamp::now))
+    }
 }
 
 /// The API: `/api/v1/...`, `/healthz`, `/readyz`, `/metrics`, and envelopes for unknown routes.
@@ -78,13 +103,21 @@ pub struct AppOptions {
     pub pages: Router,
     /// Pages for browsers posting a website form; without them, every answer is JSON.
     pub visitor_pages: Option<Arc<dyn VisitorPages>>,
+    /// The system clock unless a test pins it.
+    pub clock: Clock,
 }
 
 /// [`router`] with what `options` plugs in.
 pub fn router_with(store: Arc<dyn Store>, options: AppOptions) -> Router {
-    let AppOptions { intake, webhook_targets, pages, visitor_pages } = options;
-    let state =
-        AppState { store, intake: Arc::new(IntakeGuard::new(intake)), metrics: Arc::new(Metrics::new()), webhook_targets, visitor_pages };
+    let AppOptions { intake, webhook_targets, pages, visitor_pages, clock } = options;
+    let state = AppState {
+        store,
+        intake: Arc::new(IntakeGuard::new(intake)),
+        metrics: Arc::new(Metrics::new()),
+        webhook_targets,
+        visitor_pages,
+        clock,
+    };
     let idempotent = || middleware::from_fn_with_state(state.clone(), idempotency::for_staff);
     // The import's limit is set outside the idempotency layer, which reads the body first.
     let imports = routes::imports().layer(idempotent()).layer(body_limit(IMPORT_BODY_LIMIT_BYTES));

@@ -174,6 +174,8 @@ const KNOWN: &[(&str, &str)] = &[
     ("DELETE", "/webhooks/{id}"),
     ("GET", "/webhooks/{id}/deliveries"),
     ("POST", "/webhooks/{id}/deliveries/{delivery_id}/redeliver"),
+    ("GET", "/pipeline-settings"),
+    ("PATCH", "/pipeline-settings"),
 ];
 
 /// Whether `rule` lets a caller with `role` act on `target`.
@@ -325,6 +327,9 @@ async fn exercise(app: &TestApp, caller: Option<&Caller>, method: &Method, route
         ("DELETE", "/webhooks/{id}") => (format!("/webhooks/{}", new_webhook(app).await), None),
         ("GET", "/webhooks/{id}/deliveries") => (format!("/webhooks/{}/deliveries", new_webhook(app).await), None),
         ("POST", "/webhooks/{id}/deliveries/{delivery_id}/redeliver") => (format!("{}/redeliver", new_delivery(app).await), None),
+
+        ("GET", "/pipeline-settings") => (route.into(), None),
+        ("PATCH", "/pipeline-settings") => (route.into(), Some(json!({"stages": {"open": {"rot_after_days": 30}}}))),
 
         _ => panic!("permissions.rs does not know how to exercise {method} {PREFIX}{route}: add it to `exercise` and `KNOWN`"),
     };

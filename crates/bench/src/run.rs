@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use domain::activity::CreateNote;
 use domain::auth::Actor;
+use domain::calendar::TimeZone;
 use domain::opportunity::{CreateOpportunity, UpdateOpportunity};
 use domain::query::{OpportunityFilter, QueryParams, StatsFilter};
 use domain::stats::PipelineStats;
@@ -148,7 +149,8 @@ impl Workload {
             let mut pairs: Vec<(String, String)> = pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
             pairs.push(("limit".into(), "20".into()));
             let params = QueryParams::new(pairs).map_err(|e| e.to_string())?;
-            filters.insert(name, OpportunityFilter::parse(params, Timestamp::now()).map_err(|e| e.to_string())?);
+            // None of them asks for `follow_up_due`, so the zone is never read.
+            filters.insert(name, OpportunityFilter::parse(params, &TimeZone::utc(), Timestamp::now()).map_err(|e| e.to_string())?);
         }
         let rare_query = format!("/api/v1/opportunities?search={}&limit=20", data::encode(&manifest.rare_search));
         Ok(Workload { manifest, rare_query, filters })
@@ -600,7 +602,7 @@ impl Conn {
                 store.opportunities(actor.org_id, filter).await.map(drop)
             }
             Scenario::Stats => {
-                let totals = store.stats(actor.org_id, &StatsFilter::default(), Timestamp::now()).await;
+                let totals = service::stats(store, actor.org_id, &StatsFilter::default(), Timestamp::now()).await;
                 totals.map(|t| drop(PipelineStats::from_totals(&t)))
             }
             Scenario::Create => {

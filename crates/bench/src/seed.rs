@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use domain::activity::{Activity, ActivityType, Note};
 use domain::auth::{ApiToken, Role, Staff};
+use domain::calendar::TimeZone;
 use domain::category::{Category, CreateCategory};
 use domain::client::Client;
 use domain::opportunity::{Opportunity, Stage, Status};
@@ -318,6 +319,8 @@ async fn write_opportunities(tx: &mut dyn Tx, ctx: &OrgContext, range: Range<u64
             source: source.map(str::to_owned),
             assigned_to,
             follow_up_date: follow_up.and_then(Timestamp::from_unix_micros),
+            // Seeded organizations keep the standard settings: their days are UTC's.
+            follow_up_day: follow_up.and_then(Timestamp::from_unix_micros).map(|at| TimeZone::utc().day_of(at)),
             created_by: rng.pick(&ctx.staff).0,
             created_at: ts(created),
             updated_at: ts(updated),

@@ -6,6 +6,7 @@
 
 pub mod activity;
 pub mod auth;
+pub mod calendar;
 pub mod category;
 pub mod client;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod patch;
 pub mod query;
 pub mod search;
 pub mod session;
+pub mod settings;
 pub mod stats;
 pub mod text;
 pub mod timestamp;

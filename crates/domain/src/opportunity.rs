@@ -9,8 +9,10 @@ use uuid::Uuid;
 
 use crate::activity::{Activity, ActivityType, Note};
 use crate::auth::{Actor, non_null};
+use crate::calendar::Day;
 use crate::category::CategoryRef;
 use crate::client::{ClientRef, CreateClient};
+use crate::settings::PipelineSettings;
 use crate::{Error, FieldErrors, Money, Patch, Result, Timestamp, text};
 
 pub use self::history::{StageEntry, StageSpan, spans};
@@ -88,6 +90,11 @@ pub struct Opportunity {
     pub source: Option<String>,
     pub assigned_to: Option<Uuid>,
     pub follow_up_date: Option<Timestamp>,
+    /// The date `follow_up_date` falls on in the organization's time zone, which the follow-up
+    /// totals are counted by: set by every change of the lead from its pipeline settings, and
+    /// rewritten for every lead when the organization's zone changes.
+    #[serde(skip)]
+    pub follow_up_day: Option<Day>,
     pub created_by: Uuid,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -110,8 +117,8 @@ pub struct CreateOpportunity {
     pub category_id: Option<Uuid>,
     pub description: Option<String>,
     pub estimated_value: Option<Money>,
-    /// 0 to 100; defaults to 10. A lead created `won` has 100 and one created `lost` 0: another
-    /// value with them is a 422.
+    /// 0 to 100; defaults to the stage's default probability (pipeline settings). A lead created
+    /// `won` has 100 and one created `lost` 0: another value with them is a 422.
     #[schema(minimum = 0, maximum = 100)]
     pub probability: Option<i64>,
     /// Defaults to `open`.
@@ -159,7 +166,8 @@ pub struct UpdateOpportunity {
     pub estimated_value: Patch<Money>,
     /// 0 to 100. A won lead's is 100 and a lost one's 0: another value is a 422 unless `status`
     /// moves the lead to another stage in the same request. A stage move without one takes a
-    /// lead still at its old stage's default (a reopened one, say) to the new stage's (10).
+    /// lead still at its old stage's default (a reopened one, say) to the new stage's default
+    /// (pipeline settings); a probability someone chose stays.
     #[serde(default)]
     #[schema(value_type = i64, minimum = 0, maximum = 100)]
     pub probability: Patch<i64>,
@@ -251,17 +259,23 @@ impl Change {
 }
 
 impl Opportunity {
-    /// A new opportunity in `org_id`, entering its first stage, and the references that the
-    /// store must check.
-    pub fn created(org_id: Uuid, creator: Creator, input: CreateOpportunity, now: Timestamp) -> Result<(Change, References)> {
+    /// A new opportunity in the organization of `settings`, entering its first stage, and the
+    /// references that the store must check.
+    pub fn created(
+        settings: &PipelineSettings,
+        creator: Creator,
+        input: CreateOpportunity,
+        now: Timestamp,
+    ) -> Result<(Change, References)> {
         let mut errors = FieldErrors::default();
+        let org_id = settings.org_id;
         let references = input.references();
         let request = StageRequest {
             status: input.status,
             probability: input.probability.and_then(|p| check_probability(&mut errors, p)),
             ..StageRequest::default()
         };
-        let entered = Stage::transition(None, request, &DefaultProbabilities::STANDARD, now, &mut errors)?;
+        let entered = Stage::transition(None, request, &settings.default_probabilities(), now, &mut errors)?;
         let opportunity = Opportunity {
             id: Uuid::now_v7(),
             org_id,
@@ -277,6 +291,7 @@ impl Opportunity {
             source: source(&mut errors, input.source),
             assigned_to: input.assigned_to,
             follow_up_date: input.follow_up_date,
+            follow_up_day: input.follow_up_date.map(|at| settings.timezone.day_of(at)),
             created_by: creator.created_by(),
             created_at: now,
             updated_at: now,
@@ -297,7 +312,13 @@ impl Opportunity {
 
     /// Applies a partial update. The returned references are only those the update changes:
     /// a category deactivated since it was chosen does not block editing the title.
-    pub fn updated(&self, actor: &Actor, input: UpdateOpportunity, now: Timestamp) -> Result<(Change, References)> {
+    pub fn updated(
+        &self,
+        actor: &Actor,
+        settings: &PipelineSettings,
+        input: UpdateOpportunity,
+        now: Timestamp,
+    ) -> Result<(Change, References)> {
         let mut errors = FieldErrors::default();
         let mut next = self.clone();
         match input.title {
@@ -333,12 +354,12 @@ impl Opportunity {
             category_id: input.category_id.value().copied(),
             assigned_to: input.assigned_to.value().copied(),
         };
-        let change = self.changed(actor, next, request, None, now, errors)?;
+        let change = self.changed(actor, settings, next, request, None, now, errors)?;
         Ok((change, references))
     }
 
     /// Closes the opportunity as won or lost.
-    pub fn closed(&self, actor: &Actor, input: CloseOpportunity, now: Timestamp) -> Result<Change> {
+    pub fn closed(&self, actor: &Actor, settings: &PipelineSettings, input: CloseOpportunity, now: Timestamp) -> Result<Change> {
         if self.stage.status().is_closed() {
             return Err(Error::AlreadyClosed { status: self.stage.status().as_str() });
         }
@@ -353,7 +374,7 @@ impl Opportunity {
             closed_reason: Patch::given(text::optional(&mut errors, "reason", input.reason, REASON_MAX)),
             transaction_id: Patch::given(input.transaction_id),
         };
-        self.changed(actor, self.clone(), request, None, now, errors)
+        self.changed(actor, settings, self.clone(), request, None, now, errors)
     }
 
     /// The client record to create from the prospect's details, or why there can be none.
@@ -368,30 +389,41 @@ impl Opportunity {
     }
 
     /// Links the opportunity to the client it was converted into.
-    pub fn converted(&self, actor: &Actor, client: &ClientRef, created: bool, now: Timestamp) -> Result<Change> {
+    pub fn converted(
+        &self,
+        actor: &Actor,
+        settings: &PipelineSettings,
+        client: &ClientRef,
+        created: bool,
+        now: Timestamp,
+    ) -> Result<Change> {
         let mut next = self.clone();
         next.client_id = Some(client.id);
         let how = if created { "created a new client record" } else { "linked to the existing client with the same e-mail" };
         let description = format!("Converted to client {} ({how}) by {}", client.name, actor.name);
         let activity = Activity::logged(actor, self.id, ActivityType::Other, description, now);
-        self.changed(actor, next, StageRequest::default(), Some(activity), now, FieldErrors::default())
+        self.changed(actor, settings, next, StageRequest::default(), Some(activity), now, FieldErrors::default())
     }
 
     /// Where every change of an existing opportunity ends: `next` holds its other fields as
-    /// changed, the pipeline's transition from this opportunity's stage gives its stage, a
-    /// status move is logged as an activity (before `also`) and entered in the stage history,
-    /// and the version moves on if anything changed.
+    /// changed, the pipeline's transition from this opportunity's stage (with the organization's
+    /// default probabilities) gives its stage, its follow-up's day is counted in the
+    /// organization's time zone, a status move is logged as an activity (before `also`) and
+    /// entered in the stage history, and the version moves on if anything changed.
+    #[allow(clippy::too_many_arguments)]
     fn changed(
         &self,
         actor: &Actor,
+        settings: &PipelineSettings,
         mut next: Opportunity,
         request: StageRequest,
         also: Option<Activity>,
         now: Timestamp,
         mut errors: FieldErrors,
     ) -> Result<Change> {
-        let transition = Stage::transition(Some(&self.stage), request, &DefaultProbabilities::STANDARD, now, &mut errors)?;
+        let transition = Stage::transition(Some(&self.stage), request, &settings.default_probabilities(), now, &mut errors)?;
         next.stage = transition.stage;
+        next.follow_up_day = next.follow_up_date.map(|at| settings.timezone.day_of(at));
         next.check_party(&mut errors);
         errors.into_result(())?;
         let entered = transition.moved.map(|moved| StageEntry::of_move(self.org_id, self.id, moved, Some(actor.staff_id), now));
@@ -491,6 +523,10 @@ mod tests {
         crate::auth::test_actor(Role::Member)
     }
 
+    fn settings(actor: &Actor) -> PipelineSettings {
+        PipelineSettings::standard(actor.org_id)
+    }
+
     fn lead(actor: &Actor) -> Opportunity {
         let input = CreateOpportunity {
             title: Some(" Botox ".into()),
@@ -499,7 +535,7 @@ mod tests {
             source: Some(" Website ".into()),
             ..Default::default()
         };
-        Opportunity::created(actor.org_id, Creator::Staff(actor.staff_id), input, Timestamp::now()).unwrap().0.opportunity
+        Opportunity::created(&settings(actor), Creator::Staff(actor.staff_id), input, Timestamp::now()).unwrap().0.opportunity
     }
 
     #[test]
@@ -510,7 +546,7 @@ mod tests {
         assert_eq!(lead.prospect_email.as_deref(), Some("jane@example.com"));
         assert_eq!(lead.source.as_deref(), Some("website"));
         let Err(Error::Validation(errors)) =
-            Opportunity::created(actor.org_id, Creator::Staff(actor.staff_id), CreateOpportunity::default(), Timestamp::now())
+            Opportunity::created(&settings(&actor), Creator::Staff(actor.staff_id), CreateOpportunity::default(), Timestamp::now())
         else {
             panic!("expected validation errors")
         };
@@ -522,14 +558,20 @@ mod tests {
     fn closing_sets_probability_and_logs_the_move_once() {
         let actor = actor();
         let lead = lead(&actor);
-        let won = lead.closed(&actor, CloseOpportunity { won: Some(true), ..Default::default() }, Timestamp::now()).unwrap();
+        let won =
+            lead.closed(&actor, &settings(&actor), CloseOpportunity { won: Some(true), ..Default::default() }, Timestamp::now()).unwrap();
         assert_eq!((won.opportunity.stage.status(), won.opportunity.stage.probability()), (Status::Won, 100));
         assert!(won.opportunity.stage.closed_at().is_some());
         assert_eq!(won.opportunity.version, lead.version + 1);
         assert_eq!(won.activities.len(), 1);
         assert_eq!(won.activities[0].description, "Status changed from open to won by Sam");
         assert_eq!(won.entered.as_ref().map(|entry| (entry.status, entry.changed_by)), Some((Status::Won, Some(actor.staff_id))));
-        let again = won.opportunity.closed(&actor, CloseOpportunity { won: Some(false), ..Default::default() }, Timestamp::now());
+        let again = won.opportunity.closed(
+            &actor,
+            &settings(&actor),
+            CloseOpportunity { won: Some(false), ..Default::default() },
+            Timestamp::now(),
+        );
         assert!(matches!(again, Err(Error::AlreadyClosed { status: "won" })));
     }
 
@@ -537,10 +579,10 @@ mod tests {
     fn reopening_clears_the_closing_fields() {
         let actor = actor();
         let close = CloseOpportunity { won: Some(false), reason: Some("price".into()), ..Default::default() };
-        let lost = lead(&actor).closed(&actor, close, Timestamp::now()).unwrap().opportunity;
+        let lost = lead(&actor).closed(&actor, &settings(&actor), close, Timestamp::now()).unwrap().opportunity;
         assert_eq!((lost.stage.probability(), lost.stage.closed_reason()), (0, Some("price")));
         let patch = UpdateOpportunity { status: Patch::Value(Status::Qualified), ..Default::default() };
-        let (reopened, _) = lost.updated(&actor, patch, Timestamp::now()).unwrap();
+        let (reopened, _) = lost.updated(&actor, &settings(&actor), patch, Timestamp::now()).unwrap();
         assert_eq!((reopened.opportunity.stage.closed_at(), reopened.opportunity.stage.closed_reason()), (None, None));
     }
 
@@ -549,10 +591,38 @@ mod tests {
         let actor = actor();
         let lead = lead(&actor);
         let patch = UpdateOpportunity { title: Patch::Value("Botox".into()), ..Default::default() };
-        let (change, _) = lead.updated(&actor, patch, Timestamp::now()).unwrap();
+        let (change, _) = lead.updated(&actor, &settings(&actor), patch, Timestamp::now()).unwrap();
         assert!(change.is_empty(&lead));
         assert_eq!(change.entered, None, "no status move, no history entry");
         assert_eq!(change.opportunity.version, lead.version);
+    }
+
+    #[test]
+    fn the_organizations_settings_decide_defaults_and_the_follow_up_day() {
+        let actor = actor();
+        let mut settings = settings(&actor);
+        settings.timezone = crate::calendar::TimeZone::named("America/Los_Angeles").expect("a zone");
+        settings.stages.open.default_probability = 15;
+        settings.stages.contacted.default_probability = 25;
+        let late_evening = Timestamp::parse("2026-03-02T07:30:00Z").expect("an instant");
+        let input = CreateOpportunity {
+            title: Some("Botox".into()),
+            prospect_name: Some("Jane".into()),
+            follow_up_date: Some(late_evening),
+            ..Default::default()
+        };
+        let lead = Opportunity::created(&settings, Creator::Staff(actor.staff_id), input, Timestamp::now()).unwrap().0.opportunity;
+        assert_eq!(lead.stage.probability(), 15);
+        assert_eq!(lead.follow_up_day, crate::calendar::Day::parse("2026-03-01"), "still 1 March in Los Angeles");
+
+        let moved = UpdateOpportunity { status: Patch::Value(Status::Contacted), ..Default::default() };
+        let (moved, _) = lead.updated(&actor, &settings, moved, Timestamp::now()).unwrap();
+        assert_eq!(moved.opportunity.stage.probability(), 25, "a lead at its stage's default follows the stage");
+
+        settings.timezone = crate::calendar::TimeZone::utc();
+        let edit = UpdateOpportunity { title: Patch::Value("Botox and filler".into()), ..Default::default() };
+        let (edited, _) = moved.opportunity.updated(&actor, &settings, edit, Timestamp::now()).unwrap();
+        assert_eq!(edited.opportunity.follow_up_day, crate::calendar::Day::parse("2026-03-02"), "counted in the zone of the change");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use uuid::Uuid;
 
+use crate::calendar::TimeZone;
 use crate::opportunity::Status;
 use crate::search::SearchWords;
 use crate::{Error, Result, Timestamp};
@@ -182,7 +183,8 @@ pub struct OpportunityFilter {
     pub client_id: Option<Uuid>,
     pub source: Option<String>,
     pub search: Option<SearchWords>,
-    /// Only open leads whose follow-up is due by this instant (the end of today, UTC).
+    /// Only leads not won or lost whose follow-up is due by this instant: the end of today in
+    /// the organization's time zone.
     pub follow_up_due_by: Option<Timestamp>,
     pub sort: Sort,
     pub page: Page,
@@ -200,7 +202,8 @@ impl OpportunityFilter {
             || follow_up_due_by.is_some()
     }
 
-    pub fn parse(mut params: QueryParams, now: Timestamp) -> Result<Self> {
+    /// The filter a query string asks for; `follow_up_due` counts today in `zone`.
+    pub fn parse(mut params: QueryParams, zone: &TimeZone, now: Timestamp) -> Result<Self> {
         let statuses = params
             .all("status")
             .iter()
@@ -222,7 +225,7 @@ impl OpportunityFilter {
             client_id: params.uuid("client_id")?,
             source: params.text("source")?.map(|s| s.to_lowercase()),
             search: params.search_words()?,
-            follow_up_due_by: params.bool("follow_up_due")?.filter(|due| *due).map(|_| now.end_of_day()),
+            follow_up_due_by: params.bool("follow_up_due")?.filter(|due| *due).map(|_| zone.end_of_day(now)),
             sort,
             page: params.page()?,
         };
@@ -275,7 +278,9 @@ mod tests {
 
     #[test]
     fn statuses_may_repeat_and_be_comma_separated() {
-        let filter = OpportunityFilter::parse(params(&[("status", "open,contacted"), ("status", "won")]), Timestamp::now()).unwrap();
+        let filter =
+            OpportunityFilter::parse(params(&[("status", "open,contacted"), ("status", "won")]), &TimeZone::utc(), Timestamp::now())
+                .unwrap();
         assert_eq!(filter.statuses, [Status::Open, Status::Contacted, Status::Won]);
         assert_eq!(filter.page, Page { limit: DEFAULT_LIMIT, offset: 0 });
         assert_eq!(filter.sort, Sort { key: SortKey::CreatedAt, descending: true });
@@ -295,7 +300,7 @@ mod tests {
             (vec![("search", "a b c d e f g h i")], "search"),
             (vec![("search", "botox"), ("offset", "9951")], "offset"),
         ] {
-            match OpportunityFilter::parse(params(&query), Timestamp::now()) {
+            match OpportunityFilter::parse(params(&query), &TimeZone::utc(), Timestamp::now()) {
                 Err(Error::InvalidParameter { parameter: p, .. }) => assert_eq!(p, parameter),
                 other => panic!("{query:?}: {other:?}"),
             }

@@ -23,7 +23,8 @@ pub struct StatusSourceTotals {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PipelineTotals {
     pub by_status_and_source: Vec<StatusSourceTotals>,
-    /// Leads not won or lost with a follow-up due by the end of today (UTC).
+    /// Leads not won or lost with a follow-up due by the end of today in the organization's
+    /// time zone.
     pub follow_ups_due: i64,
 }
 
@@ -39,7 +40,8 @@ pub struct PipelineStats {
     /// Σ estimated_value × probability / 100 over the same stages, rounded to the cent.
     #[schema(schema_with = crate::money::total_schema)]
     pub weighted_value: Money,
-    /// Opportunities not won or lost whose follow_up_date is by the end of today (UTC).
+    /// Opportunities not won or lost whose follow_up_date is by the end of today in the
+    /// organization's time zone (pipeline settings).
     pub needs_follow_up: i64,
     /// won / (won + lost); null while nothing is closed.
     pub win_rate: Option<f64>,

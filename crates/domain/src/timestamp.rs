@@ -2,7 +2,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::format_description::well_known::Rfc3339;
-use time::{Duration, OffsetDateTime, Time, UtcOffset};
+use time::{OffsetDateTime, UtcOffset};
 
 /// An instant in UTC with microsecond precision (what both databases store exactly),
 /// written as RFC 3339 in JSON.
@@ -31,17 +31,6 @@ impl Timestamp {
 
     pub fn datetime(self) -> OffsetDateTime {
         self.0
-    }
-
-    /// The last microsecond of this instant's UTC day: a follow-up "due today" is due until then.
-    pub fn end_of_day(self) -> Self {
-        let midnight = self.0.replace_time(Time::MIDNIGHT);
-        Timestamp(midnight + Duration::days(1) - Duration::microseconds(1))
-    }
-
-    /// Days since 1970-01-01 in UTC, as the follow-up counters in the database key them.
-    pub fn utc_day(self) -> i64 {
-        self.unix_micros().div_euclid(86_400_000_000)
     }
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -91,11 +80,5 @@ mod tests {
         let at = Timestamp::parse("2026-02-20T12:00:00.123456789+02:00").unwrap();
         assert_eq!(at.to_string(), "2026-02-20T10:00:00.123456Z");
         assert_eq!(Timestamp::from_unix_micros(at.unix_micros()), Some(at));
-    }
-
-    #[test]
-    fn end_of_day_is_the_last_microsecond_of_the_utc_day() {
-        let at = Timestamp::parse("2026-02-20T10:00:00Z").unwrap();
-        assert_eq!(at.end_of_day().to_string(), "2026-02-20T23:59:59.999999Z");
     }
 }

@@ -24,6 +24,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use domain::activity::{Activity, Note};
 use domain::auth::{Actor, ApiToken, Staff, TokenInfo};
+use domain::calendar::{Day, TimeZone};
 use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
@@ -31,6 +32,7 @@ use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry};
 use domain::query::{ClientFilter, OpportunityFilter, Page, StatsFilter};
 use domain::search::Total;
 use domain::session::{PasswordLink, WebSession};
+use domain::settings::PipelineSettings;
 use domain::stats::PipelineTotals;
 use domain::transfer::import::{DuplicateKeys, NewLead};
 use domain::webhook::{Attempt, Delivery, Event, Webhook};
@@ -101,8 +103,10 @@ pub trait Store: Send + Sync {
     async fn activities(&self, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Result<Vec<Activity>>;
     /// A page of an opportunity's stage history, oldest first, and how many entries it has.
     async fn stage_history(&self, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Result<(Vec<StageEntry>, i64)>;
-    /// Read from totals the database keeps current on every write: constant time.
-    async fn stats(&self, org_id: Uuid, filter: &StatsFilter, now: Timestamp) -> Result<PipelineTotals>;
+    /// Read from totals the database keeps current on every write: constant time. Follow-ups
+    /// count as due up to `today`, the day in the organization's time zone.
+    async fn stats(&self, org_id: Uuid, filter: &StatsFilter, today: Day) -> Result<PipelineTotals>;
+    async fn pipeline_settings(&self, org_id: Uuid) -> Result<PipelineSettings>;
     async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)>;
     async fn client(&self, org_id: Uuid, id: Uuid) -> Result<Option<Client>>;
     /// Up to `limit` of the leads the filter matches (its page and sort aside), in the order of
@@ -221,7 +225,22 @@ pub trait Tx: Send {
     async fn commit(self: Box<Self>) -> Result<()>;
 
     async fn any_organization(&mut self) -> Result<bool>;
+    /// Inserts the organization with the standard pipeline settings.
     async fn insert_organization(&mut self, org_id: Uuid, name: &str, now: Timestamp) -> Result<()>;
+
+    /// The organization's pipeline settings, which nobody may change until this transaction
+    /// ends. Every write of a lead reads them first: the lead's default probabilities and the
+    /// day of its follow-up follow them, so a write must not race a change of the time zone
+    /// (PostgreSQL: a key-share lock on the row; SQLite: the one writer).
+    async fn pipeline_settings(&mut self, org_id: Uuid) -> Result<PipelineSettings>;
+    /// The organization's pipeline settings, locked against every write of its leads (which
+    /// read them first) until this transaction ends.
+    async fn pipeline_settings_to_change(&mut self, org_id: Uuid) -> Result<PipelineSettings>;
+    async fn save_pipeline_settings(&mut self, settings: &PipelineSettings) -> Result<()>;
+    /// Counts the organization's follow-ups by their days in `zone`: rewrites the
+    /// `follow_up_day` of each lead whose day differs there and moves its count to its new day's
+    /// follow-up totals. Only under [`Tx::pipeline_settings_to_change`].
+    async fn count_follow_ups_in(&mut self, org_id: Uuid, zone: &TimeZone) -> Result<()>;
 
     async fn opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Opportunity>>;
     async fn save_opportunity(&mut self, opportunity: &Opportunity) -> Result<()>;

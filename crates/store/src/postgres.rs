@@ -54,6 +54,9 @@ impl Backend for Postgres15 {
     const DIALECT: Dialect = Dialect {
         like: "ILIKE",
         for_update: " FOR UPDATE",
+        // The weakest lock that `FOR UPDATE` waits for (and that waits for it): the writers
+        // holding it do not wait for each other.
+        for_share: " FOR KEY SHARE",
         binary_order: " COLLATE \"C\"",
         text_search: TextSearch {
             matching: |statement, org_id, words, limit| {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use domain::activity::{Activity, CreateActivity, CreateNote, EMBEDDED_LATEST, Note};
 use domain::auth::{Actor, ApiToken, CreateStaff, CreateToken, IssuedToken, Role, Staff, TokenInfo, UpdateStaff};
+use domain::calendar::TimeZone;
 use domain::category::{Category, CreateCategory, UpdateCategory};
 use domain::client::{Client, ClientRef, CreateClient, UpdateClient};
 use domain::lead_form::{CreateLeadForm, LeadForm, Submission, UpdateLeadForm};
@@ -14,7 +15,9 @@ use domain::opportunity::{
     Change, CloseOpportunity, Conversion, CreateOpportunity, Creator, Opportunity, OpportunityDetail, OpportunityView, References,
     StageSpan, UpdateOpportunity, spans,
 };
-use domain::query::Page;
+use domain::query::{Page, StatsFilter};
+use domain::settings::{PipelineSettings, UpdatePipelineSettings};
+use domain::stats::PipelineTotals;
 use domain::webhook::{self, CreateWebhook, CreatedWebhook, Delivery, Event, EventType, TargetPolicy, UpdateWebhook, Webhook};
 use domain::{Error, FieldErrors, Input, Result, Timestamp, text};
 use serde::Serialize;
@@ -146,9 +149,9 @@ pub async fn opportunity(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<O
 
 pub async fn create_opportunity(store: &dyn Store, actor: &Actor, input: Input<CreateOpportunity>) -> Result<OpportunityView> {
     let id = retrying(|| async {
-        let built =
-            input.clone().check(|fields| Opportunity::created(actor.org_id, Creator::Staff(actor.staff_id), fields, Timestamp::now()));
         let mut tx = store.begin().await?;
+        let settings = tx.pipeline_settings(actor.org_id).await?;
+        let built = input.clone().check(|fields| Opportunity::created(&settings, Creator::Staff(actor.staff_id), fields, Timestamp::now()));
         let created = with_usable_references(tx.as_mut(), actor, built).await?;
         write_change(tx.as_mut(), None, &created).await?;
         tx.commit().await?;
@@ -167,8 +170,9 @@ pub async fn update_opportunity(
 ) -> Result<OpportunityView> {
     retrying(|| async {
         let mut tx = store.begin().await?;
+        let settings = tx.pipeline_settings(actor.org_id).await?;
         let current = locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
-        let built = input.clone().check(|fields| current.updated(actor, fields, Timestamp::now()));
+        let built = input.clone().check(|fields| current.updated(actor, &settings, fields, Timestamp::now()));
         let change = with_usable_references(tx.as_mut(), actor, built).await?;
         save_change(tx, &current, change).await
     })
@@ -185,8 +189,9 @@ pub async fn close_opportunity(
 ) -> Result<OpportunityView> {
     retrying(|| async {
         let mut tx = store.begin().await?;
+        let settings = tx.pipeline_settings(actor.org_id).await?;
         let current = locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
-        let change = input.clone().check(|fields| current.closed(actor, fields, Timestamp::now()))?;
+        let change = input.clone().check(|fields| current.closed(actor, &settings, fields, Timestamp::now()))?;
         save_change(tx, &current, change).await
     })
     .await?;
@@ -196,6 +201,8 @@ pub async fn close_opportunity(
 pub async fn delete_opportunity(store: &dyn Store, actor: &Actor, id: Uuid, expected_version: Option<i64>) -> Result<()> {
     retrying(|| async {
         let mut tx = store.begin().await?;
+        // The totals count the lead out by its follow-up's day, which must not be rewritten meanwhile.
+        tx.pipeline_settings(actor.org_id).await?;
         locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
         announce(tx.as_mut(), actor.org_id, &[EventType::OpportunityDeleted], Record::Opportunity(id)).await?;
         tx.delete_opportunity(actor.org_id, id).await?;
@@ -211,6 +218,7 @@ pub async fn convert_to_client(store: &dyn Store, actor: &Actor, id: Uuid, expec
     retrying(|| async {
         let now = Timestamp::now();
         let mut tx = store.begin().await?;
+        let settings = tx.pipeline_settings(actor.org_id).await?;
         let current = locked_opportunity(tx.as_mut(), actor, id, expected_version).await?;
         let prospect = current.prospect_as_client()?;
         let existing = match prospect.email.as_deref() {
@@ -228,7 +236,7 @@ pub async fn convert_to_client(store: &dyn Store, actor: &Actor, id: Uuid, expec
             }
         };
         let client_ref = ClientRef { id: client.id, name: client.name.clone(), email: client.email.clone(), phone: client.phone.clone() };
-        save_change(tx, &current, current.converted(actor, &client_ref, created, now)?).await?;
+        save_change(tx, &current, current.converted(actor, &settings, &client_ref, created, now)?).await?;
         Ok(Conversion { client_id: client.id, client, created })
     })
     .await
@@ -332,6 +340,43 @@ async fn write_change(tx: &mut dyn Tx, before: Option<&Opportunity>, change: &Ch
 
 async fn view(store: &dyn Store, actor: &Actor, id: Uuid) -> Result<OpportunityView> {
     store.opportunity_view(actor.org_id, id).await?.ok_or(Error::NotFound("opportunity"))
+}
+
+// ---- pipeline settings and the days they count -------------------------------------------
+
+pub async fn pipeline_settings(store: &dyn Store, actor: &Actor) -> Result<PipelineSettings> {
+    store.pipeline_settings(actor.org_id).await
+}
+
+/// Changes the organization's pipeline settings (owners and admins). A new time zone counts
+/// every follow-up again by its day there, while no lead of the organization may change.
+pub async fn update_pipeline_settings(store: &dyn Store, actor: &Actor, input: Input<UpdatePipelineSettings>) -> Result<PipelineSettings> {
+    actor.require_manager()?;
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        let current = tx.pipeline_settings_to_change(actor.org_id).await?;
+        let settings = input.clone().check(|fields| current.updated(fields))?;
+        if settings != current {
+            if settings.timezone != current.timezone {
+                tx.count_follow_ups_in(actor.org_id, &settings.timezone).await?;
+            }
+            tx.save_pipeline_settings(&settings).await?;
+            tx.commit().await?;
+        }
+        Ok(settings)
+    })
+    .await
+}
+
+/// The time zone the organization counts its days in: what "today" is for it.
+pub async fn time_zone(store: &dyn Store, org_id: Uuid) -> Result<TimeZone> {
+    Ok(store.pipeline_settings(org_id).await?.timezone)
+}
+
+/// The organization's statistics, with the follow-ups due by the end of its today.
+pub async fn stats(store: &dyn Store, org_id: Uuid, filter: &StatsFilter, now: Timestamp) -> Result<PipelineTotals> {
+    let today = time_zone(store, org_id).await?.day_of(now);
+    store.stats(org_id, filter, today).await
 }
 
 // ---- clients ----------------------------------------------------------------------------
@@ -514,8 +559,10 @@ pub async fn update_lead_form(store: &dyn Store, actor: &Actor, id: Uuid, input:
 /// A visitor's submission, checked and ready to save as a website lead. Only
 /// [`website_lead`] makes one, so nothing unchecked is saved.
 pub struct WebsiteLead {
-    created: Change,
-    references: References,
+    org_id: Uuid,
+    creator: Creator,
+    inquiry: CreateOpportunity,
+    received_at: Timestamp,
 }
 
 /// Checks a visitor's submission: the website lead it makes, or `None` for a bot's (a filled
@@ -528,18 +575,28 @@ pub fn website_lead(form: &LeadForm, input: Input<Submission>) -> Result<Option<
     if is_from_a_bot {
         return Ok(None);
     }
-    let (created, references) = Opportunity::created(form.org_id, Creator::Form { created_by: form.created_by }, inquiry, now)?;
-    Ok(Some(WebsiteLead { created, references }))
+    let lead = WebsiteLead { org_id: form.org_id, creator: Creator::Form { created_by: form.created_by }, inquiry, received_at: now };
+    // The organization's settings give the lead its probability and its follow-up's day, never
+    // a reason to refuse it: checked with the standard ones here, made with its own when saved.
+    lead.made_with(&PipelineSettings::standard(lead.org_id))?;
+    Ok(Some(lead))
+}
+
+impl WebsiteLead {
+    fn made_with(&self, settings: &PipelineSettings) -> Result<(Change, References)> {
+        Opportunity::created(settings, self.creator, self.inquiry.clone(), self.received_at)
+    }
 }
 
 /// Saves a website lead. A category or assignee that has since been deactivated is left off
 /// rather than losing the inquiry.
 pub async fn save_website_lead(store: &dyn Store, lead: WebsiteLead) -> Result<()> {
     retrying(|| async {
-        let mut created = lead.created.clone();
-        let opportunity = &mut created.opportunity;
         let mut tx = store.begin().await?;
-        let unusable = tx.unusable_references(opportunity.org_id, &lead.references).await?;
+        let settings = tx.pipeline_settings(lead.org_id).await?;
+        let (mut created, references) = lead.made_with(&settings)?;
+        let opportunity = &mut created.opportunity;
+        let unusable = tx.unusable_references(opportunity.org_id, &references).await?;
         for (field, _) in unusable.iter() {
             match field {
                 "category_id" => opportunity.category_id = None,

@@ -72,6 +72,7 @@ impl Backend for Sqlite3 {
         like: "LIKE",
         // The write transaction already holds the database's only write lock.
         for_update: "",
+        for_share: "",
         binary_order: "",
         text_search: TextSearch {
             matching: |statement, org_id, words, limit| {

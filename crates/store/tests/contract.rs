@@ -1,8 +1,9 @@
 //! The storage contract, below HTTP: whatever writes the use cases make, in whichever
 //! organization, every total the database maintains (by triggers, written in each engine's own
-//! dialect) equals a recount of the opportunities, after every single write. So does SQLite's
-//! word index, which triggers maintain too, and each lead's latest stage history entry is its
-//! current status. One body, run on both engines.
+//! dialect) equals a recount of the opportunities, after every single write. Follow-ups are
+//! recounted by their day in the organization's time zone, which the writes change now and then.
+//! So does SQLite's word index, which triggers maintain too, and each lead's latest stage history
+//! entry is its current status. One body, run on both engines.
 //!
 //! The writes are random but replayable: a failure names its seed, and
 //! `OPPORTUNITIES_CONTRACT_SEED=<seed>` runs that sequence again.
@@ -15,9 +16,11 @@ use std::fmt::Debug;
 use common::{Db, Engine};
 use domain::activity::CreateNote;
 use domain::auth::{Actor, CreateStaff};
+use domain::calendar::TimeZone;
 use domain::category::CreateCategory;
 use domain::opportunity::{CloseOpportunity, CreateOpportunity, Status, UpdateOpportunity};
 use domain::search;
+use domain::settings::UpdatePipelineSettings;
 use domain::{Error, Input, Money, Timestamp};
 use opportunities_store::service::{self, NewOrganization};
 use opportunities_store::{Store, tokens};
@@ -111,6 +114,8 @@ enum Write {
     Delete(Uuid),
     Convert(Uuid),
     Note(Uuid, Value),
+    /// A PATCH of the pipeline settings: another time zone.
+    Settings(Value),
 }
 
 /// Fields a new lead may carry besides its title and prospect; an edit may also change those
@@ -138,7 +143,8 @@ impl Write {
             55..70 => Write::Edit(lead, json!({ "status": status(rng) })),
             70..80 => Write::Close(lead, close(rng)),
             80..85 => Write::Delete(lead),
-            85..92 => Write::Convert(lead),
+            85..91 => Write::Convert(lead),
+            91..95 => Write::Settings(json!({ "timezone": ZONES.choose(rng) })),
             _ => Write::Note(lead, json!({ "content": words(rng, 1, 6) })),
         }
     }
@@ -162,6 +168,9 @@ impl Write {
             }
             Write::Convert(id) => service::convert_to_client(store, owner, *id, None).await.map(drop),
             Write::Note(id, fields) => service::add_note(store, owner, *id, input::<CreateNote>(fields.clone())).await.map(drop),
+            Write::Settings(fields) => {
+                service::update_pipeline_settings(store, owner, input::<UpdatePipelineSettings>(fields.clone())).await.map(drop)
+            }
         };
         match result {
             Ok(()) => "done".into(),
@@ -248,10 +257,14 @@ fn value(rng: &mut Rng) -> Value {
     json!(format!("{}.{:02}", cents / 100, cents % 100))
 }
 
-/// Within a week, at any time of day, so that leads share days and cross midnight.
+/// Zones on either side of UTC, a quarter-hour one, and two that change their clocks.
+const ZONES: [&str; 5] = ["UTC", "America/Los_Angeles", "Pacific/Tongatapu", "Pacific/Auckland", "Asia/Kathmandu"];
+
+/// Within ten days, at any time of day, so that leads share days and cross midnight in every
+/// zone, and Los Angeles springs forward (8 March) in between.
 fn follow_up(rng: &mut Rng) -> Value {
     const MARCH_2026: i64 = 1_772_323_200_000_000;
-    let micros = MARCH_2026 + rng.random_range(0..7 * 86_400_000_000);
+    let micros = MARCH_2026 + rng.random_range(0..10 * 86_400_000_000);
     json!(Timestamp::from_unix_micros(micros).expect("a valid instant").to_string())
 }
 
@@ -269,6 +282,7 @@ fn words(rng: &mut Rng, min: usize, max: usize) -> Value {
 #[derive(sqlx::FromRow)]
 struct Lead {
     org_id: Uuid,
+    id: Uuid,
     status: String,
     source: Option<String>,
     assigned_to: Option<Uuid>,
@@ -277,6 +291,7 @@ struct Lead {
     probability: i32,
     /// Microseconds since the Unix epoch.
     follow_up: Option<i64>,
+    follow_up_day: Option<i64>,
 }
 
 /// A group of `pipeline_totals`: organization, status, source, assignee, category, where
@@ -285,9 +300,10 @@ type Group = (Uuid, String, String, Uuid, Uuid);
 /// Count, value in cents, and value × probability.
 type Sums = (i64, i64, i64);
 
-/// Every table of totals, keyed as the table is.
+/// Every table of totals, keyed as the table is, and the day each lead's follow-up is counted on.
 #[derive(Default)]
 struct Totals {
+    days: BTreeMap<(Uuid, Uuid), i64>,
     pipeline: BTreeMap<Group, Sums>,
     follow_ups: BTreeMap<(Uuid, i64, Uuid, Uuid), i64>,
     pipeline_org: BTreeMap<(Uuid, String, String), Sums>,
@@ -297,8 +313,16 @@ struct Totals {
 /// Everything the database maintains that does not equal a recount, one line each.
 async fn differences(db: &Db) -> Vec<String> {
     let leads = db.rows::<Lead>(&leads_query(db)).await;
-    let (recounted, stored) = (recount(&leads), stored(db).await);
+    let zones: BTreeMap<Uuid, TimeZone> = db
+        .rows::<(Uuid, String)>("SELECT org_id, timezone FROM pipeline_settings")
+        .await
+        .into_iter()
+        .map(|(org_id, name)| (org_id, TimeZone::named(&name).expect("a zone of the database")))
+        .collect();
+    let recounted = recount(&leads, &zones);
+    let stored = Totals { days: stored_days(&leads), ..stored(db).await };
     let mut out = Vec::new();
+    compare("opportunities.follow_up_day", &recounted.days, &stored.days, &mut out);
     compare("pipeline_totals", &recounted.pipeline, &stored.pipeline, &mut out);
     compare("follow_up_totals", &recounted.follow_ups, &stored.follow_ups, &mut out);
     compare("pipeline_org_totals", &recounted.pipeline_org, &stored.pipeline_org, &mut out);
@@ -331,14 +355,21 @@ fn leads_query(db: &Db) -> String {
         Db::Postgres(_) => "(extract(epoch FROM follow_up_date) * 1000000)::bigint",
     };
     format!(
-        "SELECT org_id, status, source, assigned_to, category_id, estimated_value, probability, {follow_up} AS follow_up FROM opportunities"
+        "SELECT org_id, id, status, source, assigned_to, category_id, estimated_value, probability, {follow_up} AS follow_up,
+                follow_up_day FROM opportunities"
     )
 }
 
-/// The totals as the statistics define them: by the domain's day, which the stats read with.
-fn recount(leads: &[Lead]) -> Totals {
+/// The totals as the statistics define them: follow-ups by the domain's day in the
+/// organization's time zone, which the stats read with.
+fn recount(leads: &[Lead], zones: &BTreeMap<Uuid, TimeZone>) -> Totals {
     let mut totals = Totals::default();
     for lead in leads {
+        let zone = &zones[&lead.org_id];
+        let day = lead.follow_up.map(|micros| zone.day_of(Timestamp::from_unix_micros(micros).expect("a stored instant")).number());
+        if let Some(day) = day {
+            totals.days.insert((lead.org_id, lead.id), day);
+        }
         let (assignee, category) = (lead.assigned_to.unwrap_or_default(), lead.category_id.unwrap_or_default());
         let source = lead.source.clone().unwrap_or_default();
         let value = lead.estimated_value.unwrap_or(0);
@@ -346,8 +377,7 @@ fn recount(leads: &[Lead]) -> Totals {
         add(totals.pipeline.entry((lead.org_id, lead.status.clone(), source.clone(), assignee, category)).or_default(), sums);
         add(totals.pipeline_org.entry((lead.org_id, lead.status.clone(), source)).or_default(), sums);
         let closed = Status::parse(&lead.status).is_some_and(Status::is_closed);
-        if let Some(micros) = lead.follow_up.filter(|_| !closed) {
-            let day = Timestamp::from_unix_micros(micros).expect("a stored instant").utc_day();
+        if let Some(day) = day.filter(|_| !closed) {
             *totals.follow_ups.entry((lead.org_id, day, assignee, category)).or_default() += 1;
             *totals.follow_ups_org.entry((lead.org_id, day)).or_default() += 1;
         }
@@ -357,6 +387,11 @@ fn recount(leads: &[Lead]) -> Totals {
 
 fn add(sums: &mut Sums, more: Sums) {
     *sums = (sums.0 + more.0, sums.1 + more.1, sums.2 + more.2);
+}
+
+/// Each lead's follow-up day as stored.
+fn stored_days(leads: &[Lead]) -> BTreeMap<(Uuid, Uuid), i64> {
+    leads.iter().filter_map(|lead| Some(((lead.org_id, lead.id), lead.follow_up_day?))).collect()
 }
 
 /// The totals tables as they are.
@@ -374,6 +409,7 @@ async fn stored(db: &Db) -> Totals {
             ((o, s, src), (n, v, w))
         }),
         follow_ups_org: non_empty(db.rows::<(Uuid, i64, i64)>(follow_ups_org).await, |(o, day, n)| ((o, day), n)),
+        ..Totals::default()
     }
 }
 

@@ -237,3 +237,35 @@ test('a browser session never authorizes the API', async () => {
   const response = await owner.request.get(`${server.url}/api/v1/opportunities`);
   assert.equal(response.status(), 401);
 });
+
+test("follow-up chips count days in the clinic's time zone", async () => {
+  const DAY = 86_400_000;
+  // A zone whose date differs from UTC's right now, without daylight saving time: Honolulu
+  // (UTC−10) before 10:00 UTC, Kiritimati (UTC+14) from then on.
+  const zoneNow = () => {
+    const now = Date.now();
+    const [timezone, offset] = new Date(now).getUTCHours() < 10 ? ['Pacific/Honolulu', -10] : ['Pacific/Kiritimati', 14];
+    const start = Math.floor((now + offset * 3_600_000) / DAY) * DAY - offset * 3_600_000;
+    return { now, timezone, start, end: start + DAY };
+  };
+  let zone = zoneNow();
+  if (zone.end - zone.now < 120_000) {
+    await new Promise((resolve) => setTimeout(resolve, zone.end - zone.now + 1_000));
+    zone = zoneNow();
+  }
+  assert.equal((await api('PATCH', '/pipeline-settings', { timezone: zone.timezone })).status, 200);
+  try {
+    // The first and the last minute of the clinic's today: one of them is another day in UTC.
+    const instants = [zone.start + 60_000, zone.end - 60_000].map((ms) => new Date(ms).toISOString());
+    const utcToday = new Date(zone.now).toISOString().slice(0, 10);
+    assert.ok(instants.some((at) => at.slice(0, 10) !== utcToday), `${instants} against ${utcToday}`);
+    const leads = [];
+    for (const at of instants) leads.push(await lead({ title: `Due ${at}`, prospect_name: 'Tia', follow_up_date: at }));
+    await owner.goto(`${server.url}/board?assigned_to=`);
+    for (const { id, follow_up_date } of leads) {
+      assert.equal((await owner.locator(`#card-${id} .chip`).last().textContent()).trim(), 'Today', `due ${follow_up_date}`);
+    }
+  } finally {
+    assert.equal((await api('PATCH', '/pipeline-settings', { timezone: 'UTC' })).status, 200);
+  }
+});

@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Redirect, Response};
 use axum::routing::{get, post};
+use domain::calendar::{Day, TimeZone};
 use domain::opportunity::{OpportunityView, Status, UpdateOpportunity};
 use domain::query::{OpportunityFilter, QueryParams, StatsFilter};
 use domain::search::Total;
@@ -67,7 +68,7 @@ impl Filters {
     }
 
     /// The list filter for one column's page of cards.
-    fn column(&self, status: Status, offset: i64, now: Timestamp) -> domain::Result<OpportunityFilter> {
+    fn column(&self, status: Status, offset: i64) -> domain::Result<OpportunityFilter> {
         let mut pairs = vec![
             ("status".to_owned(), status.as_str().to_owned()),
             ("limit".to_owned(), CARDS_PER_PAGE.to_string()),
@@ -77,7 +78,8 @@ impl Filters {
         pairs.extend(self.category_id.map(|id| ("category_id".to_owned(), id.to_string())));
         pairs.extend(self.source.clone().map(|source| ("source".to_owned(), source)));
         pairs.extend(self.search.clone().map(|search| ("search".to_owned(), search)));
-        OpportunityFilter::parse(QueryParams::new(pairs)?, now)
+        // No `follow_up_due` among them: the zone and the time are never read.
+        OpportunityFilter::parse(QueryParams::new(pairs)?, &TimeZone::utc(), Timestamp::now())
     }
 }
 
@@ -97,9 +99,9 @@ struct Column {
 
 /// Every column's figures: from the totals the database keeps (constant time), narrowed to the
 /// source in the filters; with a search, from each column's counted page instead.
-async fn figures(state: &WebState, session: &WebSession, filters: &Filters) -> domain::Result<Vec<(Status, Money, i64)>> {
+async fn figures(state: &WebState, session: &WebSession, filters: &Filters, today: Day) -> domain::Result<Vec<(Status, Money, i64)>> {
     let stats_filter = StatsFilter { assigned_to: filters.assigned_to, category_id: filters.category_id };
-    let totals = state.store.stats(session.org_id, &stats_filter, Timestamp::now()).await?;
+    let totals = state.store.stats(session.org_id, &stats_filter, today).await?;
     let wanted_source = filters.source.as_ref().map(|source| source.to_lowercase());
     Ok(Status::ALL
         .iter()
@@ -115,12 +117,16 @@ async fn figures(state: &WebState, session: &WebSession, filters: &Filters) -> d
         .collect())
 }
 
-async fn columns(state: &WebState, session: &WebSession, filters: &Filters) -> domain::Result<Vec<Column>> {
-    let now = Timestamp::now();
-    let known = if filters.search.is_none() { Some(figures(state, session, filters).await?) } else { None };
+/// Today in the organization's time zone, which the follow-up chips count from.
+async fn today(state: &WebState, session: &WebSession) -> domain::Result<Day> {
+    Ok(service::time_zone(state.store.as_ref(), session.org_id).await?.day_of(Timestamp::now()))
+}
+
+async fn columns(state: &WebState, session: &WebSession, filters: &Filters, today: Day) -> domain::Result<Vec<Column>> {
+    let known = if filters.search.is_none() { Some(figures(state, session, filters, today).await?) } else { None };
     let mut columns = Vec::with_capacity(Status::ALL.len());
     for status in Status::ALL {
-        let (cards, total) = state.store.opportunities(session.org_id, &filters.column(status, 0, now)?).await?;
+        let (cards, total) = state.store.opportunities(session.org_id, &filters.column(status, 0)?).await?;
         let figures = match known.as_ref().and_then(|known| known.iter().find(|(s, ..)| *s == status)) {
             Some(&(_, value, count)) => Figures { count: Total::exact(count), value: Some(value) },
             None => Figures { count: total, value: None },
@@ -132,7 +138,11 @@ async fn columns(state: &WebState, session: &WebSession, filters: &Filters) -> d
 
 async fn board(State(state): State<WebState>, SignedIn(session): SignedIn, Query(pairs): Query<Vec<(String, String)>>) -> Response {
     let filters = Filters::read(&pairs, &session);
-    let columns = match columns(&state, &session, &filters).await {
+    let columns = match today(&state, &session).await {
+        Ok(today) => columns(&state, &session, &filters, today).await.map(|columns| (columns, today)),
+        Err(error) => Err(error),
+    };
+    let (columns, today) = match columns {
         Ok(columns) => columns,
         Err(error) => return error_page(&error),
     };
@@ -144,7 +154,7 @@ async fn board(State(state): State<WebState>, SignedIn(session): SignedIn, Query
         (filter_form(&filters, &staff, &categories))
         @if let Some(notice) = notice { (notice) }
         div.board #board data-csrf=(session.csrf_token) data-return=(filters.query()) {
-            @for column in &columns { (column_section(&session, &filters, column)) }
+            @for column in &columns { (column_section(&session, &filters, today, column)) }
         }
         (close_dialog())
         div.toasts #toasts {}
@@ -222,7 +232,7 @@ fn filter_form(filters: &Filters, staff: &[domain::auth::Staff], categories: &[d
 /// The seed's lead sources.
 pub const SOURCES: [&str; 6] = ["website", "referral", "phone", "walk_in", "social_media", "other"];
 
-fn column_section(session: &WebSession, filters: &Filters, column: &Column) -> Markup {
+fn column_section(session: &WebSession, filters: &Filters, today: Day, column: &Column) -> Markup {
     let status = column.status.as_str();
     let heading = format!("column-{status}");
     html! {
@@ -233,7 +243,7 @@ fn column_section(session: &WebSession, filters: &Filters, column: &Column) -> M
             }
             p.small.muted.figure data-value=(status) { (value_text(column.figures.value)) }
             ul.cards data-status=(status) aria-label={ (label(column.status)) " leads" } {
-                @for card in &column.cards { (card_item(session, filters, card)) }
+                @for card in &column.cards { (card_item(session, filters, today, card)) }
                 (more_item(filters, column.status, column.cards.len() as i64, column.figures.count))
             }
             @if column.cards.is_empty() { p.small.muted.empty { "No leads in " (label(column.status)) } }
@@ -280,16 +290,16 @@ async fn more_cards(
     let Some(status) = Status::parse(&status) else { return error_page(&Error::NotFound("stage")) };
     let filters = Filters::read(&pairs, &session);
     let offset = pairs.iter().find(|(key, _)| key == "offset").and_then(|(_, value)| value.parse::<i64>().ok()).unwrap_or(0).max(0);
-    let page = match filters.column(status, offset, Timestamp::now()) {
-        Ok(filter) => state.store.opportunities(session.org_id, &filter).await,
-        Err(error) => Err(error),
+    let page = match (filters.column(status, offset), today(&state, &session).await) {
+        (Ok(filter), Ok(today)) => state.store.opportunities(session.org_id, &filter).await.map(|page| (page, today)),
+        (Err(error), _) | (_, Err(error)) => Err(error),
     };
-    let (cards, total) = match page {
+    let ((cards, total), today) = match page {
         Ok(page) => page,
         Err(error) => return error_page(&error),
     };
     let items = html! {
-        @for card in &cards { (card_item(&session, &filters, card)) }
+        @for card in &cards { (card_item(&session, &filters, today, card)) }
         (more_item(&filters, status, offset + cards.len() as i64, total))
     };
     if headers.contains_key("hx-request") {
@@ -303,7 +313,7 @@ async fn more_cards(
     staff_page(label(status), &session, Section::Board, main, &[]).into_response()
 }
 
-fn card_item(session: &WebSession, filters: &Filters, view: &OpportunityView) -> Markup {
+fn card_item(session: &WebSession, filters: &Filters, today: Day, view: &OpportunityView) -> Markup {
     let lead = &view.opportunity;
     let id = lead.id;
     let status = lead.stage.status();
@@ -320,7 +330,7 @@ fn card_item(session: &WebSession, filters: &Filters, view: &OpportunityView) ->
                 @if let Some(staff) = &view.assigned_staff {
                     abbr.initials title={ "Owner: " (staff.name) } { (initials(&staff.name)) }
                 }
-                (follow_up_chip(lead.follow_up_date, status))
+                (follow_up_chip(lead.follow_up_day, today, status))
             }
             form.move method="post" action="/board/move" {
                 (csrf_field(session))
@@ -343,19 +353,19 @@ fn initials(name: &str) -> String {
     name.split_whitespace().filter_map(|word| word.chars().next()).take(2).flat_map(char::to_uppercase).collect()
 }
 
-/// Overdue, due today, planned, or none; closed leads need no follow-up.
-fn follow_up_chip(follow_up: Option<Timestamp>, status: Status) -> Markup {
+/// Overdue, due today, planned, or none, counted in days of the organization's time zone;
+/// closed leads need no follow-up.
+fn follow_up_chip(follow_up: Option<Day>, today: Day, status: Status) -> Markup {
     if status.is_closed() {
         return html! {};
     }
-    let today = Timestamp::now().utc_day();
     match follow_up {
         None => html! { span.chip.warning { "No follow-up" } },
-        Some(at) if at.utc_day() < today => html! { span.chip.danger { "Overdue " (today - at.utc_day()) " d" } },
-        Some(at) if at.utc_day() == today => html! { span.chip.success { "Today" } },
-        Some(at) => {
+        Some(day) if day < today => html! { span.chip.danger { "Overdue " (today.number() - day.number()) " d" } },
+        Some(day) if day == today => html! { span.chip.success { "Today" } },
+        Some(day) => {
             let format = time::macros::format_description!("[weekday repr:short] [day padding:none] [month repr:short]");
-            html! { span.chip { (at.datetime().format(&format).unwrap_or_default()) } }
+            html! { span.chip { (day.date().and_then(|date| date.format(&format).ok()).unwrap_or_default()) } }
         }
     }
 }
@@ -466,7 +476,14 @@ async fn apply_move(state: &WebState, session: &WebSession, form: &MoveForm) -> 
 /// The script's answer: the card as it now is (to replace the dragged one), the columns'
 /// figures, and a sentence for the live region.
 async fn move_json(state: &WebState, session: &WebSession, filters: &Filters, outcome: Moved) -> Response {
-    let card = |view: &OpportunityView| card_item(session, filters, view).into_string();
+    let today = match today(state, session).await {
+        Ok(today) => today,
+        Err(error) => {
+            let (status, _) = crate::pages::status_of(&error);
+            return (status, Json(json!({ "ok": false, "message": sentence(&error.to_string()) }))).into_response();
+        }
+    };
+    let card = |view: &OpportunityView| card_item(session, filters, today, view).into_string();
     let (status, mut body) = match &outcome {
         Moved::Done(view) => (
             StatusCode::OK,
@@ -490,7 +507,7 @@ async fn move_json(state: &WebState, session: &WebSession, filters: &Filters, ou
         }
     };
     if filters.search.is_none()
-        && let Ok(figures) = figures(state, session, filters).await
+        && let Ok(figures) = figures(state, session, filters, today).await
     {
         body["columns"] = figures
             .iter()

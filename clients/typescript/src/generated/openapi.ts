@@ -181,7 +181,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** getOpportunityStats. */
+        /**
+         * getOpportunityStats: `needsFollowUp` counts the follow-ups due by the end of today in the
+         *     organization's time zone.
+         */
         get: operations["stats"];
         put?: never;
         post?: never;
@@ -338,6 +341,31 @@ export interface paths {
         head?: never;
         /** Renames, recolours, reorders or deactivates a category (owners and admins). */
         patch: operations["update_category"];
+        trace?: never;
+    };
+    "/api/v1/pipeline-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's pipeline settings: the time zone its days are counted in, and for each
+         *     stage a lead is worked in, the default probability and after how many days a lead rots.
+         */
+        get: operations["get_pipeline_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Changes the pipeline settings (owners and admins): only the fields given, each stage's
+         *     fields one by one. A new time zone applies at once to `needsFollowUp`, `follow_up_due` and
+         *     everything else that counts days; leads keep their probabilities when defaults change.
+         */
+        patch: operations["update_pipeline_settings"];
         trace?: never;
     };
     "/api/v1/public/lead-forms/{form_key}/submissions": {
@@ -695,8 +723,8 @@ export interface components {
             follow_up_date?: components["schemas"]["Timestamp"] | null;
             /**
              * Format: int64
-             * @description 0 to 100; defaults to 10. A lead created `won` has 100 and one created `lost` 0: another
-             *     value with them is a 422.
+             * @description 0 to 100; defaults to the stage's default probability (pipeline settings). A lead created
+             *     `won` has 100 and one created `lost` 0: another value with them is a 422.
              */
             probability?: number | null;
             prospect_email?: string | null;
@@ -943,6 +971,20 @@ export interface components {
             /** @description Always `true`. */
             success: boolean;
         };
+        Envelope_PipelineSettings: {
+            data: {
+                /** @description Whether leads that rot (see `rot_after_days`) are moved to `stale`. */
+                auto_stale: boolean;
+                stages: components["schemas"]["StageSettings"];
+                /**
+                 * @description The IANA time zone the organization's days are counted in (what is due today, overdue,
+                 *     on a given date), daylight saving time included.
+                 */
+                timezone: components["schemas"]["TimeZone"];
+            };
+            /** @description Always `true`. */
+            success: boolean;
+        };
         Envelope_PipelineStats: {
             data: {
                 /** @description Conversion per lead source, most leads first. */
@@ -951,7 +993,8 @@ export interface components {
                 counts: components["schemas"]["StatusCounts"];
                 /**
                  * Format: int64
-                 * @description Opportunities not won or lost whose follow_up_date is by the end of today (UTC).
+                 * @description Opportunities not won or lost whose follow_up_date is by the end of today in the
+                 *     organization's time zone (pipeline settings).
                  */
                 needsFollowUp: number;
                 /** Format: int64 */
@@ -1397,6 +1440,16 @@ export interface components {
             /** Format: int64 */
             notes_count: number;
         };
+        PipelineSettings: {
+            /** @description Whether leads that rot (see `rot_after_days`) are moved to `stale`. */
+            auto_stale: boolean;
+            stages: components["schemas"]["StageSettings"];
+            /**
+             * @description The IANA time zone the organization's days are counted in (what is due today, overdue,
+             *     on a given date), daylight saving time included.
+             */
+            timezone: components["schemas"]["TimeZone"];
+        };
         PipelineStats: {
             /** @description Conversion per lead source, most leads first. */
             bySource: components["schemas"]["SourceStats"][];
@@ -1404,7 +1457,8 @@ export interface components {
             counts: components["schemas"]["StatusCounts"];
             /**
              * Format: int64
-             * @description Opportunities not won or lost whose follow_up_date is by the end of today (UTC).
+             * @description Opportunities not won or lost whose follow_up_date is by the end of today in the
+             *     organization's time zone (pipeline settings).
              */
             needsFollowUp: number;
             /** Format: int64 */
@@ -1493,6 +1547,29 @@ export interface components {
              */
             transaction_id?: string | null;
         };
+        StageSetting: {
+            /**
+             * Format: int32
+             * @description The probability of a lead created in this stage without one, and of a lead moved here
+             *     while its probability was still its old stage's default.
+             */
+            default_probability: number;
+            /**
+             * Format: int32
+             * @description Days without a change after which a lead in this stage rots; null: never.
+             */
+            rot_after_days?: number | null;
+        };
+        /**
+         * @description The settings of each stage a lead is worked in. Won and lost force their probability (100
+         *     and 0); a stale lead's default is the open stage's.
+         */
+        StageSettings: {
+            contacted: components["schemas"]["StageSetting"];
+            open: components["schemas"]["StageSetting"];
+            proposal: components["schemas"]["StageSetting"];
+            qualified: components["schemas"]["StageSetting"];
+        };
         /** @description A stage an opportunity spent time in, as the history route answers it. */
         StageSpan: {
             /**
@@ -1544,6 +1621,8 @@ export interface components {
              */
             website?: string | null;
         };
+        /** @example America/Los_Angeles */
+        TimeZone: string;
         /** Format: date-time */
         Timestamp: string;
         /** @description A token as listed: never its secret. */
@@ -1601,7 +1680,8 @@ export interface components {
              * Format: int64
              * @description 0 to 100. A won lead's is 100 and a lost one's 0: another value is a 422 unless `status`
              *     moves the lead to another stage in the same request. A stage move without one takes a
-             *     lead still at its old stage's default (a reopened one, say) to the new stage's (10).
+             *     lead still at its old stage's default (a reopened one, say) to the new stage's default
+             *     (pipeline settings); a probability someone chose stays.
              */
             probability?: number;
             prospect_email?: string | null;
@@ -1623,11 +1703,37 @@ export interface components {
              */
             transaction_id?: string | null;
         };
+        /** @description A partial change of the settings: only the given fields change. */
+        UpdatePipelineSettings: {
+            auto_stale?: boolean;
+            stages?: components["schemas"]["UpdateStageSettings"];
+            /** @description An IANA time zone name such as `America/Los_Angeles` or `UTC`. */
+            timezone?: string;
+        };
         UpdateStaff: {
             /** @description `false` deactivates: the member can no longer sign in and cannot be assigned leads. */
             is_active?: boolean;
             name?: string;
             role?: components["schemas"]["Role"];
+        };
+        UpdateStageSetting: {
+            /**
+             * Format: int64
+             * @description 0 to 100. Leads already in the stage keep theirs.
+             */
+            default_probability?: number;
+            /**
+             * Format: int64
+             * @description A whole number of days from 0 to 3650, or null for never.
+             */
+            rot_after_days?: number | null;
+        };
+        /** @description The stages to change, each partially. */
+        UpdateStageSettings: {
+            contacted?: components["schemas"]["UpdateStageSetting"];
+            open?: components["schemas"]["UpdateStageSetting"];
+            proposal?: components["schemas"]["UpdateStageSetting"];
+            qualified?: components["schemas"]["UpdateStageSetting"];
         };
         UpdateWebhook: {
             /** @description `true` re-enables a webhook the service disabled, and clears its reason. */
@@ -2203,7 +2309,7 @@ export interface operations {
                 source?: string;
                 /** @description Words that must each begin a word of the title, description, or prospect name, e-mail or phone, ignoring case; the last word may be unfinished (a prefix). Past 1,000 matches `meta.total` is 1000 and `meta.total_exact` false. At most 200 characters and 8 different words (repeats count once); with a search, `offset` + `limit` may be at most 10,000. */
                 search?: string;
-                /** @description Only leads not won or lost whose follow-up is due by the end of today (UTC). */
+                /** @description Only leads not won or lost whose follow-up is due by the end of today in the organization's time zone (pipeline settings). */
                 follow_up_due?: boolean;
                 /** @description created_at, updated_at, follow_up_date or estimated_value; prefix - for descending. Default -created_at. */
                 sort?: string;
@@ -2295,7 +2401,7 @@ export interface operations {
                 source?: string;
                 /** @description As for the opportunity list. */
                 search?: string;
-                /** @description Only leads not won or lost whose follow-up is due by the end of today (UTC). */
+                /** @description Only leads not won or lost whose follow-up is due by the end of today in the organization's time zone. */
                 follow_up_due?: boolean;
             };
             header?: never;
@@ -2897,6 +3003,78 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_Category"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    get_pipeline_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_PipelineSettings"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    update_pipeline_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["UpdatePipelineSettings"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_PipelineSettings"];
                 };
             };
             400: components["responses"]["Error400"];

@@ -4,6 +4,7 @@ mod categories;
 mod clients;
 mod lead_forms;
 mod opportunities;
+mod settings;
 mod staff;
 pub mod system;
 mod transfer;
@@ -21,6 +22,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(lead_forms::router())
         .merge(categories::router())
         .merge(opportunities::router())
+        .merge(settings::router())
         .merge(clients::router())
         .merge(staff::router())
         .merge(webhooks::router())

@@ -1,12 +1,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use domain::Timestamp;
 use domain::activity::{Activity, CreateActivity, CreateNote, Note};
 use domain::opportunity::{
     CloseOpportunity, Conversion, CreateOpportunity, OpportunityDetail, OpportunityView, StageSpan, UpdateOpportunity,
 };
-use domain::query::{OpportunityFilter, Page, StatsFilter};
+use domain::query::{OpportunityFilter, Page, QueryParams, StatsFilter};
 use domain::stats::PipelineStats;
 use store::service;
 use utoipa_axum::router::OpenApiRouter;
@@ -36,7 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("assigned_to" = Option<uuid::Uuid>, Query), ("category_id" = Option<uuid::Uuid>, Query), ("client_id" = Option<uuid::Uuid>, Query),
         ("source" = Option<String>, Query),
         ("search" = Option<String>, Query, description = "Words that must each begin a word of the title, description, or prospect name, e-mail or phone, ignoring case; the last word may be unfinished (a prefix). Past 1,000 matches `meta.total` is 1000 and `meta.total_exact` false. At most 200 characters and 8 different words (repeats count once); with a search, `offset` + `limit` may be at most 10,000."),
-        ("follow_up_due" = Option<bool>, Query, description = "Only leads not won or lost whose follow-up is due by the end of today (UTC)."),
+        ("follow_up_due" = Option<bool>, Query, description = "Only leads not won or lost whose follow-up is due by the end of today in the organization's time zone (pipeline settings)."),
         ("sort" = Option<String>, Query, description = "created_at, updated_at, follow_up_date or estimated_value; prefix - for descending. Default -created_at."),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("offset" = Option<i64>, Query, minimum = 0, maximum = 2147483647)),
     responses((status = 200, body = ListEnvelope<OpportunityView>)))]
@@ -45,9 +44,15 @@ async fn list_opportunities(
     Auth(actor): Auth,
     Params(params): Params,
 ) -> ApiResult<Json<ListEnvelope<OpportunityView>>> {
-    let filter = OpportunityFilter::parse(params, Timestamp::now())?;
+    let filter = opportunity_filter(&state, actor.org_id, params).await?;
     let (opportunities, total) = state.store.opportunities(actor.org_id, &filter).await?;
     Ok(list(opportunities, total, Some(filter.page)))
+}
+
+/// The list's filter, with "today" in the organization's time zone.
+pub(super) async fn opportunity_filter(state: &AppState, org_id: uuid::Uuid, params: QueryParams) -> ApiResult<OpportunityFilter> {
+    let zone = service::time_zone(state.store.as_ref(), org_id).await?;
+    Ok(OpportunityFilter::parse(params, &zone, state.clock.now())?)
 }
 
 /// createOpportunity.
@@ -62,13 +67,14 @@ async fn create_opportunity(
     Ok(tagged(StatusCode::CREATED, view.opportunity.version, view))
 }
 
-/// getOpportunityStats.
+/// getOpportunityStats: `needsFollowUp` counts the follow-ups due by the end of today in the
+/// organization's time zone.
 #[utoipa::path(get, path = "/opportunities/stats", tag = "opportunities",
     params(("assigned_to" = Option<uuid::Uuid>, Query), ("category_id" = Option<uuid::Uuid>, Query)),
     responses((status = 200, body = Envelope<PipelineStats>)))]
 async fn stats(State(state): State<AppState>, Auth(actor): Auth, Params(params): Params) -> ApiResult<Json<Envelope<PipelineStats>>> {
     let filter = StatsFilter::parse(params)?;
-    let totals = state.store.stats(actor.org_id, &filter, Timestamp::now()).await?;
+    let totals = service::stats(state.store.as_ref(), actor.org_id, &filter, state.clock.now()).await?;
     Ok(ok(PipelineStats::from_totals(&totals)))
 }
 

@@ -8,10 +8,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use domain::Timestamp;
 use domain::client::Client;
 use domain::opportunity::OpportunityView;
-use domain::query::{ClientFilter, OpportunityFilter};
+use domain::query::ClientFilter;
 use domain::transfer::export::{CLIENT_COLUMNS, OPPORTUNITY_COLUMNS, client_record, opportunity_record};
 use domain::transfer::import::{ImportFile, ImportOptions, ImportReport};
 use futures_util::stream;
@@ -47,12 +46,12 @@ pub fn imports() -> OpenApiRouter<AppState> {
         ("assigned_to" = Option<uuid::Uuid>, Query), ("category_id" = Option<uuid::Uuid>, Query), ("client_id" = Option<uuid::Uuid>, Query),
         ("source" = Option<String>, Query),
         ("search" = Option<String>, Query, description = "As for the opportunity list."),
-        ("follow_up_due" = Option<bool>, Query, description = "Only leads not won or lost whose follow-up is due by the end of today (UTC).")),
+        ("follow_up_due" = Option<bool>, Query, description = "Only leads not won or lost whose follow-up is due by the end of today in the organization's time zone.")),
     responses((status = 200, description = "The header row `id,title,prospect_name,prospect_email,prospect_phone,client_id,client_name,\
         category,owner_email,status,probability,estimated_value,source,follow_up_date,closed_at,closed_reason,transaction_id,description,\
         created_at,updated_at`, then one row per lead.", content_type = "text/csv", body = String)))]
 async fn export_opportunities(State(state): State<AppState>, Auth(actor): Auth, Params(params): Params) -> ApiResult<Response> {
-    let filter = Arc::new(OpportunityFilter::parse(params, Timestamp::now())?);
+    let filter = Arc::new(super::opportunities::opportunity_filter(&state, actor.org_id, params).await?);
     let store = state.store.clone();
     let page = move |after| {
         let (store, filter) = (store.clone(), filter.clone());

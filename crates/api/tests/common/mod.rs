@@ -6,8 +6,10 @@
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+use domain::Timestamp;
+use domain::calendar::TimeZone;
 use domain::webhook::TargetPolicy;
-use opportunities_api::{IntakeLimits, Refusal, ServeLimits, VisitorPages};
+use opportunities_api::{Clock, IntakeLimits, Refusal, ServeLimits, VisitorPages};
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -45,6 +47,8 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     /// The owner of the organization every test starts with.
     pub owner: Caller,
+    /// What time the server at `base` says it is, when a test pinned it (see [`TestApp::clock_at`]).
+    pinned: Option<Timestamp>,
     http: reqwest::Client,
     /// The test's database, for reading or changing what is stored behind the service's back.
     url: String,
@@ -123,7 +127,26 @@ impl TestApp {
         let store = store::open(url, &options).await.expect("open the test database");
         let base = serve(store.clone(), GENEROUS).await;
         let owner = new_org(store.as_ref(), "Test Clinic").await;
-        TestApp { base, store, owner, http: reqwest::Client::new(), url: url.to_owned(), _dir: dir }
+        TestApp { base, store, owner, pinned: None, http: reqwest::Client::new(), url: url.to_owned(), _dir: dir }
+    }
+
+    /// From now on, talks to a server on the same database whose clock says `now` (RFC 3339):
+    /// what is due today depends on it.
+    pub async fn clock_at(&mut self, now: &str) {
+        let now = Timestamp::parse(now).expect("an RFC 3339 instant");
+        self.base = serve_within(self.store.clone(), GENEROUS, ServeLimits::default(), LOOPBACK_WEBHOOKS, Clock::fixed(now)).await;
+        self.pinned = Some(now);
+    }
+
+    /// What time the server says it is.
+    pub fn now(&self) -> Timestamp {
+        self.pinned.unwrap_or_else(Timestamp::now)
+    }
+
+    /// The caller's organization's time zone, as its pipeline settings say.
+    pub async fn time_zone(&self, caller: &Caller) -> TimeZone {
+        let settings = self.get(caller, "/pipeline-settings").await.expect(200);
+        TimeZone::named(settings.data()["timezone"].as_str().expect("a time zone")).expect("a zone of the database")
     }
 
     /// Runs SQL on the test's database behind the service's back: `sqlite` or `postgres`,
@@ -175,12 +198,12 @@ impl TestApp {
     /// A second server on the same database that refuses webhook URLs on private addresses, as
     /// a server does by default.
     pub async fn server_refusing_private_webhooks(&self) -> String {
-        serve_within(self.store.clone(), GENEROUS, ServeLimits::default(), TargetPolicy::default()).await
+        serve_within(self.store.clone(), GENEROUS, ServeLimits::default(), TargetPolicy::default(), Clock::default()).await
     }
 
     /// A second server on the same database with other timeouts and connection cap.
     pub async fn server_within(&self, transport: ServeLimits) -> String {
-        serve_within(self.store.clone(), GENEROUS, transport, LOOPBACK_WEBHOOKS).await
+        serve_within(self.store.clone(), GENEROUS, transport, LOOPBACK_WEBHOOKS, Clock::default()).await
     }
 
     /// Another organization with its own owner, for isolation tests.
@@ -266,10 +289,10 @@ impl TestApp {
 
     /// Asserts that the statistics for `query` (empty, or `?filter=...`) equal a recount by hand
     /// of the listed `leads` that `keep` selects: the totals the database keeps on every write
-    /// must agree with the rows.
+    /// must agree with the rows. Follow-ups are due by the end of the server's today in the
+    /// organization's time zone.
     pub async fn assert_stats_match_recount(&self, caller: &Caller, query: &str, leads: &[Value], keep: impl Fn(&Value) -> bool) {
-        let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).expect("a date");
-        let end_of_today = format!("{}T23:59:59.999999Z", &now[..10]);
+        let end_of_today = self.time_zone(caller).await.end_of_day(self.now());
         let counted: Vec<&Value> = leads.iter().filter(|o| keep(o)).collect();
         let stats = self.get(caller, &format!("/opportunities/stats{query}")).await.expect(200);
         let data = stats.data();
@@ -279,7 +302,7 @@ impl TestApp {
         let weighted: i64 = in_pipeline.iter().map(|o| cents(o) * o["probability"].as_i64().unwrap()).sum();
         let due = counted.iter().filter(|o| {
             !["won", "lost"].contains(&o["status"].as_str().unwrap())
-                && o["follow_up_date"].as_str().is_some_and(|d| d <= end_of_today.as_str())
+                && o["follow_up_date"].as_str().and_then(Timestamp::parse).is_some_and(|d| d <= end_of_today)
         });
         assert_eq!(data["total"], counted.len(), "{query}");
         for status in ["open", "contacted", "qualified", "proposal", "won", "lost", "stale"] {
@@ -300,13 +323,13 @@ const GENEROUS: IntakeLimits =
 /// Serves the router over loopback HTTP as the binary does (peer addresses, timeouts, the
 /// connection cap); returns its base URL.
 async fn serve(store: Arc<dyn Store>, limits: IntakeLimits) -> String {
-    serve_within(store, limits, ServeLimits::default(), LOOPBACK_WEBHOOKS).await
+    serve_within(store, limits, ServeLimits::default(), LOOPBACK_WEBHOOKS, Clock::default()).await
 }
 
 /// Webhook tests point at receivers on loopback, as OPPORTUNITIES_WEBHOOK_ALLOW_PRIVATE allows.
 const LOOPBACK_WEBHOOKS: TargetPolicy = TargetPolicy { allow_private: true };
 
-async fn serve_within(store: Arc<dyn Store>, intake: IntakeLimits, transport: ServeLimits, webhooks: TargetPolicy) -> String {
+async fn serve_within(store: Arc<dyn Store>, intake: IntakeLimits, transport: ServeLimits, webhooks: TargetPolicy, clock: Clock) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
     let public_url = domain::session::PublicUrl::parse(&base).expect("a loopback URL");
@@ -314,6 +337,7 @@ async fn serve_within(store: Arc<dyn Store>, intake: IntakeLimits, transport: Se
         intake,
         webhook_targets: webhooks,
         visitor_pages: Some(Arc::new(PlainPages)),
+        clock,
         ..Default::default()
     };
     let router = opportunities_api::router_with(store, options).layer(axum::Extension(public_url));

@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{DEFAULT_PROBABILITY, Status};
+use super::Status;
 use crate::{Error, FieldErrors, Patch, Result, Timestamp};
 
 /// Where an opportunity stands in the pipeline: its status and the fields the rules tie to it.
@@ -57,19 +57,31 @@ pub struct StatusMove {
 
 /// The probability a lead has in each stage when nobody chose one: a new lead starts with its
 /// stage's, and a stage move carries a lead still at the old stage's default to the new one's
-/// (a probability someone chose stays). Today every stage a lead is worked in has the same one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// (a probability someone chose stays). Each organization sets them in its pipeline settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DefaultProbabilities {
-    working: i32,
+    open: i32,
+    contacted: i32,
+    qualified: i32,
+    proposal: i32,
 }
 
 impl DefaultProbabilities {
-    pub const STANDARD: DefaultProbabilities = DefaultProbabilities { working: DEFAULT_PROBABILITY };
+    /// Each already checked to be 0 to 100.
+    pub const fn new(open: i32, contacted: i32, qualified: i32, proposal: i32) -> Self {
+        DefaultProbabilities { open, contacted, qualified, proposal }
+    }
 
     /// In a closed stage this is what the rules force, so reopening a lead resets its
-    /// probability to the new stage's default unless the same change chooses one.
+    /// probability to the new stage's default unless the same change chooses one. A stale lead
+    /// has gone quiet and must be won back from the start: its default is the open stage's.
     pub fn of(&self, status: Status) -> i32 {
-        forced_probability(status).unwrap_or(self.working)
+        forced_probability(status).unwrap_or(match status {
+            Status::Contacted => self.contacted,
+            Status::Qualified => self.qualified,
+            Status::Proposal => self.proposal,
+            Status::Open | Status::Stale | Status::Won | Status::Lost => self.open,
+        })
     }
 }
 
@@ -232,12 +244,16 @@ mod tests {
         Timestamp::from_unix_micros(micros).expect("a valid instant")
     }
 
-    /// Every kind of stage a change can start from: each working stage at the default and at a
+    /// Defaults that differ from stage to stage, so that a move that keeps the old stage's
+    /// default by mistake shows.
+    const DEFAULTS: DefaultProbabilities = DefaultProbabilities::new(10, 20, 50, 70);
+
+    /// Every kind of stage a change can start from: each working stage at its default and at a
     /// chosen probability, won with and without a reason and a sale, lost with a reason.
     fn starting_stages() -> Vec<Stage> {
         let mut stages = Vec::new();
         for status in [Status::Open, Status::Contacted, Status::Qualified, Status::Proposal, Status::Stale] {
-            for probability in [DEFAULT_PROBABILITY, 35] {
+            for probability in [DEFAULTS.of(status), 35] {
                 stages.push(Stage::from_storage(status, probability, None, None, None).expect("a valid working stage"));
             }
         }
@@ -272,12 +288,16 @@ mod tests {
         }
     }
 
-    /// A probability nobody chose: the rules' in a closed stage, else the standard default.
+    /// A probability nobody chose: the rules' in a closed stage, else the stage's default (the
+    /// open stage's for a stale lead).
     fn default_of(status: Status) -> i32 {
         match status {
             Status::Won => 100,
             Status::Lost => 0,
-            _ => DEFAULT_PROBABILITY,
+            Status::Open | Status::Stale => 10,
+            Status::Contacted => 20,
+            Status::Qualified => 50,
+            Status::Proposal => 70,
         }
     }
 
@@ -295,7 +315,7 @@ mod tests {
             (_, Status::Lost, _) => 0,
             (Ask::Probability(p), _, _) => p,
             (_, _, Some(s)) if stays.is_some() || s.probability != default_of(s.status) => s.probability,
-            _ => DEFAULT_PROBABILITY,
+            _ => default_of(to),
         };
         assert_eq!(stage.probability, probability, "probability: {case}");
 
@@ -336,7 +356,7 @@ mod tests {
                 for ask in asks {
                     let target = to.or(from.map(|s| s.status)).unwrap_or(Status::Open);
                     let mut errors = FieldErrors::default();
-                    let result = Stage::transition(from, request(to, ask), &DefaultProbabilities::STANDARD, now, &mut errors);
+                    let result = Stage::transition(from, request(to, ask), &DEFAULTS, now, &mut errors);
                     let case = format!("{from:?} -> {to:?} asking {ask:?}");
                     match (expected_refusal(from, target, ask), result) {
                         (Some("conflict"), Err(Error::Conflict(message))) => assert!(message.contains(&SALE.to_string()), "{case}"),

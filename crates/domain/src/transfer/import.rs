@@ -11,9 +11,11 @@ use uuid::Uuid;
 
 use crate::activity::{CreateNote, Note};
 use crate::auth::{Actor, Staff};
+use crate::calendar::{Day, TimeZone};
 use crate::category::Category;
 use crate::opportunity::{Change, CreateOpportunity, Creator, Opportunity, Status, UpdateOpportunity};
 use crate::query::QueryParams;
+use crate::settings::PipelineSettings;
 use crate::{Error, FieldErrors, Money, Patch, Result, Timestamp, text};
 
 /// The report lists this many row errors at most; `failed` counts every row that had one.
@@ -238,9 +240,16 @@ impl ImportFile {
 
     /// The lead a row creates, imported as of its `created_at` (now if blank); a won or lost row
     /// then closes as of its `closed_at` (its `created_at` if blank), so its history shows both.
-    pub fn lead(&self, row: &Row, actor: &Actor, lookups: &Lookups, now: Timestamp) -> std::result::Result<NewLead, Vec<RowError>> {
+    pub fn lead(
+        &self,
+        row: &Row,
+        actor: &Actor,
+        settings: &PipelineSettings,
+        lookups: &Lookups,
+        now: Timestamp,
+    ) -> std::result::Result<NewLead, Vec<RowError>> {
         let mut errors = FieldErrors::default();
-        let mut cells = Cells { row, errors: &mut errors };
+        let mut cells = Cells { row, errors: &mut errors, zone: &settings.timezone };
         let fields = cells.fields(lookups);
         let created_at = cells.instant(Field::CreatedAt).unwrap_or(now);
         let closed_at = cells.instant(Field::ClosedAt);
@@ -257,7 +266,7 @@ impl ImportFile {
             probability: if closing.is_some() { None } else { fields.probability },
             ..fields.create.clone()
         };
-        let created = Opportunity::created(actor.org_id, Creator::Staff(actor.staff_id), input, created_at);
+        let created = Opportunity::created(settings, Creator::Staff(actor.staff_id), input, created_at);
         let lead = created.and_then(|(created, _)| {
             errors.into_result(())?;
             let mut lead = NewLead::from(created);
@@ -267,7 +276,7 @@ impl ImportFile {
                     return Err(Error::field("closed_at", "is before created_at"));
                 }
                 let update = UpdateOpportunity { status: Patch::Value(status), ..fields.closing.clone() };
-                lead.follow(lead.opportunity.updated(actor, update, closed_at)?.0);
+                lead.follow(lead.opportunity.updated(actor, settings, update, closed_at)?.0);
             }
             lead.notes = note(actor, &lead.opportunity, fields.notes.clone(), created_at)?;
             Ok(lead)
@@ -282,11 +291,12 @@ impl ImportFile {
         row: &Row,
         existing: &Opportunity,
         actor: &Actor,
+        settings: &PipelineSettings,
         lookups: &Lookups,
         now: Timestamp,
     ) -> std::result::Result<(Change, Vec<Note>), Vec<RowError>> {
         let mut errors = FieldErrors::default();
-        let fields = Cells { row, errors: &mut errors }.fields(lookups);
+        let fields = Cells { row, errors: &mut errors, zone: &settings.timezone }.fields(lookups);
         let c = fields.create;
         let update = UpdateOpportunity {
             title: Patch::given(c.title),
@@ -304,7 +314,7 @@ impl ImportFile {
             ..fields.closing
         };
         let changed = errors.into_result(()).and_then(|()| {
-            let (change, _) = existing.updated(actor, update, now)?;
+            let (change, _) = existing.updated(actor, settings, update, now)?;
             let notes = note(actor, existing, fields.notes, now)?;
             Ok((change, notes))
         });
@@ -399,6 +409,8 @@ impl Lookups {
 struct Cells<'a> {
     row: &'a Row,
     errors: &'a mut FieldErrors,
+    /// Where a date without a time of day begins.
+    zone: &'a TimeZone,
 }
 
 /// What a row's cells say, typed.
@@ -458,17 +470,13 @@ impl Cells<'_> {
         value
     }
 
-    /// An instant in RFC 3339, or a day (`2026-03-01`, midnight UTC).
+    /// An instant in RFC 3339, or a day (`2026-03-01`: its start in the organization's zone).
     fn instant(&mut self, field: Field) -> Option<Timestamp> {
+        let zone = self.zone;
         self.parsed(field, "must be a date (2026-03-01) or an instant in RFC 3339 (2026-03-01T09:30:00Z)", |cell| {
-            Timestamp::parse(cell).or_else(|| day(cell))
+            Timestamp::parse(cell).or_else(|| Day::parse(cell).and_then(|day| zone.start_of(day)))
         })
     }
-}
-
-fn day(text: &str) -> Option<Timestamp> {
-    let date = time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
-    Some(Timestamp::from_datetime(date.midnight().assume_utc()))
 }
 
 fn note(actor: &Actor, lead: &Opportunity, content: Option<String>, now: Timestamp) -> Result<Vec<Note>> {
@@ -526,6 +534,14 @@ mod tests {
         crate::auth::test_actor(Role::Member)
     }
 
+    fn settings(actor: &Actor) -> PipelineSettings {
+        PipelineSettings::standard(actor.org_id)
+    }
+
+    fn at(text: &str) -> Timestamp {
+        Timestamp::parse(text).unwrap()
+    }
+
     #[test]
     fn headers_match_by_alias_ignoring_case_spaces_and_dashes() {
         let file = ImportFile::read(b"\xEF\xBB\xBFFull Name,E-mail,assigned_to,id,Colour\r\n").unwrap();
@@ -539,22 +555,25 @@ mod tests {
     #[test]
     fn a_won_row_enters_open_then_won_at_its_own_times() {
         let actor = actor();
+        let mut settings = settings(&actor);
+        settings.timezone = TimeZone::named("America/Los_Angeles").unwrap();
         let file =
             ImportFile::read(b"title,name,status,probability,created,closed at\r\nBotox,Ann,Won,,2026-01-01,2026-01-15\r\n").unwrap();
-        let lead = file.lead(&file.rows[0], &actor, &Lookups::default(), Timestamp::now()).unwrap();
+        let lead = file.lead(&file.rows[0], &actor, &settings, &Lookups::default(), Timestamp::now()).unwrap();
         let o = &lead.opportunity;
         assert_eq!((o.stage.status(), o.stage.probability()), (Status::Won, 100));
-        assert_eq!(o.created_at, day("2026-01-01").unwrap());
-        assert_eq!(o.stage.closed_at(), day("2026-01-15"));
+        assert_eq!(o.created_at, at("2026-01-01T08:00:00Z"), "a date starts at midnight in the organization's zone");
+        assert_eq!(o.stage.closed_at(), Some(at("2026-01-15T08:00:00Z")));
         let entered: Vec<_> = lead.entries.iter().map(|e| (e.status, e.entered_at)).collect();
-        assert_eq!(entered, [(Status::Open, o.created_at), (Status::Won, day("2026-01-15").unwrap())]);
+        assert_eq!(entered, [(Status::Open, o.created_at), (Status::Won, at("2026-01-15T08:00:00Z"))]);
         assert_eq!(lead.activities.len(), 1, "the move to won is logged");
     }
 
     #[test]
     fn a_row_breaking_a_rule_is_reported_under_its_columns() {
         let file = ImportFile::read(b"title,name,Stage,Probability,Closed\r\nBotox,Ann,won,50,\r\nBotox,Bob,open,,2026-01-01\r\n").unwrap();
-        let errors = |row: &Row| file.lead(row, &actor(), &Lookups::default(), Timestamp::now()).unwrap_err();
+        let actor = actor();
+        let errors = |row: &Row| file.lead(row, &actor, &settings(&actor), &Lookups::default(), Timestamp::now()).unwrap_err();
         assert_eq!(errors(&file.rows[0])[0].column, "Probability", "a won lead is always 100");
         assert_eq!(errors(&file.rows[1])[0].column, "Closed");
         assert_eq!(phone_digits("+1 (555) 010-2000").as_deref(), Some("15550102000"));

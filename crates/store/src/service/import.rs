@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use domain::auth::Actor;
+use domain::settings::PipelineSettings;
 use domain::transfer::import::{DuplicateKeys, ImportFile, ImportOptions, ImportReport, Lookups, NewLead, OnDuplicate, Row};
 use domain::webhook;
 use domain::{Result, Timestamp};
@@ -33,13 +34,14 @@ pub async fn import_opportunities(store: &dyn Store, actor: &Actor, file: &Impor
     retrying(|| async {
         let mut report = first.clone();
         let mut tx = store.begin().await?;
+        let settings = tx.pipeline_settings(actor.org_id).await?;
         let existing = Existing::find(tx.as_mut(), actor.org_id, rows.iter().map(|(_, keys)| keys)).await?;
         let mut imported = Existing::default();
         let mut created = Vec::new();
         for (row, keys) in &rows {
             // A row duplicates an earlier row only if that one was imported.
             let imported_now = match (options.on_duplicate, imported.get(keys), existing.get(keys)) {
-                (OnDuplicate::Create, ..) | (_, None, None) => match file.lead(row, actor, &lookups, now) {
+                (OnDuplicate::Create, ..) | (_, None, None) => match file.lead(row, actor, &settings, &lookups, now) {
                     Ok(lead) => {
                         created.push(lead);
                         true
@@ -49,7 +51,10 @@ pub async fn import_opportunities(store: &dyn Store, actor: &Actor, file: &Impor
                         false
                     }
                 },
-                (OnDuplicate::Update, None, Some(id)) => update(tx.as_mut(), file, row, id, actor, &lookups, now, &mut report).await?,
+                (OnDuplicate::Update, None, Some(id)) => {
+                    let context = Context { actor, settings: &settings, lookups: &lookups, now };
+                    update(tx.as_mut(), file, row, id, &context, &mut report).await?
+                }
                 _ => {
                     report.skipped += 1;
                     false
@@ -84,20 +89,19 @@ async fn announce_created(tx: &mut dyn Tx, org_id: Uuid, leads: &[NewLead]) -> R
     Ok(())
 }
 
-/// Applies a duplicate row to the lead it duplicates, as a PATCH would; whether it did.
-#[allow(clippy::too_many_arguments)]
-async fn update(
-    tx: &mut dyn Tx,
-    file: &ImportFile,
-    row: &Row,
-    id: Uuid,
-    actor: &Actor,
-    lookups: &Lookups,
+/// What every row of an import is read with.
+struct Context<'a> {
+    actor: &'a Actor,
+    settings: &'a PipelineSettings,
+    lookups: &'a Lookups,
     now: Timestamp,
-    report: &mut ImportReport,
-) -> Result<bool> {
+}
+
+/// Applies a duplicate row to the lead it duplicates, as a PATCH would; whether it did.
+async fn update(tx: &mut dyn Tx, file: &ImportFile, row: &Row, id: Uuid, context: &Context<'_>, report: &mut ImportReport) -> Result<bool> {
+    let Context { actor, settings, lookups, now } = *context;
     let Some(existing) = tx.opportunity(actor.org_id, id).await? else { return Ok(false) };
-    match file.update(row, &existing, actor, lookups, now) {
+    match file.update(row, &existing, actor, settings, lookups, now) {
         Ok((change, notes)) => {
             if !change.is_empty(&existing) {
                 write_change(tx, Some(&existing), &change).await?;

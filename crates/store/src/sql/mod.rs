@@ -24,6 +24,9 @@ pub(crate) struct Dialect {
     pub like: &'static str,
     /// Appended to the reads a write transaction bases its decision on.
     pub for_update: &'static str,
+    /// Appended to a read that must stay true until the transaction ends while other
+    /// transactions read it too (a [`Dialect::for_update`] elsewhere waits for them).
+    pub for_share: &'static str,
     /// Appended to text in `ORDER BY`, so that both databases sort text by code point.
     pub binary_order: &'static str,
     /// How `search` finds opportunities.

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use domain::activity::{Activity, Note};
 use domain::auth::{Actor, Staff, TokenInfo};
+use domain::calendar::Day;
 use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
@@ -10,6 +11,7 @@ use domain::opportunity::{OpportunityView, StageEntry};
 use domain::query::{ClientFilter, OpportunityFilter, Page, StatsFilter};
 use domain::search::Total;
 use domain::session::WebSession;
+use domain::settings::PipelineSettings;
 use domain::stats::PipelineTotals;
 use domain::webhook::{Attempt, Delivery, Webhook};
 use domain::{Result, Timestamp};
@@ -17,7 +19,7 @@ use uuid::Uuid;
 
 use super::list::{self, totals_scope};
 use super::rows::{self, view_select};
-use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, STAFF, STAGE_HISTORY, Table, WEBHOOKS};
+use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, PIPELINE_SETTINGS, STAFF, STAGE_HISTORY, Table, WEBHOOKS};
 use super::webhooks;
 use super::writes::SqlTx;
 use super::{Backend, Dialect, RowReader, Run, Statement};
@@ -143,12 +145,12 @@ impl<B: Backend> Store for SqlStore<B> {
 
     /// One statement: the follow-ups due are a column of every group's row. With no group there
     /// is no open lead, so nothing is due either.
-    async fn stats(&self, org_id: Uuid, filter: &StatsFilter, now: Timestamp) -> Result<PipelineTotals> {
+    async fn stats(&self, org_id: Uuid, filter: &StatsFilter, today: Day) -> Result<PipelineTotals> {
         let scope = totals_scope(filter.assigned_to, filter.category_id);
         let mut statement = Statement::new("");
         let org = statement.param(org_id);
         let follow_ups = statement.subquery(|due| {
-            let today = due.param(now.utc_day());
+            let today = due.param(today.number());
             due.push(&format!(
                 "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS due FROM follow_up_{scope} WHERE org_id = {org} AND day <= {today}"
             ));
@@ -166,6 +168,11 @@ impl<B: Backend> Store for SqlStore<B> {
             follow_ups_due: groups.first().map_or(Ok(0), |group| group.int("due"))?,
             by_status_and_source: groups.iter().map(|group| rows::status_source_totals(group)).collect::<Result<_>>()?,
         })
+    }
+
+    async fn pipeline_settings(&self, org_id: Uuid) -> Result<PipelineSettings> {
+        let statement = PIPELINE_SETTINGS.select("WHERE org_id = $1").bind(org_id);
+        optional(&mut self.backend.reader(), statement, PIPELINE_SETTINGS.read).await?.ok_or_else(rows::no_pipeline_settings)
     }
 
     async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)> {

@@ -43,6 +43,12 @@ pub(crate) fn corrupt(column: &str) -> Error {
     Error::internal(std::io::Error::other(format!("unexpected value in column {column}")))
 }
 
+/// Every organization gets its pipeline settings with it (and migration 0019 gave them to those
+/// that existed), so a missing row is a broken database, not a missing record.
+pub(super) fn no_pipeline_settings() -> Error {
+    Error::internal(std::io::Error::other("the organization has no row in pipeline_settings"))
+}
+
 pub(super) fn parsed<T>(row: &dyn RowReader, column: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
     parse(&row.text(column)?).ok_or_else(|| corrupt(column))
 }

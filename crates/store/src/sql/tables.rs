@@ -6,10 +6,12 @@
 
 use domain::activity::{Activity, ActivityType, Note};
 use domain::auth::{Role, Staff};
+use domain::calendar::{Day, TimeZone};
 use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, Stage, StageEntry, Status};
+use domain::settings::{PipelineSettings, StageSetting, StageSettings};
 use domain::transfer::import::phone_digits;
 use domain::webhook::{EventType, Webhook};
 use domain::{Money, Result};
@@ -109,6 +111,7 @@ pub(super) const OPPORTUNITIES: Table<Opportunity> = Table {
         set("source", |o| (&o.source).into()),
         set("assigned_to", |o| o.assigned_to.into()),
         set("follow_up_date", |o| o.follow_up_date.into()),
+        set("follow_up_day", |o| o.follow_up_day.map(Day::number).into()),
         set("closed_at", |o| o.stage.closed_at().into()),
         set("closed_reason", |o| o.stage.closed_reason().map(str::to_owned).into()),
         set("transaction_id", |o| o.stage.transaction_id().into()),
@@ -140,6 +143,7 @@ pub(super) const OPPORTUNITIES: Table<Opportunity> = Table {
             source: row.opt_text("source")?,
             assigned_to: row.opt_uuid("assigned_to")?,
             follow_up_date: row.opt_timestamp("follow_up_date")?,
+            follow_up_day: row.opt_int("follow_up_day")?.map(Day::from_number),
             created_by: row.uuid("created_by")?,
             created_at: row.timestamp("created_at")?,
             updated_at: row.timestamp("updated_at")?,
@@ -374,6 +378,45 @@ pub(super) const WEBHOOKS: Table<Webhook> = Table {
     },
 };
 
+/// One row per organization, made with it; a stage's two settings are two columns.
+pub(super) const PIPELINE_SETTINGS: Table<PipelineSettings> = Table {
+    name: "pipeline_settings",
+    key: "org_id",
+    columns: &[
+        kept("org_id", |p| p.org_id.into()),
+        set("timezone", |p| p.timezone.name().into()),
+        set("open_default_probability", |p| p.stages.open.default_probability.into()),
+        set("open_rot_after_days", |p| p.stages.open.rot_after_days.into()),
+        set("contacted_default_probability", |p| p.stages.contacted.default_probability.into()),
+        set("contacted_rot_after_days", |p| p.stages.contacted.rot_after_days.into()),
+        set("qualified_default_probability", |p| p.stages.qualified.default_probability.into()),
+        set("qualified_rot_after_days", |p| p.stages.qualified.rot_after_days.into()),
+        set("proposal_default_probability", |p| p.stages.proposal.default_probability.into()),
+        set("proposal_rot_after_days", |p| p.stages.proposal.rot_after_days.into()),
+        set("auto_stale", |p| p.auto_stale.into()),
+    ],
+    read: |row| {
+        let stage = |name: &str| -> Result<StageSetting> {
+            let rot_after_days = row.opt_int(&format!("{name}_rot_after_days"))?;
+            Ok(StageSetting {
+                default_probability: row.int32(&format!("{name}_default_probability"))?,
+                rot_after_days: rot_after_days.map(|days| i32::try_from(days).map_err(|_| corrupt("rot_after_days"))).transpose()?,
+            })
+        };
+        Ok(PipelineSettings {
+            org_id: row.uuid("org_id")?,
+            timezone: TimeZone::named(&row.text("timezone")?).ok_or_else(|| corrupt("timezone"))?,
+            stages: StageSettings {
+                open: stage("open")?,
+                contacted: stage("contacted")?,
+                qualified: stage("qualified")?,
+                proposal: stage("proposal")?,
+            },
+            auto_stale: row.boolean("auto_stale")?,
+        })
+    },
+};
+
 #[cfg(test)]
 mod tests {
     use domain::Timestamp;
@@ -420,6 +463,7 @@ mod tests {
             STAFF.select(none),
             LEAD_FORMS.select(none),
             WEBHOOKS.select(none),
+            PIPELINE_SETTINGS.select(none),
         ];
         for select in selects {
             let sql = select.sql.clone();

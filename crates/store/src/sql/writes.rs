@@ -1,13 +1,17 @@
 //! [`Tx`] for any [`Backend`]: every statement of a write transaction, once.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use domain::activity::{Activity, Note};
 use domain::auth::{ApiToken, Staff};
+use domain::calendar::TimeZone;
 use domain::category::Category;
 use domain::client::Client;
 use domain::lead_form::LeadForm;
-use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry};
+use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry, Status};
 use domain::session::{PasswordLink, WebSession};
+use domain::settings::PipelineSettings;
 use domain::transfer::import::{DuplicateKeys, NewLead};
 use domain::webhook::{Event, Webhook};
 use domain::{FieldErrors, Result, Timestamp};
@@ -16,7 +20,9 @@ use uuid::Uuid;
 use super::list::push_in;
 use super::reads::{all, by_id, optional, view_by_id, webhooks_of};
 use super::rows;
-use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, OPPORTUNITIES, STAFF, STAGE_HISTORY, Table, WEBHOOKS};
+use super::tables::{
+    ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, OPPORTUNITIES, PIPELINE_SETTINGS, STAFF, STAGE_HISTORY, Table, WEBHOOKS,
+};
 use super::webhooks;
 use super::{Backend, RowReader, Run, Statement};
 use crate::Tx;
@@ -42,7 +48,58 @@ impl<B: Backend> SqlTx<B> {
     fn locked(&self) -> &'static str {
         B::DIALECT.for_update
     }
+
+    async fn settings_row(&mut self, org_id: Uuid, lock: &str) -> Result<PipelineSettings> {
+        let statement = PIPELINE_SETTINGS.select(&format!("WHERE org_id = $1{lock}")).bind(org_id);
+        optional(&mut self.tx, statement, PIPELINE_SETTINGS.read).await?.ok_or_else(rows::no_pipeline_settings)
+    }
+
+    /// The organization's leads whose follow-up falls on another day in `zone` than the stored
+    /// one, read a page at a time by id.
+    async fn follow_ups_moving_in(&mut self, org_id: Uuid, zone: &TimeZone) -> Result<MovedFollowUps> {
+        let mut moved = MovedFollowUps::default();
+        let mut after = Uuid::nil();
+        loop {
+            let page = Statement::new(
+                "SELECT id, follow_up_date, follow_up_day, status, assigned_to, category_id FROM opportunities
+                 WHERE org_id = $1 AND id > $2 AND follow_up_date IS NOT NULL ORDER BY id LIMIT $3",
+            );
+            let leads = self.tx.fetch_all(page.bind(org_id).bind(after).bind(FOLLOW_UPS_PER_PAGE)).await?;
+            let Some(last) = leads.last() else { return Ok(moved) };
+            after = last.uuid("id")?;
+            for row in &leads {
+                let from = row.opt_int("follow_up_day")?.ok_or_else(|| rows::corrupt("follow_up_day"))?;
+                let to = zone.day_of(row.timestamp("follow_up_date")?).number();
+                if from == to {
+                    continue;
+                }
+                moved.leads.entry(to).or_default().push(row.uuid("id")?);
+                if !rows::parsed(row, "status", Status::parse)?.is_closed() {
+                    let group = |day| -> Result<_> {
+                        Ok((day, row.opt_uuid("assigned_to")?.unwrap_or_default(), row.opt_uuid("category_id")?.unwrap_or_default()))
+                    };
+                    *moved.counts.entry(group(from)?).or_default() -= 1;
+                    *moved.counts.entry(group(to)?).or_default() += 1;
+                }
+            }
+        }
+    }
 }
+
+/// What a change of time zone changes: the leads given each new day, and the change of each
+/// follow-up totals group (day, assignee, category; none is the nil id, as in the table).
+#[derive(Default)]
+struct MovedFollowUps {
+    leads: BTreeMap<i64, Vec<Uuid>>,
+    counts: BTreeMap<(i64, Uuid, Uuid), i64>,
+}
+
+/// How many leads a change of time zone reads at once.
+const FOLLOW_UPS_PER_PAGE: i64 = 5_000;
+
+/// How many leads one statement gives a new follow-up day: on PostgreSQL each is a new version of
+/// the row in every index, about 40 µs, so a statement stays well within the statement timeout.
+const FOLLOW_UP_DAYS_PER_UPDATE: usize = 5_000;
 
 #[async_trait]
 impl<B: Backend> Tx for SqlTx<B> {
@@ -60,7 +117,50 @@ impl<B: Backend> Tx for SqlTx<B> {
 
     async fn insert_organization(&mut self, org_id: Uuid, name: &str, now: Timestamp) -> Result<()> {
         self.run(Statement::new("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)").bind(org_id).bind(name).bind(now))
-            .await
+            .await?;
+        self.run(PIPELINE_SETTINGS.insert(&PipelineSettings::standard(org_id))).await
+    }
+
+    async fn pipeline_settings(&mut self, org_id: Uuid) -> Result<PipelineSettings> {
+        self.settings_row(org_id, B::DIALECT.for_share).await
+    }
+
+    async fn pipeline_settings_to_change(&mut self, org_id: Uuid) -> Result<PipelineSettings> {
+        self.settings_row(org_id, B::DIALECT.for_update).await
+    }
+
+    async fn save_pipeline_settings(&mut self, settings: &PipelineSettings) -> Result<()> {
+        self.run(PIPELINE_SETTINGS.upsert(settings)).await
+    }
+
+    /// The triggers keep the totals by `follow_up_date`'s changes, and a change of zone leaves it
+    /// alone, so this moves the counts itself, as the triggers would for a follow-up moved to
+    /// another day. The organization's settings are locked, so none of its leads changes
+    /// meanwhile. Every statement is bounded, however many leads the organization has.
+    async fn count_follow_ups_in(&mut self, org_id: Uuid, zone: &TimeZone) -> Result<()> {
+        let moved = self.follow_ups_moving_in(org_id, zone).await?;
+        for (day, leads) in &moved.leads {
+            for chunk in leads.chunks(B::DIALECT.values_per_statement.min(FOLLOW_UP_DAYS_PER_UPDATE)) {
+                let mut update = Statement::new("UPDATE opportunities SET follow_up_day = $1 WHERE org_id = $2").bind(*day).bind(org_id);
+                push_in(&mut update, "id", chunk.iter().copied());
+                self.run(update).await?;
+            }
+        }
+        // In the order of their keys, as the triggers write them (migration 0011); the roll-up
+        // triggers (0008) carry each change to the organization's rows.
+        let changes: Vec<_> = moved.counts.into_iter().filter(|(_, change)| *change != 0).collect();
+        for chunk in changes.chunks(B::DIALECT.values_per_statement / 5) {
+            let mut upsert = Statement::new("INSERT INTO follow_up_totals (org_id, day, assigned_to, category_id, count) VALUES ");
+            for (i, ((day, assignee, category), change)) in chunk.iter().enumerate() {
+                upsert.push(if i == 0 { "(" } else { ", (" }).push_bind(org_id);
+                upsert.push(", ").push_bind(*day).push(", ").push_bind(*assignee).push(", ").push_bind(*category);
+                upsert.push(", ").push_bind(*change).push(")");
+            }
+            upsert
+                .push(" ON CONFLICT (org_id, day, assigned_to, category_id) DO UPDATE SET count = follow_up_totals.count + excluded.count");
+            self.run(upsert).await?;
+        }
+        Ok(())
     }
 
     async fn opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Opportunity>> {
