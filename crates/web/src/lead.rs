@@ -78,7 +78,8 @@ impl EditForm {
             update.status = Patch::given(status);
         }
         if self.probability.trim() != shown.probability {
-            let probability = reader.read("probability", &self.probability, |value| value.parse().ok(), "must be a whole number from 0 to 100");
+            let probability =
+                reader.read("probability", &self.probability, |value| value.parse().ok(), "must be a whole number from 0 to 100");
             if probability.is_none() && text(&self.probability).is_none() {
                 reader.refuse("probability", "is required: a whole number from 0 to 100");
             }
@@ -149,7 +150,8 @@ impl CloseForm {
     fn input(&self) -> Input<CloseOpportunity> {
         let mut reader = Reader::default();
         let won = self.won();
-        let transaction_id = reader.read("transaction_id", &self.transaction_id, |value| Uuid::parse_str(value).ok(), "must be a sale's id");
+        let transaction_id =
+            reader.read("transaction_id", &self.transaction_id, |value| Uuid::parse_str(value).ok(), "must be a sale's id");
         let reason = text(&self.reason);
         if won == Some(false) && reason.is_none() {
             reader.refuse("reason", "is required: say why the lead was lost");
@@ -230,7 +232,11 @@ async fn lead_page(
     page::respond(&state, &session, id, StatusCode::OK, shown, offsets).await
 }
 
-async fn save_edit(State(state): State<WebState>, Path(id): Path<String>, CheckedForm { session, form }: CheckedForm<EditForm>) -> Response {
+async fn save_edit(
+    State(state): State<WebState>,
+    Path(id): Path<String>,
+    CheckedForm { session, form }: CheckedForm<EditForm>,
+) -> Response {
     let (id, version) = match (lead_id(&id), expected_version(&form.version)) {
         (Ok(id), Ok(version)) => (id, version),
         (Err(response), _) | (_, Err(response)) => return response,
@@ -245,12 +251,15 @@ async fn save_edit(State(state): State<WebState>, Path(id): Path<String>, Checke
         Ok(view) if view.opportunity.version == version => return back_to(id, "unchanged", "#details"),
         Ok(_) => return back_to(id, "saved", "#details"),
         Err(Error::Validation(errors)) => Shown { edit: Some(Refused { form, errors }), ..Shown::default() },
-        Err(Error::PreconditionFailed { .. }) => {
-            Shown { notice: Some(Notice::Changed { what_failed: "Your changes were not saved", typed: Some(Box::new(form)) }), ..Shown::default() }
-        }
-        Err(Error::Conflict(message)) => {
-            Shown { notice: Some(Notice::Refused(message)), edit: Some(Refused { form, errors: FieldErrors::default() }), ..Shown::default() }
-        }
+        Err(Error::PreconditionFailed { .. }) => Shown {
+            notice: Some(Notice::Changed { what_failed: "Your changes were not saved", typed: Some(Box::new(form)) }),
+            ..Shown::default()
+        },
+        Err(Error::Conflict(message)) => Shown {
+            notice: Some(Notice::Refused(message)),
+            edit: Some(Refused { form, errors: FieldErrors::default() }),
+            ..Shown::default()
+        },
         Err(error) => return error_page(&error),
     };
     refused(&state, &session, id, shown).await
@@ -264,7 +273,9 @@ async fn add_note(State(state): State<WebState>, Path(id): Path<String>, Checked
     let input = Input::readable(CreateNote { content: text(&form.content) });
     match service::add_note(state.store.as_ref(), &session.actor(), id, input).await {
         Ok(_) => back_to(id, "note", "#notes"),
-        Err(Error::Validation(errors)) => refused(&state, &session, id, Shown { note: Some(Refused { form, errors }), ..Shown::default() }).await,
+        Err(Error::Validation(errors)) => {
+            refused(&state, &session, id, Shown { note: Some(Refused { form, errors }), ..Shown::default() }).await
+        }
         Err(error) => error_page(&error),
     }
 }
@@ -304,7 +315,11 @@ async fn close(State(state): State<WebState>, Path(id): Path<String>, CheckedFor
     refused(&state, &session, id, shown).await
 }
 
-async fn convert(State(state): State<WebState>, Path(id): Path<String>, CheckedForm { session, form }: CheckedForm<VersionForm>) -> Response {
+async fn convert(
+    State(state): State<WebState>,
+    Path(id): Path<String>,
+    CheckedForm { session, form }: CheckedForm<VersionForm>,
+) -> Response {
     let (id, version) = match (lead_id(&id), expected_version(&form.version)) {
         (Ok(id), Ok(version)) => (id, version),
         (Err(response), _) | (_, Err(response)) => return response,
@@ -329,7 +344,11 @@ async fn confirm_delete(State(state): State<WebState>, SignedIn(session): Signed
     }
 }
 
-async fn delete(State(state): State<WebState>, Path(id): Path<String>, CheckedForm { session, form }: CheckedForm<VersionForm>) -> Response {
+async fn delete(
+    State(state): State<WebState>,
+    Path(id): Path<String>,
+    CheckedForm { session, form }: CheckedForm<VersionForm>,
+) -> Response {
     let (id, version) = match (lead_id(&id), expected_version(&form.version)) {
         (Ok(id), Ok(version)) => (id, version),
         (Err(response), _) | (_, Err(response)) => return response,

@@ -99,8 +99,7 @@ impl LeadFields {
             update.assigned_to = reader.patch(&self.assigned_to, |reader| reader.owner(&self.assigned_to));
         }
         if changed(&self.follow_up_date, &current.follow_up_date) {
-            update.follow_up_date =
-                reader.patch(&self.follow_up_date, |reader| reader.date_time("follow_up_date", &self.follow_up_date));
+            update.follow_up_date = reader.patch(&self.follow_up_date, |reader| reader.date_time("follow_up_date", &self.follow_up_date));
         }
         if changed(&self.description, &current.description) {
             update.description = cleared_or(&self.description);
@@ -274,13 +273,7 @@ impl FieldSet<'_> {
         }
     }
 
-    fn field(
-        &self,
-        name: &str,
-        label: &str,
-        required: bool,
-        control: impl FnOnce(&str, Option<&str>, Option<&str>) -> Markup,
-    ) -> Markup {
+    fn field(&self, name: &str, label: &str, required: bool, control: impl FnOnce(&str, Option<&str>, Option<&str>) -> Markup) -> Markup {
         let id = format!("{}{name}", self.prefix);
         let error = self.errors.iter().find(|(field, _)| *field == name).map(|(_, message)| message);
         let error_id = format!("{id}-error");

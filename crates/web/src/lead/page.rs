@@ -270,7 +270,8 @@ fn outcome(session: &WebSession, lead: &Lead, refused: Option<&Refused<CloseForm
     };
     let close_form = |outcome: &str, button: &str| {
         let typed = (typed.outcome == outcome).then_some(typed);
-        let set = FieldSet { prefix: if outcome == "won" { "won-" } else { "lost-" }, errors: if typed.is_some() { errors } else { &no_errors } };
+        let set =
+            FieldSet { prefix: if outcome == "won" { "won-" } else { "lost-" }, errors: if typed.is_some() { errors } else { &no_errors } };
         let field = if outcome == "won" {
             set.input("transaction_id", "Sale id (optional)", "text", typed.map_or("", |typed| &typed.transaction_id), false)
         } else {
@@ -415,6 +416,7 @@ fn history(lead: &Lead) -> Markup {
     let hidden = lead.history_total - lead.history.len() as i64;
     let body = html! {
         @if hidden > 0 { p.small.muted { "The latest " (lead.history.len()) " stages; " (hidden) " earlier ones are not shown." } }
+        div.table-scroll tabindex="0" role="region" aria-label="Stage history, oldest first" {
         table {
             caption.visually-hidden { "Stages this lead was in, oldest first, with the time spent in each" }
             thead { tr { th scope="col" { "Stage" } th scope="col" { "Entered" } th scope="col" { "Left" } th scope="col" { "Time in stage" } th scope="col" { "Moved by" } } }
@@ -429,6 +431,7 @@ fn history(lead: &Lead) -> Markup {
                     }
                 }
             }
+        }
         }
     };
     section("history", "Stage history", body)
@@ -447,7 +450,8 @@ fn duration(seconds: i64) -> String {
 
 /// A time as people read it, in UTC like every time the service shows, machine-readable too.
 fn when(at: Timestamp) -> Markup {
-    let format = time::macros::format_description!("[weekday repr:short] [day padding:none] [month repr:short] [year], [hour]:[minute] UTC");
+    let format =
+        time::macros::format_description!("[weekday repr:short] [day padding:none] [month repr:short] [year], [hour]:[minute] UTC");
     html! { time datetime=(at.to_string()) { (at.datetime().format(&format).unwrap_or_default()) } }
 }
 
