@@ -17,9 +17,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use domain::activity::{ActivityType, CreateActivity, CreateNote, EMBEDDED_LATEST};
+use domain::activity::{ActivityType, CreateActivity, CreateNote};
 use domain::opportunity::{CloseOpportunity, OpportunityView, Status, UpdateOpportunity};
-use domain::query::Page;
 use domain::session::WebSession;
 use domain::{Error, FieldErrors, Input, Patch};
 use serde::Deserialize;
@@ -45,7 +44,7 @@ pub fn routes() -> Router<WebState> {
 /// unlink the sale of a won lead that is being reopened.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
-pub(crate) struct EditForm {
+struct EditForm {
     #[serde(flatten)]
     fields: LeadFields,
     status: String,
@@ -94,13 +93,13 @@ impl EditForm {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
-pub(crate) struct NoteForm {
+struct NoteForm {
     content: String,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
-pub(crate) struct ActivityForm {
+struct ActivityForm {
     activity_type: String,
     description: String,
     outcome: String,
@@ -128,7 +127,7 @@ impl ActivityForm {
 /// Closing as won (with the sale's id, if there is one) or as lost (with the reason).
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
-pub(crate) struct CloseForm {
+struct CloseForm {
     /// `won` or `lost`.
     outcome: String,
     transaction_id: String,
@@ -168,13 +167,13 @@ struct VersionForm {
 }
 
 /// A form post that was refused, to show again as it was typed, each error beside its field.
-pub(crate) struct Refused<T> {
+struct Refused<T> {
     form: T,
     errors: FieldErrors,
 }
 
 /// What happened, said at the top of the page.
-pub(crate) enum Notice {
+enum Notice {
     /// A post that worked (named by the `done` flag it redirected with).
     Done(String),
     /// The lead changed after the page that posted was shown, so nothing was done; with the
@@ -186,7 +185,7 @@ pub(crate) enum Notice {
 
 /// Everything the page shows besides the lead.
 #[derive(Default)]
-pub(crate) struct Shown {
+struct Shown {
     notice: Option<Notice>,
     edit: Option<Refused<EditForm>>,
     note: Option<Refused<NoteForm>>,
@@ -196,19 +195,21 @@ pub(crate) struct Shown {
 
 /// Where the timeline and the notes start: the newest, or older ones after "Show older".
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Offsets {
+struct Offsets {
     notes: i64,
     activities: i64,
 }
 
-fn lead_id(id: &str) -> Result<Uuid, Response> {
-    Uuid::parse_str(id).map_err(|_| error_page(&Error::NotFound("opportunity")))
+/// A lead's id from the path; text that is not one names no lead.
+fn lead_id(id: &str) -> Result<Uuid, Error> {
+    Uuid::parse_str(id).map_err(|_| Error::NotFound("opportunity"))
 }
 
-/// The version a form carries; every form of the page has one, so a post without it was not
-/// made by the page.
-fn expected_version(version: &str) -> Result<i64, Response> {
-    version.trim().parse().map_err(|_| error_page(&Error::parameter("version", "is missing from the form; reload the page")))
+/// The lead a form acts on and the version the form was shown at. Every such form of the page
+/// carries its version, so a post without one was not made by the page.
+fn target(id: &str, version: &str) -> Result<(Uuid, i64), Error> {
+    let version = version.trim().parse().map_err(|_| Error::parameter("version", "is missing from the form; reload the page"))?;
+    Ok((lead_id(id)?, version))
 }
 
 fn back_to(id: Uuid, done: &str, section: &str) -> Response {
@@ -223,7 +224,7 @@ async fn lead_page(
 ) -> Response {
     let id = match lead_id(&id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(error) => return error_page(&error),
     };
     let get = |name: &str| pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
     let offset = |name: &str| get(name).and_then(|value| value.parse::<i64>().ok()).unwrap_or(0).clamp(0, i64::from(i32::MAX));
@@ -237,9 +238,9 @@ async fn save_edit(
     Path(id): Path<String>,
     CheckedForm { session, form }: CheckedForm<EditForm>,
 ) -> Response {
-    let (id, version) = match (lead_id(&id), expected_version(&form.version)) {
-        (Ok(id), Ok(version)) => (id, version),
-        (Err(response), _) | (_, Err(response)) => return response,
+    let (id, version) = match target(&id, &form.version) {
+        Ok(target) => target,
+        Err(error) => return error_page(&error),
     };
     let actor = session.actor();
     let current = match service::opportunity(state.store.as_ref(), &actor, id).await {
@@ -262,19 +263,19 @@ async fn save_edit(
         },
         Err(error) => return error_page(&error),
     };
-    refused(&state, &session, id, shown).await
+    show_again(&state, &session, id, shown).await
 }
 
 async fn add_note(State(state): State<WebState>, Path(id): Path<String>, CheckedForm { session, form }: CheckedForm<NoteForm>) -> Response {
     let id = match lead_id(&id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(error) => return error_page(&error),
     };
     let input = Input::readable(CreateNote { content: text(&form.content) });
     match service::add_note(state.store.as_ref(), &session.actor(), id, input).await {
         Ok(_) => back_to(id, "note", "#notes"),
         Err(Error::Validation(errors)) => {
-            refused(&state, &session, id, Shown { note: Some(Refused { form, errors }), ..Shown::default() }).await
+            show_again(&state, &session, id, Shown { note: Some(Refused { form, errors }), ..Shown::default() }).await
         }
         Err(error) => error_page(&error),
     }
@@ -287,21 +288,21 @@ async fn log_activity(
 ) -> Response {
     let id = match lead_id(&id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(error) => return error_page(&error),
     };
     match service::log_activity(state.store.as_ref(), &session.actor(), id, form.input()).await {
         Ok(_) => back_to(id, "activity", "#activity"),
         Err(Error::Validation(errors)) => {
-            refused(&state, &session, id, Shown { activity: Some(Refused { form, errors }), ..Shown::default() }).await
+            show_again(&state, &session, id, Shown { activity: Some(Refused { form, errors }), ..Shown::default() }).await
         }
         Err(error) => error_page(&error),
     }
 }
 
 async fn close(State(state): State<WebState>, Path(id): Path<String>, CheckedForm { session, form }: CheckedForm<CloseForm>) -> Response {
-    let (id, version) = match (lead_id(&id), expected_version(&form.version)) {
-        (Ok(id), Ok(version)) => (id, version),
-        (Err(response), _) | (_, Err(response)) => return response,
+    let (id, version) = match target(&id, &form.version) {
+        Ok(target) => target,
+        Err(error) => return error_page(&error),
     };
     let outcome = service::close_opportunity(state.store.as_ref(), &session.actor(), id, Some(version), form.input()).await;
     let shown = match outcome {
@@ -312,7 +313,7 @@ async fn close(State(state): State<WebState>, Path(id): Path<String>, CheckedFor
             Err(error) => return error_page(&error),
         },
     };
-    refused(&state, &session, id, shown).await
+    show_again(&state, &session, id, shown).await
 }
 
 async fn convert(
@@ -320,14 +321,14 @@ async fn convert(
     Path(id): Path<String>,
     CheckedForm { session, form }: CheckedForm<VersionForm>,
 ) -> Response {
-    let (id, version) = match (lead_id(&id), expected_version(&form.version)) {
-        (Ok(id), Ok(version)) => (id, version),
-        (Err(response), _) | (_, Err(response)) => return response,
+    let (id, version) = match target(&id, &form.version) {
+        Ok(target) => target,
+        Err(error) => return error_page(&error),
     };
     match service::convert_to_client(state.store.as_ref(), &session.actor(), id, Some(version)).await {
         Ok(conversion) => back_to(id, if conversion.created { "client-created" } else { "client-linked" }, ""),
         Err(error) => match whole_action_refused(error, "The lead was not converted") {
-            Ok(notice) => refused(&state, &session, id, Shown { notice: Some(notice), ..Shown::default() }).await,
+            Ok(notice) => show_again(&state, &session, id, Shown { notice: Some(notice), ..Shown::default() }).await,
             Err(error) => error_page(&error),
         },
     }
@@ -336,7 +337,7 @@ async fn convert(
 async fn confirm_delete(State(state): State<WebState>, SignedIn(session): SignedIn, Path(id): Path<String>) -> Response {
     let id = match lead_id(&id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(error) => return error_page(&error),
     };
     match service::opportunity(state.store.as_ref(), &session.actor(), id).await {
         Ok(detail) => page::confirm_delete(&session, &detail.view).into_response(),
@@ -349,14 +350,14 @@ async fn delete(
     Path(id): Path<String>,
     CheckedForm { session, form }: CheckedForm<VersionForm>,
 ) -> Response {
-    let (id, version) = match (lead_id(&id), expected_version(&form.version)) {
-        (Ok(id), Ok(version)) => (id, version),
-        (Err(response), _) | (_, Err(response)) => return response,
+    let (id, version) = match target(&id, &form.version) {
+        Ok(target) => target,
+        Err(error) => return error_page(&error),
     };
     match service::delete_opportunity(state.store.as_ref(), &session.actor(), id, Some(version)).await {
         Ok(()) => Redirect::to("/board?assigned_to=&deleted=1").into_response(),
         Err(error) => match whole_action_refused(error, "The lead was not deleted") {
-            Ok(notice) => refused(&state, &session, id, Shown { notice: Some(notice), ..Shown::default() }).await,
+            Ok(notice) => show_again(&state, &session, id, Shown { notice: Some(notice), ..Shown::default() }).await,
             Err(error) => error_page(&error),
         },
     }
@@ -380,17 +381,11 @@ fn whole_action_refused(error: Error, what_failed: &'static str) -> Result<Notic
 
 /// The page again, with the lead as it now is and what was refused: 422 when fields need a
 /// change, 409 when the lead's state or a change made meanwhile stood in the way.
-async fn refused(state: &WebState, session: &WebSession, id: Uuid, shown: Shown) -> Response {
+async fn show_again(state: &WebState, session: &WebSession, id: Uuid, shown: Shown) -> Response {
     let fields_to_fix = shown.edit.as_ref().is_some_and(|r| !r.errors.is_empty())
         || shown.note.as_ref().is_some_and(|r| !r.errors.is_empty())
         || shown.activity.as_ref().is_some_and(|r| !r.errors.is_empty())
         || shown.close.as_ref().is_some_and(|r| !r.errors.is_empty());
     let status = if fields_to_fix { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::CONFLICT };
     page::respond(state, session, id, status, shown, Offsets::default()).await
-}
-
-/// A page of notes or activities: the newest come with the lead; older ones are read a page at
-/// a time.
-fn page_at(offset: i64) -> Page {
-    Page { limit: EMBEDDED_LATEST, offset }
 }

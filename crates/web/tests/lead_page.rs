@@ -157,10 +157,29 @@ async fn a_member_works_leads_as_the_api_lets_them(app: App) {
     assert_eq!(app.api(reqwest::Method::GET, &format!("/opportunities/{id}"), None).await["error"]["code"], "not_found");
 }
 
+async fn long_lists_are_paged(app: App) {
+    let browser = app.owner().await;
+    let lead = app.lead(json!({ "title": "Chatty", "prospect_name": "Pat" })).await;
+    let id = text(&lead, "id");
+    for n in 0..51 {
+        app.api(reqwest::Method::POST, &format!("/opportunities/{id}/notes"), Some(json!({ "content": format!("Note number {n}.") })))
+            .await;
+    }
+    let (_, newest) = app.page(&browser, &format!("/leads/{id}")).await;
+    assert!(newest.contains("Note number 50.") && !newest.contains("Note number 0."), "the newest 50 first");
+    assert!(newest.contains(&format!(r#"href="/leads/{id}?notes_offset=50#notes""#)) && newest.contains("Show older notes (1 more)"));
+    let (_, older) = app.page(&browser, &format!("/leads/{id}?notes_offset=50")).await;
+    assert!(older.contains("Note number 0.") && !older.contains("Note number 1."), "then the oldest");
+    assert!(older.contains("Show the newest notes"));
+    let (status, _) = app.page(&browser, &format!("/leads/{id}?notes_offset=99999999999999999999")).await;
+    assert_eq!(status, StatusCode::OK, "an offset out of range reads as the first page");
+}
+
 suite!(
     a_stale_edit_shows_the_lead_as_it_is_and_writes_nothing,
     bad_fields_are_named_beside_them_and_nothing_is_written,
     only_what_the_form_changed_is_sent,
     notes_activities_close_and_convert_work_as_plain_posts,
     a_member_works_leads_as_the_api_lets_them,
+    long_lists_are_paged,
 );

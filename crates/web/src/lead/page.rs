@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use domain::activity::{Activity, ActivityType, Note};
+use domain::activity::{Activity, ActivityType, EMBEDDED_LATEST, Note};
 use domain::opportunity::{OpportunityView, StageSpan, Status};
 use domain::query::Page;
 use domain::session::WebSession;
@@ -15,7 +15,7 @@ use maud::{Markup, html};
 use store::service;
 use uuid::Uuid;
 
-use super::{ActivityForm, CloseForm, EditForm, NoteForm, Notice, Offsets, Refused, Shown, page_at};
+use super::{ActivityForm, CloseForm, EditForm, NoteForm, Notice, Offsets, Refused, Shown};
 use crate::WebState;
 use crate::assets::NOTICE_SCRIPT;
 use crate::board::{ago, label};
@@ -36,6 +36,12 @@ const LOGGED_TYPES: [(ActivityType, &str); 5] = [
 
 /// The stages a lead is worked in, in order; won, lost and stale are shown when it is in them.
 const WORKING_STAGES: [Status; 4] = [Status::Open, Status::Contacted, Status::Qualified, Status::Proposal];
+
+/// A page of notes or activities: the newest come with the lead; older ones are read a page at
+/// a time.
+fn page_at(offset: i64) -> Page {
+    Page { limit: EMBEDDED_LATEST, offset }
+}
 
 /// What the page shows, read through the use cases.
 struct Lead {
