@@ -102,7 +102,7 @@
 
   board.querySelectorAll('ul.cards').forEach(function (ul) {
     sortables.push(Sortable.create(ul, {
-      group: 'board', sort: false, draggable: '.card', filter: 'select, button, a', preventOnFilter: false,
+      group: 'board', sort: false, draggable: '.card', filter: 'select, button', preventOnFilter: false,
       delayOnTouchOnly: true, delay: 200, touchStartThreshold: 5, animation: reduced ? 0 : 150, onAdd: dropped,
     }));
   });

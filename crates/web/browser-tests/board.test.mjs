@@ -2,23 +2,11 @@
 // 1, 2 and 5): on a fresh server, in Chromium, every page checked with axe-core.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { startServer, launchBrowser, assertAccessible, screenshot } from './harness.mjs';
+import { startServer, launchBrowser, assertAccessible, screenshot, apiCaller, otherOrganization } from './harness.mjs';
 
 const OWNER_PASSWORD = 'owner password for tests';
 const MEMBER_PASSWORD = 'member password for tests';
-let server, browser, token, owner;
-
-/** A call to the JSON API with the bootstrap owner's token. */
-async function api(method, path, body, bearer = token) {
-  const response = await fetch(`${server.url}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await response.json();
-  return { status: response.status, json };
-}
+let server, browser, token, owner, api;
 
 async function lead(fields, bearer = token) {
   const { status, json } = await api('POST', '/opportunities', fields, bearer);
@@ -41,6 +29,7 @@ async function columnOf(page, id) {
 before(async () => {
   server = await startServer();
   token = server.printed.find((line) => line.token).token;
+  api = apiCaller(server, token);
   browser = await launchBrowser();
   // The owner chooses a password from the link the first serve printed.
   const setupUrl = server.printed.find((line) => line.setup_url).setup_url;
@@ -221,8 +210,7 @@ test('a move based on an old version shows the conflict and the card as it now i
 });
 
 test("another organization's lead cannot be moved by posting its id", async () => {
-  const other = JSON.parse(execFileSync(server.bin, ['org', 'create', '--name', 'Other clinic', '--owner-email', 'o@other.example',
-    '--owner-name', 'Otto', '--database', server.database], { encoding: 'utf8' }).trim().split('\n').pop());
+  const other = otherOrganization(server);
   const foreign = await lead({ title: 'Not yours', prospect_name: 'Nora' }, other.token);
   await owner.goto(`${server.url}/board`);
   const csrf = await owner.locator('#board').getAttribute('data-csrf');

@@ -90,3 +90,35 @@ export async function screenshot(page, name) {
   const folder = process.env.OPPORTUNITIES_SCREENSHOTS;
   if (folder) await page.screenshot({ path: join(folder, `${name}.png`), fullPage: false });
 }
+
+/**
+ * A caller of the JSON API: `(method, path, body, bearer = token)` resolves to
+ * `{ status, json }`.
+ */
+export function apiCaller(server, token) {
+  return async (method, path, body, bearer = token) => {
+    const response = await fetch(`${server.url}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, json: await response.json() };
+  };
+}
+
+/** The bootstrap owner signed in through the set-up link the first serve printed, on the board. */
+export async function ownerPage(browser, server, password, viewport = { width: 1280, height: 900 }) {
+  const page = await (await browser.newContext({ viewport })).newPage();
+  await page.goto(server.printed.find((line) => line.setup_url).setup_url);
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/board/);
+  return page;
+}
+
+/** Another organization with its owner's token, made with the CLI beside the running server. */
+export function otherOrganization(server) {
+  const printed = execFileSync(server.bin, ['org', 'create', '--name', 'Other clinic', '--owner-email', 'o@other.example',
+    '--owner-name', 'Otto', '--database', server.database], { encoding: 'utf8' });
+  return JSON.parse(printed.trim().split('\n').pop());
+}

@@ -162,8 +162,11 @@ async fn board(State(state): State<WebState>, SignedIn(session): SignedIn, Query
     staff_page("Board", &session, Section::Board, main, &[&SORTABLE, &BOARD_SCRIPT]).into_response()
 }
 
-/// The message after a move by form: what moved, or why it did not.
+/// The message after a move by form (what moved, or why it did not), a new lead or a delete.
 async fn notice(state: &WebState, session: &WebSession, pairs: &[(String, String)]) -> Option<Markup> {
+    if pairs.iter().any(|(key, _)| key == "deleted") {
+        return Some(html! { p.panel role="status" { "The lead was deleted." } });
+    }
     let (kind, id) = pairs.iter().find(|(key, _)| ["moved", "conflict", "created"].contains(&key.as_str()))?;
     let view = state.store.opportunity_view(session.org_id, Uuid::parse_str(id).ok()?).await.ok()??;
     let stage = label(view.opportunity.stage.status());
@@ -183,7 +186,7 @@ fn conflict_message(view: &OpportunityView) -> String {
     )
 }
 
-fn ago(at: Timestamp) -> String {
+pub fn ago(at: Timestamp) -> String {
     let minutes = (Timestamp::now().unix_micros() - at.unix_micros()) / 60_000_000;
     match minutes {
         ..1 => "just now".to_owned(),
@@ -322,7 +325,7 @@ fn card_item(session: &WebSession, filters: &Filters, today: Day, view: &Opportu
     let select_id = format!("move-{id}");
     html! {
         li.card #{ "card-" (id) } tabindex="-1" data-id=(id) data-version=(lead.version) style=[category_style] {
-            p.card-title { (lead.title) }
+            p.card-title { a href={ "/leads/" (id) } draggable="false" { (lead.title) } }
             @if let Some(who) = who { p.small.muted { (who) } }
             p.card-meta.small {
                 @if let Some(value) = lead.estimated_value { span.money { (money(value)) } }

@@ -8,6 +8,8 @@ mod assets;
 mod board;
 mod forms;
 mod layout;
+mod lead;
+mod lead_fields;
 mod new_lead;
 mod pages;
 mod session;
@@ -51,6 +53,7 @@ pub fn router_with_limits(store: Arc<dyn Store>, config: WebConfig, sign_in_limi
         .merge(sign_in::routes())
         .merge(board::routes())
         .merge(new_lead::routes())
+        .merge(lead::routes())
         .merge(forms::routes())
         .with_state(state)
 }

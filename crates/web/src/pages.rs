@@ -16,6 +16,8 @@ use crate::session::CSRF_FIELD;
 pub enum Section {
     Board,
     NewLead,
+    /// A lead's own pages, reached from the board: no banner link is current.
+    Lead,
 }
 
 /// A whole page for a signed-in staff member.

@@ -1,0 +1,111 @@
+//! What the web crate's black-box tests share: the binary's router on a loopback port over a
+//! fresh database of either backend, an organization with its owner, sessions, and requests as
+//! a browser sends them.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::Extension;
+use domain::Timestamp;
+use domain::auth::Role;
+use domain::session::{PublicUrl, WebSession};
+use opportunities_web::{self as web, SignInLimits, WebConfig};
+use reqwest::redirect::Policy;
+use store::service::{self, NewOrganization};
+use store::{Store, tokens};
+use uuid::Uuid;
+
+pub struct App {
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    pub org_id: Uuid,
+    pub owner_id: Uuid,
+    pub token: String,
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// A signed-in browser: the `Cookie` header it sends and the CSRF token its forms carry.
+pub struct Browser {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// Three sign-in attempts a minute per e-mail and five per address: small, so tests reach them.
+fn tight_limits() -> SignInLimits {
+    SignInLimits::new(NonZeroU32::new(3).expect("non-zero"), NonZeroU32::new(5).expect("non-zero"))
+}
+
+impl App {
+    pub async fn start(url: &str, dir: tempfile::TempDir, public_url: Option<&str>) -> App {
+        let store = store::open(url, &store::OpenOptions { pool_size: 4, ..Default::default() }).await.expect("open the database");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let public_url = PublicUrl::parse(public_url.unwrap_or(&base)).expect("a URL");
+        let config = WebConfig { secure_cookies: public_url.is_https(), public_url: public_url.clone() };
+        let pages = web::router_with_limits(store.clone(), config, tight_limits());
+        let router = api::router_with(store.clone(), api::AppOptions { pages, ..Default::default() }).layer(Extension(public_url));
+        tokio::spawn(api::serve(listener, router, api::ServeLimits::default(), std::future::pending()));
+        let new = NewOrganization {
+            name: "Clinic".into(),
+            owner_name: "Olivia Owner".into(),
+            owner_email: "owner@example.com".into(),
+            token: None,
+        };
+        let created = service::create_organization(store.as_ref(), new).await.expect("an organization");
+        let http = reqwest::Client::builder().redirect(Policy::none()).build().expect("a client");
+        App { base, store, org_id: created.org_id, owner_id: created.staff_id, token: created.token, http, _dir: dir }
+    }
+
+    /// A session of `staff_id` in `org_id`, last seen at `last_seen_at`, written straight to the
+    /// database (signing in is tested on its own).
+    pub async fn session(&self, org_id: Uuid, staff_id: Uuid, role: Role, last_seen_at: Timestamp) -> Browser {
+        let secret = tokens::generate();
+        let session = WebSession {
+            org_id,
+            staff_id,
+            name: String::new(),
+            email: String::new(),
+            role,
+            csrf_token: tokens::generate(),
+            created_at: last_seen_at,
+            last_seen_at,
+        };
+        let mut tx = self.store.begin().await.expect("a transaction");
+        tx.insert_web_session(&tokens::hash(&secret), &session).await.expect("insert");
+        tx.commit().await.expect("commit");
+        Browser { cookie: format!("opp_session={secret}"), csrf: session.csrf_token }
+    }
+}
+
+/// A request with a form body, as a browser posts one.
+pub fn form(request: reqwest::RequestBuilder, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
+    let body = serde_urlencoded::to_string(fields).expect("a form");
+    request.header("content-type", "application/x-www-form-urlencoded").body(body)
+}
+
+/// Runs each test on SQLite, and on PostgreSQL when scripts/test.sh finds one.
+macro_rules! suite {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let dir = tempfile::tempdir().expect("a directory");
+                    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                    super::$test(super::support::App::start(&url, dir, None).await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs PostgreSQL: scripts/test.sh runs it when it finds one"]
+                async fn $test() {
+                    let url = store::testing::fresh_postgres_schema("web").await;
+                    super::$test(super::support::App::start(&url, tempfile::tempdir().expect("a directory"), None).await).await
+                }
+            )*
+        }
+    };
+}
