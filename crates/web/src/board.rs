@@ -12,6 +12,7 @@ use domain::opportunity::{OpportunityView, Status, UpdateOpportunity};
 use domain::query::{OpportunityFilter, QueryParams, StatsFilter};
 use domain::search::Total;
 use domain::session::WebSession;
+use domain::stats::StageTotals;
 use domain::{Error, Input, Money, Timestamp};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -21,7 +22,7 @@ use uuid::Uuid;
 
 use crate::WebState;
 use crate::assets::{BOARD_SCRIPT, SORTABLE};
-use crate::pages::{Section, csrf_field, error_page, sentence, staff_page};
+use crate::pages::{Filters, FollowUp, Section, csrf_field, error_page, label, money, query_value, sentence, staff_page};
 use crate::session::{CheckedForm, SignedIn};
 
 /// Cards a column shows at first, and how many more each "Show more" adds.
@@ -31,54 +32,15 @@ pub fn routes() -> Router<WebState> {
     Router::new().route("/board", get(board)).route("/board/column/{status}", get(more_cards)).route("/board/move", post(move_card))
 }
 
-/// The board's filters, as its GET form sends them and its links repeat them.
-#[derive(Debug, Clone, Default)]
-pub struct Filters {
-    /// `None`: everyone's leads.
-    pub assigned_to: Option<Uuid>,
-    pub category_id: Option<Uuid>,
-    pub source: Option<String>,
-    pub search: Option<String>,
-}
-
-impl Filters {
-    /// Reads the query string. Without an `assigned_to`, a member sees their own leads and an
-    /// owner or admin everyone's; an empty one means everyone's. A value that is not an id
-    /// counts as not given.
-    fn read(pairs: &[(String, String)], session: &WebSession) -> Filters {
-        let get = |name: &str| pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.trim().to_owned());
-        let id = |name: &str| get(name).and_then(|value| Uuid::parse_str(&value).ok());
-        let assigned_to = match get("assigned_to") {
-            None if session.role == domain::auth::Role::Member => Some(session.staff_id),
-            None => None,
-            Some(_) => id("assigned_to"),
-        };
-        let text = |name: &str| get(name).filter(|value| !value.is_empty());
-        Filters { assigned_to, category_id: id("category_id"), source: text("source"), search: text("search") }
-    }
-
-    /// The query string that reproduces these filters.
-    pub fn query(&self) -> String {
-        let mut pairs = vec![("assigned_to", self.assigned_to.map(|id| id.to_string()).unwrap_or_default())];
-        pairs.extend(self.category_id.map(|id| ("category_id", id.to_string())));
-        pairs.extend(self.source.clone().map(|source| ("source", source)));
-        pairs.extend(self.search.clone().map(|search| ("search", search)));
-        serde_urlencoded::to_string(pairs).unwrap_or_default()
-    }
-
-    /// The list filter for one column's page of cards.
-    fn column(&self, status: Status, offset: i64, now: Timestamp) -> domain::Result<OpportunityFilter> {
-        let mut pairs = vec![
-            ("status".to_owned(), status.as_str().to_owned()),
-            ("limit".to_owned(), CARDS_PER_PAGE.to_string()),
-            ("offset".to_owned(), offset.to_string()),
-        ];
-        pairs.extend(self.assigned_to.map(|id| ("assigned_to".to_owned(), id.to_string())));
-        pairs.extend(self.category_id.map(|id| ("category_id".to_owned(), id.to_string())));
-        pairs.extend(self.source.clone().map(|source| ("source".to_owned(), source)));
-        pairs.extend(self.search.clone().map(|search| ("search".to_owned(), search)));
-        OpportunityFilter::parse(QueryParams::new(pairs)?, now)
-    }
+/// The list filter for one column's page of cards.
+fn column_filter(filters: &Filters, status: Status, offset: i64, now: Timestamp) -> domain::Result<OpportunityFilter> {
+    let mut pairs = filters.params();
+    pairs.extend([
+        ("status".to_owned(), status.as_str().to_owned()),
+        ("limit".to_owned(), CARDS_PER_PAGE.to_string()),
+        ("offset".to_owned(), offset.to_string()),
+    ]);
+    OpportunityFilter::parse(QueryParams::new(pairs)?, now)
 }
 
 /// One column's figures over every lead the filters select, not only the cards shown.
@@ -97,22 +59,10 @@ struct Column {
 
 /// Every column's figures: from the totals the database keeps (constant time), narrowed to the
 /// source in the filters; with a search, from each column's counted page instead.
-async fn figures(state: &WebState, session: &WebSession, filters: &Filters) -> domain::Result<Vec<(Status, Money, i64)>> {
+async fn figures(state: &WebState, session: &WebSession, filters: &Filters) -> domain::Result<Vec<StageTotals>> {
     let stats_filter = StatsFilter { assigned_to: filters.assigned_to, category_id: filters.category_id };
     let totals = state.store.stats(session.org_id, &stats_filter, Timestamp::now()).await?;
-    let wanted_source = filters.source.as_ref().map(|source| source.to_lowercase());
-    Ok(Status::ALL
-        .iter()
-        .map(|&status| {
-            let groups = totals
-                .by_status_and_source
-                .iter()
-                .filter(|group| group.status == status)
-                .filter(|group| wanted_source.is_none() || group.source == wanted_source);
-            let (count, cents) = groups.fold((0, 0), |(count, cents), group| (count + group.count, cents + group.value_cents));
-            (status, Money::from_cents(cents), count)
-        })
-        .collect())
+    Ok(totals.per_stage(filters.source.as_ref().map(|source| source.to_lowercase()).as_deref()))
 }
 
 async fn columns(state: &WebState, session: &WebSession, filters: &Filters) -> domain::Result<Vec<Column>> {
@@ -120,9 +70,9 @@ async fn columns(state: &WebState, session: &WebSession, filters: &Filters) -> d
     let known = if filters.search.is_none() { Some(figures(state, session, filters).await?) } else { None };
     let mut columns = Vec::with_capacity(Status::ALL.len());
     for status in Status::ALL {
-        let (cards, total) = state.store.opportunities(session.org_id, &filters.column(status, 0, now)?).await?;
-        let figures = match known.as_ref().and_then(|known| known.iter().find(|(s, ..)| *s == status)) {
-            Some(&(_, value, count)) => Figures { count: Total::exact(count), value: Some(value) },
+        let (cards, total) = state.store.opportunities(session.org_id, &column_filter(filters, status, 0, now)?).await?;
+        let figures = match known.as_ref().and_then(|known| known.iter().find(|stage| stage.status == status)) {
+            Some(stage) => Figures { count: Total::exact(stage.count), value: Some(stage.value) },
             None => Figures { count: total, value: None },
         };
         columns.push(Column { status, cards, figures });
@@ -186,41 +136,12 @@ fn ago(at: Timestamp) -> String {
 fn filter_form(filters: &Filters, staff: &[domain::auth::Staff], categories: &[domain::category::Category]) -> Markup {
     html! {
         form.filters.actions method="get" action="/board" role="search" aria-label="Filter the board" {
-            div.field {
-                label for="filter-owner" { "Owner" }
-                select #filter-owner name="assigned_to" {
-                    option value="" selected[filters.assigned_to.is_none()] { "Everyone" }
-                    @for member in staff.iter().filter(|member| member.is_active) {
-                        option value=(member.id) selected[filters.assigned_to == Some(member.id)] { (member.name) }
-                    }
-                }
-            }
-            div.field {
-                label for="filter-category" { "Category" }
-                select #filter-category name="category_id" {
-                    option value="" { "Any category" }
-                    @for category in categories {
-                        option value=(category.id) selected[filters.category_id == Some(category.id)] { (category.name) }
-                    }
-                }
-            }
-            div.field {
-                label for="filter-source" { "Source" }
-                input #filter-source name="source" list="sources" value=[filters.source.as_deref()];
-                datalist #sources { @for source in SOURCES { option value=(source) {} } }
-            }
-            div.field {
-                label for="filter-search" { "Search" }
-                input #filter-search type="search" name="search" value=[filters.search.as_deref()];
-            }
+            (filters.fields(staff, categories))
             button type="submit" { "Apply filters" }
             a href="/board?assigned_to=" { "Clear filters" }
         }
     }
 }
-
-/// The seed's lead sources.
-pub const SOURCES: [&str; 6] = ["website", "referral", "phone", "walk_in", "social_media", "other"];
 
 fn column_section(session: &WebSession, filters: &Filters, column: &Column) -> Markup {
     let status = column.status.as_str();
@@ -249,10 +170,6 @@ fn value_text(value: Option<Money>) -> String {
     value.map_or_else(|| "Value not summed for a search".to_owned(), |value| format!("Total {}", money(value)))
 }
 
-fn money(value: Money) -> String {
-    format!("${value}")
-}
-
 /// "Show more (of N)" after a column's cards, while more are left.
 fn more_item(filters: &Filters, status: Status, shown: i64, count: Total) -> Markup {
     if shown >= count.count || shown % CARDS_PER_PAGE != 0 || shown == 0 {
@@ -279,8 +196,8 @@ async fn more_cards(
 ) -> Response {
     let Some(status) = Status::parse(&status) else { return error_page(&Error::NotFound("stage")) };
     let filters = Filters::read(&pairs, &session);
-    let offset = pairs.iter().find(|(key, _)| key == "offset").and_then(|(_, value)| value.parse::<i64>().ok()).unwrap_or(0).max(0);
-    let page = match filters.column(status, offset, Timestamp::now()) {
+    let offset = query_value(&pairs, "offset").and_then(|value| value.parse::<i64>().ok()).unwrap_or(0).max(0);
+    let page = match column_filter(&filters, status, offset, Timestamp::now()) {
         Ok(filter) => state.store.opportunities(session.org_id, &filter).await,
         Err(error) => Err(error),
     };
@@ -320,7 +237,7 @@ fn card_item(session: &WebSession, filters: &Filters, view: &OpportunityView) ->
                 @if let Some(staff) = &view.assigned_staff {
                     abbr.initials title={ "Owner: " (staff.name) } { (initials(&staff.name)) }
                 }
-                (follow_up_chip(lead.follow_up_date, status))
+                (FollowUp::of(lead.follow_up_date, status, Timestamp::now()).chip())
             }
             form.move method="post" action="/board/move" {
                 (csrf_field(session))
@@ -341,35 +258,6 @@ fn card_item(session: &WebSession, filters: &Filters, view: &OpportunityView) ->
 
 fn initials(name: &str) -> String {
     name.split_whitespace().filter_map(|word| word.chars().next()).take(2).flat_map(char::to_uppercase).collect()
-}
-
-/// Overdue, due today, planned, or none; closed leads need no follow-up.
-fn follow_up_chip(follow_up: Option<Timestamp>, status: Status) -> Markup {
-    if status.is_closed() {
-        return html! {};
-    }
-    let today = Timestamp::now().utc_day();
-    match follow_up {
-        None => html! { span.chip.warning { "No follow-up" } },
-        Some(at) if at.utc_day() < today => html! { span.chip.danger { "Overdue " (today - at.utc_day()) " d" } },
-        Some(at) if at.utc_day() == today => html! { span.chip.success { "Today" } },
-        Some(at) => {
-            let format = time::macros::format_description!("[weekday repr:short] [day padding:none] [month repr:short]");
-            html! { span.chip { (at.datetime().format(&format).unwrap_or_default()) } }
-        }
-    }
-}
-
-pub fn label(status: Status) -> &'static str {
-    match status {
-        Status::Open => "Open",
-        Status::Contacted => "Contacted",
-        Status::Qualified => "Qualified",
-        Status::Proposal => "Proposal",
-        Status::Won => "Won",
-        Status::Lost => "Lost",
-        Status::Stale => "Stale",
-    }
 }
 
 /// Asked when a card is dropped on Won or Lost: Lost needs a reason, Won may have one.
@@ -494,12 +382,13 @@ async fn move_json(state: &WebState, session: &WebSession, filters: &Filters, ou
     {
         body["columns"] = figures
             .iter()
-            .map(|(status, value, count)| json!({ "status": status, "count": count.to_string(), "value": value_text(Some(*value)) }))
+            .map(|stage| json!({ "status": stage.status, "count": stage.count.to_string(), "value": value_text(Some(stage.value)) }))
             .collect();
         if let Moved::Done(view) = &outcome
-            && let Some((to, _, count)) = figures.iter().find(|(status, ..)| *status == view.opportunity.stage.status())
+            && let Some(to) = figures.iter().find(|stage| stage.status == view.opportunity.stage.status())
         {
-            body["message"] = json!(format!("Moved {} to {}; {} now has {count}.", view.opportunity.title, label(*to), label(*to)));
+            let stage = label(to.status);
+            body["message"] = json!(format!("Moved {} to {stage}; {stage} now has {}.", view.opportunity.title, to.count));
         }
     }
     (status, Json(body)).into_response()

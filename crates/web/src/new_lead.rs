@@ -15,7 +15,7 @@ use store::service;
 use uuid::Uuid;
 
 use crate::WebState;
-use crate::board::SOURCES;
+use crate::pages::SOURCES;
 use crate::pages::{Section, csrf_field, error_page, sentence, staff_page};
 use crate::session::{CheckedForm, SignedIn};
 
