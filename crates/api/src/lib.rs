@@ -28,6 +28,7 @@ pub use error::ApiError;
 use intake::IntakeGuard;
 pub use intake::IntakeLimits;
 use observe::Metrics;
+pub use routes::transfer::opportunities_csv;
 pub use serve::{ServeLimits, serve};
 pub use visitor::{Refusal, VisitorPages};
 

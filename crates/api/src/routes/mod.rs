@@ -6,7 +6,7 @@ mod lead_forms;
 mod opportunities;
 mod staff;
 pub mod system;
-mod transfer;
+pub(crate) mod transfer;
 mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;

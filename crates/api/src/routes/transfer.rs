@@ -52,13 +52,19 @@ pub fn imports() -> OpenApiRouter<AppState> {
         category,owner_email,status,probability,estimated_value,source,follow_up_date,closed_at,closed_reason,transaction_id,description,\
         created_at,updated_at`, then one row per lead.", content_type = "text/csv", body = String)))]
 async fn export_opportunities(State(state): State<AppState>, Auth(actor): Auth, Params(params): Params) -> ApiResult<Response> {
-    let filter = Arc::new(OpportunityFilter::parse(params, Timestamp::now())?);
-    let store = state.store.clone();
+    let filter = OpportunityFilter::parse(params, Timestamp::now())?;
+    Ok(opportunities_csv(state.store.clone(), actor.org_id, filter))
+}
+
+/// The organization's leads that `filter` matches (its page and sort aside), as the streamed
+/// CSV download of `GET /opportunities/export`: also what the web UI's list exports.
+pub fn opportunities_csv(store: Arc<dyn Store>, org_id: Uuid, filter: OpportunityFilter) -> Response {
+    let filter = Arc::new(filter);
     let page = move |after| {
         let (store, filter) = (store.clone(), filter.clone());
-        async move { store.export_opportunities(actor.org_id, &filter, after, EXPORT_PAGE).await }
+        async move { store.export_opportunities(org_id, &filter, after, EXPORT_PAGE).await }
     };
-    Ok(csv_download("opportunities.csv", OPPORTUNITY_COLUMNS, page, |view: &OpportunityView| view.opportunity.id, opportunity_record))
+    csv_download("opportunities.csv", OPPORTUNITY_COLUMNS, page, |view: &OpportunityView| view.opportunity.id, opportunity_record)
 }
 
 /// Every client (`search` as for the client list), as CSV like the opportunity export.
