@@ -3,22 +3,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { startServer, launchBrowser, assertAccessible, screenshot } from './harness.mjs';
+import { startServer, launchBrowser, assertAccessible, screenshot, apiClient } from './harness.mjs';
 
 const OWNER_PASSWORD = 'owner password for tests';
 const MEMBER_PASSWORD = 'member password for tests';
-let server, browser, token, owner;
-
-/** A call to the JSON API with the bootstrap owner's token. */
-async function api(method, path, body, bearer = token) {
-  const response = await fetch(`${server.url}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await response.json();
-  return { status: response.status, json };
-}
+let server, browser, token, owner, api;
 
 async function lead(fields, bearer = token) {
   const { status, json } = await api('POST', '/opportunities', fields, bearer);
@@ -41,6 +30,7 @@ async function columnOf(page, id) {
 before(async () => {
   server = await startServer();
   token = server.printed.find((line) => line.token).token;
+  api = apiClient(server, token);
   browser = await launchBrowser();
   // The owner chooses a password from the link the first serve printed.
   const setupUrl = server.printed.find((line) => line.setup_url).setup_url;
@@ -152,7 +142,7 @@ test('a lead created with the form lands on the board; bad fields are named next
   await owner.waitForURL(/\/board/);
   const card = owner.locator('li.card', { hasText: 'Filler consult' });
   await card.waitFor();
-  assert.match(await card.textContent(), /\$1200\.00/);
+  assert.match(await card.textContent(), /\$1,200\.00/);
   const open = (await api('GET', '/opportunities?status=open')).json.meta.total;
   assert.equal(await owner.locator('[data-count="open"]').textContent(), String(open), 'the column counts every open lead');
 });

@@ -90,3 +90,40 @@ export async function screenshot(page, name) {
   const folder = process.env.OPPORTUNITIES_SCREENSHOTS;
   if (folder) await page.screenshot({ path: join(folder, `${name}.png`), fullPage: false });
 }
+
+/** A caller of the JSON API with a bearer token: `api(method, path, body?, bearer?)` resolves to `{ status, json }`. */
+export function apiClient(server, token) {
+  return async (method, path, body, bearer = token) => {
+    const response = await fetch(`${server.url}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, json: await response.json() };
+  };
+}
+
+/**
+ * A page signed in as the bootstrap owner, who chooses `password` through the set-up link the
+ * server printed (usable once per server). `contextOptions` go to the browser context (viewport).
+ */
+export async function ownerPage(browser, server, password, contextOptions = {}) {
+  const setupUrl = server.printed.find((line) => line.setup_url).setup_url;
+  const page = await (await browser.newContext(contextOptions)).newPage();
+  await page.goto(setupUrl);
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/board/);
+  return page;
+}
+
+/** An amount as the pages write it: `$25,000.00`. */
+export function dollars(amount) {
+  return `${amount < 0 ? '-' : ''}$${Math.abs(amount).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+}
+
+/** Fails when the page is wider than its viewport (a 375 px phone must not scroll sideways). */
+export async function assertNoSidewaysScroll(page, label) {
+  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+  if (scroll > width) throw new Error(`${label} is ${scroll} px wide in a ${width} px window`);
+}

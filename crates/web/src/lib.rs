@@ -6,8 +6,10 @@
 
 mod assets;
 mod board;
+mod dashboard;
 mod forms;
 mod layout;
+mod list;
 mod new_lead;
 mod pages;
 mod session;
@@ -51,6 +53,8 @@ pub fn router_with_limits(store: Arc<dyn Store>, config: WebConfig, sign_in_limi
         .merge(sign_in::routes())
         .merge(board::routes())
         .merge(new_lead::routes())
+        .merge(list::routes())
+        .merge(dashboard::routes())
         .merge(forms::routes())
         .with_state(state)
 }
