@@ -16,7 +16,7 @@ use domain::{Money, Timestamp};
 use maud::{Markup, html};
 
 use crate::WebState;
-use crate::pages::{Filters, FollowUp, Section, error_page, label, money, staff_page};
+use crate::pages::{Filters, FollowUp, Section, error_page, label, leads, money, staff_page};
 use crate::session::SignedIn;
 
 pub fn routes() -> Router<WebState> {
@@ -101,7 +101,7 @@ fn tiles(stats: &PipelineStats, links: &Links) -> Markup {
         section aria-labelledby="figures-heading" {
             h2 #figures-heading.visually-hidden { "Figures" }
             ul.tiles {
-                (tile("Open pipeline", &money(stats.total_value), "total-value", &format!("{open} open leads"), &links.stages(&IN_PIPELINE)))
+                (tile("Open pipeline", &money(stats.total_value), "total-value", &format!("{open} open {}", leads(open)), &links.stages(&IN_PIPELINE)))
                 (tile("Weighted value", &money(stats.weighted_value), "weighted-value", "value × probability", &links.stages(&IN_PIPELINE)))
                 (tile("Follow-ups due", &stats.needs_follow_up.to_string(), "needs-follow-up", "today or overdue",
                     &links.to(&[("follow_up_due", "true"), ("sort", "follow_up_date")])))

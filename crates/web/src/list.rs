@@ -15,7 +15,7 @@ use domain::{Error, Timestamp};
 use maud::{Markup, html};
 
 use crate::WebState;
-use crate::pages::{Filters, FollowUp, Section, error_page, label, money, query_value, sentence, staff_page};
+use crate::pages::{Filters, FollowUp, Section, error_page, label, leads, money, query_value, sentence, staff_page};
 use crate::session::SignedIn;
 
 pub fn routes() -> Router<WebState> {
@@ -228,21 +228,21 @@ fn filter_form(view: &ListView, staff: &[domain::auth::Staff], categories: &[dom
     }
 }
 
-fn results(view: &ListView, leads: &[OpportunityView], total: Total, now: Timestamp) -> Markup {
+fn results(view: &ListView, rows: &[OpportunityView], total: Total, now: Timestamp) -> Markup {
     let count = if total.exact { total.count.to_string() } else { format!("more than {}", total.count) };
     let first = view.offset + 1;
-    let last = view.offset + leads.len() as i64;
+    let last = view.offset + rows.len() as i64;
     html! {
         div.list-summary.actions {
             p #list-count role="status" {
-                @if leads.is_empty() { "No leads match. " a href="/leads?assigned_to=" { "Clear filters" } }
-                @else { "Showing " (first) "–" (last) " of " span data-total=(total.count) { (count) } " leads" }
+                @if rows.is_empty() { "No leads match. " a href="/leads?assigned_to=" { "Clear filters" } }
+                @else { "Showing " (first) "–" (last) " of " span data-total=(total.count) { (count) } " " (leads(total.count)) }
             }
             @if total.count > 0 {
-                a.button #export href=(view.export_url()) download { "Export CSV" span.visually-hidden { " of these " (count) " leads" } }
+                a.button #export href=(view.export_url()) download { "Export CSV" span.visually-hidden { " of these " (count) " " (leads(total.count)) } }
             }
         }
-        @if !leads.is_empty() {
+        @if !rows.is_empty() {
             div.table-scroll role="region" aria-labelledby="list-caption" tabindex="0" {
                 table.leads {
                     caption #list-caption.visually-hidden { "Leads, sorted by " (view.sort.describe()) }
@@ -260,10 +260,10 @@ fn results(view: &ListView, leads: &[OpportunityView], total: Total, now: Timest
                             (sortable_heading(view, &SORT_COLUMNS[3]))
                         }
                     }
-                    tbody { @for lead in leads { (row(lead, now)) } }
+                    tbody { @for lead in rows { (row(lead, now)) } }
                 }
             }
-            (pager(view, leads.len() as i64, total))
+            (pager(view, rows.len() as i64, total))
         }
     }
 }

@@ -178,6 +178,11 @@ pub fn money(value: Money) -> String {
     format!("{sign}${whole}.{:02}", cents % 100)
 }
 
+/// "1 lead", "2 leads".
+pub fn leads(count: i64) -> &'static str {
+    if count == 1 { "lead" } else { "leads" }
+}
+
 /// Where a lead's follow-up stands, by UTC days as the follow-up counters count them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FollowUp {
