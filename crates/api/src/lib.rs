@@ -29,6 +29,7 @@ pub use error::{ApiError, DATABASE_RETRY_AFTER_SECS};
 use intake::IntakeGuard;
 pub use intake::IntakeLimits;
 use observe::Metrics;
+pub use routes::transfer::opportunities_csv;
 pub use serve::{ServeLimits, serve};
 pub use visitor::{Refusal, VisitorPages};
 

@@ -28,6 +28,41 @@ pub struct PipelineTotals {
     pub follow_ups_due: i64,
 }
 
+/// One stage's totals, over every source or over one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageTotals {
+    pub status: Status,
+    pub count: i64,
+    pub value: Money,
+    /// Σ estimated_value × probability / 100, rounded to the cent.
+    pub weighted_value: Money,
+}
+
+impl PipelineTotals {
+    /// Each stage's totals in pipeline order, zeros included; only the leads of `source`
+    /// (lowercase, as stored) when one is given.
+    pub fn per_stage(&self, source: Option<&str>) -> Vec<StageTotals> {
+        Status::ALL
+            .iter()
+            .map(|&status| {
+                let rows = self
+                    .by_status_and_source
+                    .iter()
+                    .filter(|row| row.status == status && source.is_none_or(|source| row.source.as_deref() == Some(source)));
+                let (count, cents, weighted) = rows.fold((0, 0i128, 0i128), |(count, cents, weighted), row| {
+                    (count + row.count, cents + i128::from(row.value_cents), weighted + i128::from(row.weighted_cent_percents))
+                });
+                StageTotals {
+                    status,
+                    count,
+                    value: Money::from_cents(i64::try_from(cents).unwrap_or(i64::MAX)),
+                    weighted_value: Money::from_weighted_sum(weighted),
+                }
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PipelineStats {
@@ -188,6 +223,26 @@ mod tests {
         let website = &stats.by_source[0];
         assert_eq!((website.source.as_deref(), website.total, website.won, website.lost), (Some("website"), 6, 3, 0));
         assert_eq!((website.win_rate, website.won_value), (Some(1.0), Money::from_cents(90_000)));
+    }
+
+    #[test]
+    fn stage_totals_add_up_every_source_or_one() {
+        let totals = PipelineTotals {
+            by_status_and_source: vec![
+                row(Status::Open, Some("website"), 2, 100_000, 100_000 * 50),
+                row(Status::Open, None, 1, 1_001, 1_001 * 50),
+                row(Status::Won, Some("website"), 3, 90_000, 90_000 * 100),
+            ],
+            follow_ups_due: 0,
+        };
+        let all = totals.per_stage(None);
+        assert_eq!(all.iter().map(|stage| stage.status).collect::<Vec<_>>(), Status::ALL);
+        assert_eq!((all[0].count, all[0].value, all[0].weighted_value), (3, Money::from_cents(101_001), Money::from_cents(50_501)));
+        assert_eq!((all[1].count, all[1].value), (0, Money::from_cents(0)));
+        let website = totals.per_stage(Some("website"));
+        assert_eq!((website[0].count, website[0].value), (2, Money::from_cents(100_000)));
+        assert_eq!(website[4].count, 3);
+        assert!(totals.per_stage(Some("phone")).iter().all(|stage| stage.count == 0));
     }
 
     #[test]

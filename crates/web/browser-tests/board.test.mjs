@@ -141,7 +141,7 @@ test('a lead created with the form lands on the board; bad fields are named next
   await owner.waitForURL(/\/board/);
   const card = owner.locator('li.card', { hasText: 'Filler consult' });
   await card.waitFor();
-  assert.match(await card.textContent(), /\$1200\.00/);
+  assert.match(await card.textContent(), /\$1,200\.00/);
   const open = (await api('GET', '/opportunities?status=open')).json.meta.total;
   assert.equal(await owner.locator('[data-count="open"]').textContent(), String(open), 'the column counts every open lead');
 });

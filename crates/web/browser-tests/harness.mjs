@@ -106,10 +106,14 @@ export function apiCaller(server, token) {
   };
 }
 
-/** The bootstrap owner signed in through the set-up link the first serve printed, on the board. */
-export async function ownerPage(browser, server, password, viewport = { width: 1280, height: 900 }) {
-  const page = await (await browser.newContext({ viewport })).newPage();
-  await page.goto(server.printed.find((line) => line.setup_url).setup_url);
+/**
+ * A page signed in as the bootstrap owner, who chooses `password` through the set-up link the
+ * server printed (usable once per server). `contextOptions` go to the browser context (viewport).
+ */
+export async function ownerPage(browser, server, password, contextOptions = { viewport: { width: 1280, height: 900 } }) {
+  const setupUrl = server.printed.find((line) => line.setup_url).setup_url;
+  const page = await (await browser.newContext(contextOptions)).newPage();
+  await page.goto(setupUrl);
   await page.fill('#password', password);
   await page.click('button[type=submit]');
   await page.waitForURL(/\/board/);
@@ -121,4 +125,15 @@ export function otherOrganization(server) {
   const printed = execFileSync(server.bin, ['org', 'create', '--name', 'Other clinic', '--owner-email', 'o@other.example',
     '--owner-name', 'Otto', '--database', server.database], { encoding: 'utf8' });
   return JSON.parse(printed.trim().split('\n').pop());
+}
+
+/** An amount as the pages write it: `$25,000.00`. */
+export function dollars(amount) {
+  return `${amount < 0 ? '-' : ''}$${Math.abs(amount).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+}
+
+/** Fails when the page is wider than its viewport (a 375 px phone must not scroll sideways). */
+export async function assertNoSidewaysScroll(page, label) {
+  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+  if (scroll > width) throw new Error(`${label} is ${scroll} px wide in a ${width} px window`);
 }

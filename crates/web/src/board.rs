@@ -13,6 +13,7 @@ use domain::opportunity::{OpportunityView, Status, UpdateOpportunity};
 use domain::query::{OpportunityFilter, QueryParams, StatsFilter};
 use domain::search::Total;
 use domain::session::WebSession;
+use domain::stats::StageTotals;
 use domain::{Error, Input, Money, Timestamp};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -22,7 +23,7 @@ use uuid::Uuid;
 
 use crate::WebState;
 use crate::assets::{BOARD_SCRIPT, SORTABLE};
-use crate::pages::{Section, csrf_field, error_page, sentence, staff_page};
+use crate::pages::{Filters, FollowUp, Section, csrf_field, error_page, label, money, query_value, sentence, staff_page};
 use crate::session::{CheckedForm, SignedIn};
 
 /// Cards a column shows at first, and how many more each "Show more" adds.
@@ -32,55 +33,16 @@ pub fn routes() -> Router<WebState> {
     Router::new().route("/board", get(board)).route("/board/column/{status}", get(more_cards)).route("/board/move", post(move_card))
 }
 
-/// The board's filters, as its GET form sends them and its links repeat them.
-#[derive(Debug, Clone, Default)]
-pub struct Filters {
-    /// `None`: everyone's leads.
-    pub assigned_to: Option<Uuid>,
-    pub category_id: Option<Uuid>,
-    pub source: Option<String>,
-    pub search: Option<String>,
-}
-
-impl Filters {
-    /// Reads the query string. Without an `assigned_to`, a member sees their own leads and an
-    /// owner or admin everyone's; an empty one means everyone's. A value that is not an id
-    /// counts as not given.
-    fn read(pairs: &[(String, String)], session: &WebSession) -> Filters {
-        let get = |name: &str| pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.trim().to_owned());
-        let id = |name: &str| get(name).and_then(|value| Uuid::parse_str(&value).ok());
-        let assigned_to = match get("assigned_to") {
-            None if session.role == domain::auth::Role::Member => Some(session.staff_id),
-            None => None,
-            Some(_) => id("assigned_to"),
-        };
-        let text = |name: &str| get(name).filter(|value| !value.is_empty());
-        Filters { assigned_to, category_id: id("category_id"), source: text("source"), search: text("search") }
-    }
-
-    /// The query string that reproduces these filters.
-    pub fn query(&self) -> String {
-        let mut pairs = vec![("assigned_to", self.assigned_to.map(|id| id.to_string()).unwrap_or_default())];
-        pairs.extend(self.category_id.map(|id| ("category_id", id.to_string())));
-        pairs.extend(self.source.clone().map(|source| ("source", source)));
-        pairs.extend(self.search.clone().map(|search| ("search", search)));
-        serde_urlencoded::to_string(pairs).unwrap_or_default()
-    }
-
-    /// The list filter for one column's page of cards.
-    fn column(&self, status: Status, offset: i64) -> domain::Result<OpportunityFilter> {
-        let mut pairs = vec![
-            ("status".to_owned(), status.as_str().to_owned()),
-            ("limit".to_owned(), CARDS_PER_PAGE.to_string()),
-            ("offset".to_owned(), offset.to_string()),
-        ];
-        pairs.extend(self.assigned_to.map(|id| ("assigned_to".to_owned(), id.to_string())));
-        pairs.extend(self.category_id.map(|id| ("category_id".to_owned(), id.to_string())));
-        pairs.extend(self.source.clone().map(|source| ("source".to_owned(), source)));
-        pairs.extend(self.search.clone().map(|search| ("search".to_owned(), search)));
-        // No `follow_up_due` among them: the zone and the time are never read.
-        OpportunityFilter::parse(QueryParams::new(pairs)?, &TimeZone::utc(), Timestamp::now())
-    }
+/// The list filter for one column's page of cards.
+fn column_filter(filters: &Filters, status: Status, offset: i64) -> domain::Result<OpportunityFilter> {
+    let mut pairs = filters.params();
+    pairs.extend([
+        ("status".to_owned(), status.as_str().to_owned()),
+        ("limit".to_owned(), CARDS_PER_PAGE.to_string()),
+        ("offset".to_owned(), offset.to_string()),
+    ]);
+    // No `follow_up_due` among them: the zone and the time are never read.
+    OpportunityFilter::parse(QueryParams::new(pairs)?, &TimeZone::utc(), Timestamp::now())
 }
 
 /// One column's figures over every lead the filters select, not only the cards shown.
@@ -99,36 +61,19 @@ struct Column {
 
 /// Every column's figures: from the totals the database keeps (constant time), narrowed to the
 /// source in the filters; with a search, from each column's counted page instead.
-async fn figures(state: &WebState, session: &WebSession, filters: &Filters, today: Day) -> domain::Result<Vec<(Status, Money, i64)>> {
+async fn figures(state: &WebState, session: &WebSession, filters: &Filters, today: Day) -> domain::Result<Vec<StageTotals>> {
     let stats_filter = StatsFilter { assigned_to: filters.assigned_to, category_id: filters.category_id };
     let totals = state.store.stats(session.org_id, &stats_filter, today).await?;
-    let wanted_source = filters.source.as_ref().map(|source| source.to_lowercase());
-    Ok(Status::ALL
-        .iter()
-        .map(|&status| {
-            let groups = totals
-                .by_status_and_source
-                .iter()
-                .filter(|group| group.status == status)
-                .filter(|group| wanted_source.is_none() || group.source == wanted_source);
-            let (count, cents) = groups.fold((0, 0), |(count, cents), group| (count + group.count, cents + group.value_cents));
-            (status, Money::from_cents(cents), count)
-        })
-        .collect())
-}
-
-/// Today in the organization's time zone, which the follow-up chips count from.
-async fn today(state: &WebState, session: &WebSession) -> domain::Result<Day> {
-    Ok(service::time_zone(state.store.as_ref(), session.org_id).await?.day_of(Timestamp::now()))
+    Ok(totals.per_stage(filters.source.as_ref().map(|source| source.to_lowercase()).as_deref()))
 }
 
 async fn columns(state: &WebState, session: &WebSession, filters: &Filters, today: Day) -> domain::Result<Vec<Column>> {
     let known = if filters.search.is_none() { Some(figures(state, session, filters, today).await?) } else { None };
     let mut columns = Vec::with_capacity(Status::ALL.len());
     for status in Status::ALL {
-        let (cards, total) = state.store.opportunities(session.org_id, &filters.column(status, 0)?).await?;
-        let figures = match known.as_ref().and_then(|known| known.iter().find(|(s, ..)| *s == status)) {
-            Some(&(_, value, count)) => Figures { count: Total::exact(count), value: Some(value) },
+        let (cards, total) = state.store.opportunities(session.org_id, &column_filter(filters, status, 0)?).await?;
+        let figures = match known.as_ref().and_then(|known| known.iter().find(|stage| stage.status == status)) {
+            Some(stage) => Figures { count: Total::exact(stage.count), value: Some(stage.value) },
             None => Figures { count: total, value: None },
         };
         columns.push(Column { status, cards, figures });
@@ -138,7 +83,7 @@ async fn columns(state: &WebState, session: &WebSession, filters: &Filters, toda
 
 async fn board(State(state): State<WebState>, SignedIn(session): SignedIn, Query(pairs): Query<Vec<(String, String)>>) -> Response {
     let filters = Filters::read(&pairs, &session);
-    let columns = match today(&state, &session).await {
+    let columns = match crate::pages::today(&state, &session).await {
         Ok(today) => columns(&state, &session, &filters, today).await.map(|columns| (columns, today)),
         Err(error) => Err(error),
     };
@@ -199,41 +144,12 @@ pub fn ago(at: Timestamp) -> String {
 fn filter_form(filters: &Filters, staff: &[domain::auth::Staff], categories: &[domain::category::Category]) -> Markup {
     html! {
         form.filters.actions method="get" action="/board" role="search" aria-label="Filter the board" {
-            div.field {
-                label for="filter-owner" { "Owner" }
-                select #filter-owner name="assigned_to" {
-                    option value="" selected[filters.assigned_to.is_none()] { "Everyone" }
-                    @for member in staff.iter().filter(|member| member.is_active) {
-                        option value=(member.id) selected[filters.assigned_to == Some(member.id)] { (member.name) }
-                    }
-                }
-            }
-            div.field {
-                label for="filter-category" { "Category" }
-                select #filter-category name="category_id" {
-                    option value="" { "Any category" }
-                    @for category in categories {
-                        option value=(category.id) selected[filters.category_id == Some(category.id)] { (category.name) }
-                    }
-                }
-            }
-            div.field {
-                label for="filter-source" { "Source" }
-                input #filter-source name="source" list="sources" value=[filters.source.as_deref()];
-                datalist #sources { @for source in SOURCES { option value=(source) {} } }
-            }
-            div.field {
-                label for="filter-search" { "Search" }
-                input #filter-search type="search" name="search" value=[filters.search.as_deref()];
-            }
+            (filters.fields(staff, categories))
             button type="submit" { "Apply filters" }
             a href="/board?assigned_to=" { "Clear filters" }
         }
     }
 }
-
-/// The seed's lead sources.
-pub const SOURCES: [&str; 6] = ["website", "referral", "phone", "walk_in", "social_media", "other"];
 
 fn column_section(session: &WebSession, filters: &Filters, today: Day, column: &Column) -> Markup {
     let status = column.status.as_str();
@@ -262,10 +178,6 @@ fn value_text(value: Option<Money>) -> String {
     value.map_or_else(|| "Value not summed for a search".to_owned(), |value| format!("Total {}", money(value)))
 }
 
-fn money(value: Money) -> String {
-    format!("${value}")
-}
-
 /// "Show more (of N)" after a column's cards, while more are left.
 fn more_item(filters: &Filters, status: Status, shown: i64, count: Total) -> Markup {
     if shown >= count.count || shown % CARDS_PER_PAGE != 0 || shown == 0 {
@@ -292,8 +204,8 @@ async fn more_cards(
 ) -> Response {
     let Some(status) = Status::parse(&status) else { return error_page(&Error::NotFound("stage")) };
     let filters = Filters::read(&pairs, &session);
-    let offset = pairs.iter().find(|(key, _)| key == "offset").and_then(|(_, value)| value.parse::<i64>().ok()).unwrap_or(0).max(0);
-    let page = match (filters.column(status, offset), today(&state, &session).await) {
+    let offset = query_value(&pairs, "offset").and_then(|value| value.parse::<i64>().ok()).unwrap_or(0).max(0);
+    let page = match (column_filter(&filters, status, offset), crate::pages::today(&state, &session).await) {
         (Ok(filter), Ok(today)) => state.store.opportunities(session.org_id, &filter).await.map(|page| (page, today)),
         (Err(error), _) | (_, Err(error)) => Err(error),
     };
@@ -333,7 +245,7 @@ fn card_item(session: &WebSession, filters: &Filters, today: Day, view: &Opportu
                 @if let Some(staff) = &view.assigned_staff {
                     abbr.initials title={ "Owner: " (staff.name) } { (initials(&staff.name)) }
                 }
-                (follow_up_chip(lead.follow_up_day, today, status))
+                (FollowUp::of(lead.follow_up_day, status, today).chip())
             }
             form.move method="post" action="/board/move" {
                 (csrf_field(session))
@@ -354,35 +266,6 @@ fn card_item(session: &WebSession, filters: &Filters, today: Day, view: &Opportu
 
 fn initials(name: &str) -> String {
     name.split_whitespace().filter_map(|word| word.chars().next()).take(2).flat_map(char::to_uppercase).collect()
-}
-
-/// Overdue, due today, planned, or none, counted in days of the organization's time zone;
-/// closed leads need no follow-up.
-fn follow_up_chip(follow_up: Option<Day>, today: Day, status: Status) -> Markup {
-    if status.is_closed() {
-        return html! {};
-    }
-    match follow_up {
-        None => html! { span.chip.warning { "No follow-up" } },
-        Some(day) if day < today => html! { span.chip.danger { "Overdue " (today.number() - day.number()) " d" } },
-        Some(day) if day == today => html! { span.chip.success { "Today" } },
-        Some(day) => {
-            let format = time::macros::format_description!("[weekday repr:short] [day padding:none] [month repr:short]");
-            html! { span.chip { (day.date().and_then(|date| date.format(&format).ok()).unwrap_or_default()) } }
-        }
-    }
-}
-
-pub fn label(status: Status) -> &'static str {
-    match status {
-        Status::Open => "Open",
-        Status::Contacted => "Contacted",
-        Status::Qualified => "Qualified",
-        Status::Proposal => "Proposal",
-        Status::Won => "Won",
-        Status::Lost => "Lost",
-        Status::Stale => "Stale",
-    }
 }
 
 /// Asked when a card is dropped on Won or Lost: Lost needs a reason, Won may have one.
@@ -479,7 +362,7 @@ async fn apply_move(state: &WebState, session: &WebSession, form: &MoveForm) -> 
 /// The script's answer: the card as it now is (to replace the dragged one), the columns'
 /// figures, and a sentence for the live region.
 async fn move_json(state: &WebState, session: &WebSession, filters: &Filters, outcome: Moved) -> Response {
-    let today = match today(state, session).await {
+    let today = match crate::pages::today(state, session).await {
         Ok(today) => today,
         Err(error) => {
             let (status, _) = crate::pages::status_of(&error);
@@ -514,12 +397,13 @@ async fn move_json(state: &WebState, session: &WebSession, filters: &Filters, ou
     {
         body["columns"] = figures
             .iter()
-            .map(|(status, value, count)| json!({ "status": status, "count": count.to_string(), "value": value_text(Some(*value)) }))
+            .map(|stage| json!({ "status": stage.status, "count": stage.count.to_string(), "value": value_text(Some(stage.value)) }))
             .collect();
         if let Moved::Done(view) = &outcome
-            && let Some((to, _, count)) = figures.iter().find(|(status, ..)| *status == view.opportunity.stage.status())
+            && let Some(to) = figures.iter().find(|stage| stage.status == view.opportunity.stage.status())
         {
-            body["message"] = json!(format!("Moved {} to {}; {} now has {count}.", view.opportunity.title, label(*to), label(*to)));
+            let stage = label(to.status);
+            body["message"] = json!(format!("Moved {} to {stage}; {stage} now has {}.", view.opportunity.title, to.count));
         }
     }
     (status, Json(body)).into_response()

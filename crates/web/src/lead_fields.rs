@@ -10,7 +10,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::WebState;
-use crate::board::SOURCES;
+use crate::pages::SOURCES;
 use crate::pages::sentence;
 
 /// The fields the new-lead form and the lead page's edit form share, as typed: every field text.

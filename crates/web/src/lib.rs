@@ -6,10 +6,12 @@
 
 mod assets;
 mod board;
+mod dashboard;
 mod forms;
 mod layout;
 mod lead;
 mod lead_fields;
+mod list;
 mod new_lead;
 mod pages;
 mod session;
@@ -54,6 +56,8 @@ pub fn router_with_limits(store: Arc<dyn Store>, config: WebConfig, sign_in_limi
         .merge(board::routes())
         .merge(new_lead::routes())
         .merge(lead::routes())
+        .merge(list::routes())
+        .merge(dashboard::routes())
         .merge(forms::routes())
         .with_state(state)
 }

@@ -7,7 +7,7 @@ mod opportunities;
 mod settings;
 mod staff;
 pub mod system;
-mod transfer;
+pub(crate) mod transfer;
 mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;

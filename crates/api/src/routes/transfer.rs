@@ -10,7 +10,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use domain::client::Client;
 use domain::opportunity::OpportunityView;
-use domain::query::ClientFilter;
+use domain::query::{ClientFilter, OpportunityFilter};
 use domain::transfer::export::{CLIENT_COLUMNS, OPPORTUNITY_COLUMNS, client_record, opportunity_record};
 use domain::transfer::import::{ImportFile, ImportOptions, ImportReport};
 use futures_util::stream;
@@ -51,13 +51,19 @@ pub fn imports() -> OpenApiRouter<AppState> {
         category,owner_email,status,probability,estimated_value,source,follow_up_date,closed_at,closed_reason,transaction_id,description,\
         created_at,updated_at`, then one row per lead.", content_type = "text/csv", body = String)))]
 async fn export_opportunities(State(state): State<AppState>, Auth(actor): Auth, Params(params): Params) -> ApiResult<Response> {
-    let filter = Arc::new(super::opportunities::opportunity_filter(&state, actor.org_id, params).await?);
-    let store = state.store.clone();
+    let filter = super::opportunities::opportunity_filter(&state, actor.org_id, params).await?;
+    Ok(opportunities_csv(state.store.clone(), actor.org_id, filter))
+}
+
+/// The organization's leads that `filter` matches (its page and sort aside), as the streamed
+/// CSV download of `GET /opportunities/export`: also what the web UI's list exports.
+pub fn opportunities_csv(store: Arc<dyn Store>, org_id: Uuid, filter: OpportunityFilter) -> Response {
+    let filter = Arc::new(filter);
     let page = move |after| {
         let (store, filter) = (store.clone(), filter.clone());
-        async move { store.export_opportunities(actor.org_id, &filter, after, EXPORT_PAGE).await }
+        async move { store.export_opportunities(org_id, &filter, after, EXPORT_PAGE).await }
     };
-    Ok(csv_download("opportunities.csv", OPPORTUNITY_COLUMNS, page, |view: &OpportunityView| view.opportunity.id, opportunity_record))
+    csv_download("opportunities.csv", OPPORTUNITY_COLUMNS, page, |view: &OpportunityView| view.opportunity.id, opportunity_record)
 }
 
 /// Every client (`search` as for the client list), as CSV like the opportunity export.

@@ -18,8 +18,9 @@ use uuid::Uuid;
 use super::{ActivityForm, CloseForm, EditForm, NoteForm, Notice, Offsets, Refused, Shown};
 use crate::WebState;
 use crate::assets::NOTICE_SCRIPT;
-use crate::board::{ago, label};
+use crate::board::ago;
 use crate::lead_fields::{Choices, FieldSet, option_text};
+use crate::pages::label;
 use crate::pages::{Section, csrf_field, error_page, sentence, staff_page};
 
 /// Stage history entries the page shows: the latest ones.

@@ -1,6 +1,8 @@
 //! What the web crate's black-box tests share: the binary's router on a loopback port over a
 //! fresh database of either backend, an organization with its owner, sessions, and requests as
 //! a browser sends them.
+// Each test file compiles this module on its own and uses a part of it.
+#![allow(dead_code)]
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -75,6 +77,20 @@ impl App {
         tx.insert_web_session(&tokens::hash(&secret), &session).await.expect("insert");
         tx.commit().await.expect("commit");
         Browser { cookie: format!("opp_session={secret}"), csrf: session.csrf_token }
+    }
+
+    /// A page (path and query) as the browser holding `cookie` gets it.
+    pub async fn page_as(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.http.get(format!("{}{path}", self.base)).header("cookie", cookie).send().await.expect("a response")
+    }
+
+    /// A call to the JSON API with the owner's token; the answer's `data`.
+    pub async fn api_data(&self, method: reqwest::Method, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let request = self.http.request(method, format!("{}/api/v1{path}", self.base)).bearer_auth(&self.token);
+        let request = if body.is_null() { request } else { request.json(&body) };
+        let response = request.send().await.expect("a response");
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.json::<serde_json::Value>().await.expect("json")["data"].take()
     }
 }
 
