@@ -101,5 +101,11 @@ test('the website lead workflow: create, assign, log a call, move by drag and ke
   const stats = (await api('GET', '/opportunities/stats')).json.data;
   assert.deepEqual([stats.counts.won, stats.total, stats.winRate], [1, 1, 1]);
   assert.deepEqual(stats.bySource, [{ source: 'website', total: 1, won: 1, lost: 0, winRate: 1, wonValue: 600 }]);
+
+  // 6. The dashboard reflects the sale: one lead, won, a win rate of 100 %.
+  await submit(staff, 'nav a:has-text("Dashboard")');
+  const figure = (key) => staff.locator(`[data-stat="${key}"]`).first().textContent();
+  assert.deepEqual([await figure('total'), await figure('win-rate'), await figure('count-won')], ['1', '100%', '1']);
+  await assertAccessible(staff, 'the dashboard after the sale');
   await staff.context().close();
 });
