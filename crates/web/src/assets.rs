@@ -32,7 +32,10 @@ pub const SORTABLE: Asset = Asset {
 pub const BOARD_SCRIPT: Asset =
     Asset { name: "board.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../assets/board.js") };
 
-const ALL: [&Asset; 4] = [&STYLESHEET, &HTMX, &SORTABLE, &BOARD_SCRIPT];
+pub const SETTINGS_SCRIPT: Asset =
+    Asset { name: "settings.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../assets/settings.js") };
+
+const ALL: [&Asset; 5] = [&STYLESHEET, &HTMX, &SORTABLE, &BOARD_SCRIPT, &SETTINGS_SCRIPT];
 
 /// `/assets/{hash}-{name}` for each asset of [`ALL`], in its order, computed once.
 static URLS: LazyLock<Vec<String>> = LazyLock::new(|| ALL.iter().map(|asset| format!("/assets/{}", asset.file_name())).collect());

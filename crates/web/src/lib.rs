@@ -11,6 +11,7 @@ mod layout;
 mod new_lead;
 mod pages;
 mod session;
+mod settings;
 mod sign_in;
 
 use std::sync::Arc;
@@ -47,6 +48,7 @@ pub fn router(store: Arc<dyn Store>, config: WebConfig) -> Router {
 pub fn router_with_limits(store: Arc<dyn Store>, config: WebConfig, sign_in_limits: SignInLimits) -> Router {
     let state = WebState { store, config: Arc::new(config), sign_in_limits: Arc::new(sign_in_limits) };
     Router::new()
+        .merge(settings::routes(state.clone()))
         .merge(assets::routes())
         .merge(sign_in::routes())
         .merge(board::routes())

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::WebState;
 use crate::board::SOURCES;
-use crate::pages::{Section, csrf_field, error_page, sentence, staff_page};
+use crate::pages::{Section, csrf_field, error_page, error_summary, input_field, staff_page};
 use crate::session::{CheckedForm, SignedIn};
 
 pub fn routes() -> Router<WebState> {
@@ -111,33 +111,16 @@ fn local_time(value: &str) -> Option<Timestamp> {
 async fn form_page(state: &WebState, session: &WebSession, form: &LeadForm, errors: &FieldErrors) -> Markup {
     let categories = state.store.categories(session.org_id, false).await.unwrap_or_default();
     let staff = state.store.staff_members(session.org_id).await.unwrap_or_default();
-    let error_of = |field: &str| errors.iter().find(|(name, _)| *name == field).map(|(_, message)| message.to_owned());
-    let field = |name: &str, label: &str, kind: &str, value: &str, required: bool| {
-        let error = error_of(name);
-        let error_id = format!("{name}-error");
-        html! {
-            div.field {
-                label for=(name) { (label) @if required { " (required)" } }
-                input id=(name) name=(name) type=(kind) value=(value) aria-invalid=[error.as_ref().map(|_| "true")]
-                    aria-describedby=[error.as_ref().map(|_| error_id.as_str())];
-                @if let Some(error) = &error { div.error id=(error_id) { (sentence(&format!("{label} {error}"))) } }
-            }
-        }
-    };
     let main = html! {
         div.narrow.panel {
             h1 { "New lead" }
-            @if !errors.is_empty() {
-                div.error-summary #error-summary role="alert" tabindex="-1" {
-                    "The lead was not saved: " (errors.iter().count()) " field(s) need a change, marked below."
-                }
-            }
+            (error_summary(errors, "The lead was not saved"))
             form method="post" action="/leads/new" novalidate {
                 (csrf_field(session))
-                (field("title", "Title", "text", &form.title, true))
-                (field("prospect_name", "Name", "text", &form.prospect_name, true))
-                (field("prospect_phone", "Phone", "tel", &form.prospect_phone, false))
-                (field("prospect_email", "E-mail", "email", &form.prospect_email, false))
+                (input_field("title", "Title", "text", &form.title, true, errors))
+                (input_field("prospect_name", "Name", "text", &form.prospect_name, true, errors))
+                (input_field("prospect_phone", "Phone", "tel", &form.prospect_phone, false, errors))
+                (input_field("prospect_email", "E-mail", "email", &form.prospect_email, false, errors))
                 div.field {
                     label for="category_id" { "Category" }
                     select #category_id name="category_id" {
@@ -147,7 +130,7 @@ async fn form_page(state: &WebState, session: &WebSession, form: &LeadForm, erro
                         }
                     }
                 }
-                (field("estimated_value", "Estimated value", "text", &form.estimated_value, false))
+                (input_field("estimated_value", "Estimated value", "text", &form.estimated_value, false, errors))
                 div.field {
                     label for="source" { "Source" }
                     select #source name="source" {
@@ -163,7 +146,7 @@ async fn form_page(state: &WebState, session: &WebSession, form: &LeadForm, erro
                         }
                     }
                 }
-                (field("follow_up_date", "Follow up on (UTC)", "datetime-local", &form.follow_up_date, false))
+                (input_field("follow_up_date", "Follow up on (UTC)", "datetime-local", &form.follow_up_date, false, errors))
                 div.field {
                     label for="description" { "Notes" }
                     textarea #description name="description" { (form.description) }

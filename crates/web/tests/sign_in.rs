@@ -1,102 +1,13 @@
 //! Signing in, over real HTTP against the binary's router on both backends: what a browser
 //! test cannot see or would take minutes to reach (rate limits, cookie flags, expiry).
 
-use std::num::NonZeroU32;
-use std::sync::Arc;
+mod common;
 
-use axum::Extension;
+use common::{App, PASSWORD, session_cookie};
 use domain::Timestamp;
-use domain::session::{LinkPurpose, PasswordLink, PublicUrl, WebSession};
-use opportunities_web::{self as web, SignInLimits, WebConfig};
+use domain::session::WebSession;
 use reqwest::StatusCode;
-use reqwest::redirect::Policy;
-use store::service::{self, NewOrganization};
-use store::{Store, sign_in, tokens};
-use uuid::Uuid;
-
-const PASSWORD: &str = "a long enough password";
-
-struct App {
-    base: String,
-    store: Arc<dyn Store>,
-    org_id: Uuid,
-    owner_id: Uuid,
-    token: String,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-/// Three attempts a minute per e-mail and five per address: small, so tests reach them.
-fn tight_limits() -> SignInLimits {
-    SignInLimits::new(NonZeroU32::new(3).expect("non-zero"), NonZeroU32::new(5).expect("non-zero"))
-}
-
-impl App {
-    async fn start(url: &str, dir: tempfile::TempDir, public_url: Option<&str>) -> App {
-        let store = store::open(url, &store::OpenOptions { pool_size: 4, ..Default::default() }).await.expect("open the database");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
-        let public_url = PublicUrl::parse(public_url.unwrap_or(&base)).expect("a URL");
-        let config = WebConfig { secure_cookies: public_url.is_https(), public_url: public_url.clone() };
-        let pages = web::router_with_limits(store.clone(), config, tight_limits());
-        let router = api::router_with(store.clone(), api::AppOptions { pages, ..Default::default() }).layer(Extension(public_url));
-        tokio::spawn(api::serve(listener, router, api::ServeLimits::default(), std::future::pending()));
-        let new = NewOrganization {
-            name: "Clinic".into(),
-            owner_name: "Olivia Owner".into(),
-            owner_email: "owner@example.com".into(),
-            token: None,
-        };
-        let created = service::create_organization(store.as_ref(), new).await.expect("an organization");
-        let http = reqwest::Client::builder().redirect(Policy::none()).build().expect("a client");
-        App { base, store, org_id: created.org_id, owner_id: created.staff_id, token: created.token, http, _dir: dir }
-    }
-
-    async fn link(&self, expires_at: Option<Timestamp>) -> String {
-        match expires_at {
-            None => {
-                sign_in::create_password_link(self.store.as_ref(), self.org_id, self.owner_id, LinkPurpose::Setup)
-                    .await
-                    .expect("a link")
-                    .secret
-            }
-            Some(expires_at) => {
-                let secret = tokens::generate();
-                let link =
-                    PasswordLink { expires_at, ..PasswordLink::new(self.org_id, self.owner_id, LinkPurpose::Setup, Timestamp::now()) };
-                let mut tx = self.store.begin().await.expect("a transaction");
-                tx.insert_password_link(&tokens::hash(&secret), &link).await.expect("insert");
-                tx.commit().await.expect("commit");
-                secret
-            }
-        }
-    }
-
-    async fn choose_password(&self, secret: &str) -> reqwest::Response {
-        form(self.http.post(format!("{}/setup/{secret}", self.base)), &[("password", PASSWORD)]).send().await.expect("a response")
-    }
-
-    async fn sign_in(&self, email: &str, password: &str) -> StatusCode {
-        let fields = [("email", email), ("password", password)];
-        form(self.http.post(format!("{}/sign-in", self.base)), &fields).send().await.expect("a response").status()
-    }
-
-    async fn board_with(&self, cookie: &str) -> reqwest::Response {
-        self.http.get(format!("{}/board", self.base)).header("cookie", cookie).send().await.expect("a response")
-    }
-}
-
-/// A request with a form body, as a browser posts one.
-fn form(request: reqwest::RequestBuilder, fields: &[(&str, &str)]) -> reqwest::RequestBuilder {
-    let body = serde_urlencoded::to_string(fields).expect("a form");
-    request.header("content-type", "application/x-www-form-urlencoded").body(body)
-}
-
-/// `opp_session=…` from a response's Set-Cookie, and the whole header.
-fn session_cookie(response: &reqwest::Response) -> (String, String) {
-    let header = response.headers().get("set-cookie").expect("a cookie").to_str().expect("text").to_owned();
-    (header.split(';').next().expect("name=value").to_owned(), header)
-}
+use store::tokens;
 
 async fn a_link_works_once_and_not_after_it_expires(app: App) {
     let secret = app.link(None).await;
@@ -181,31 +92,6 @@ async fn an_idle_or_deactivated_session_ends(app: App) {
     let again =
         app.http.post(format!("{}/api/v1/staff/{member_id}/invite", app.base)).bearer_auth(&app.token).send().await.expect("a response");
     assert_eq!(again.status(), StatusCode::CONFLICT, "no link for a deactivated member");
-}
-
-macro_rules! suite {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let dir = tempfile::tempdir().expect("a directory");
-                    let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                    super::$test(super::App::start(&url, dir, None).await).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = "needs PostgreSQL: scripts/test.sh runs it when it finds one"]
-                async fn $test() {
-                    let url = store::testing::fresh_postgres_schema("web").await;
-                    super::$test(super::App::start(&url, tempfile::tempdir().expect("a directory"), None).await).await
-                }
-            )*
-        }
-    };
 }
 
 suite!(
