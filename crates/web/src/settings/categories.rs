@@ -216,8 +216,8 @@ fn row(session: &WebSession, category: &Category, first: bool, last: bool) -> Ma
             td {
                 form.inline method="post" action={ "/settings/categories/" (id) "/move" } {
                     (csrf_field(session))
-                    button type="submit" name="direction" value="up" disabled[first] { "Up" span.visually-hidden { ": move " (name) " up" } }
-                    button type="submit" name="direction" value="down" disabled[last] { "Down" span.visually-hidden { ": move " (name) " down" } }
+                    button type="submit" name="direction" value="up" disabled[first] aria-label={ "Move " (name) " up" } { "Up" }
+                    button type="submit" name="direction" value="down" disabled[last] aria-label={ "Move " (name) " down" } { "Down" }
                 }
             }
             td {
@@ -227,14 +227,16 @@ fn row(session: &WebSession, category: &Category, first: bool, last: bool) -> Ma
             td {
                 @if category.is_active { span.chip.success { "Active" } } @else { span.chip { "Inactive" } }
             }
-            td.actions {
-                a href={ "/settings/categories/" (id) } { "Edit" span.visually-hidden { " " (name) } }
-                form.inline method="post" action={ "/settings/categories/" (id) "/active" } {
-                    (csrf_field(session))
-                    input type="hidden" name="active" value=(!category.is_active);
-                    button type="submit" {
-                        @if category.is_active { "Deactivate" } @else { "Reactivate" }
-                        span.visually-hidden { " " (name) }
+            td {
+                div.row-actions {
+                    a href={ "/settings/categories/" (id) } { "Edit" span.visually-hidden { " " (name) } }
+                    form.inline method="post" action={ "/settings/categories/" (id) "/active" } {
+                        (csrf_field(session))
+                        input type="hidden" name="active" value=(!category.is_active);
+                        button type="submit" {
+                            @if category.is_active { "Deactivate" } @else { "Reactivate" }
+                            span.visually-hidden { " " (name) }
+                        }
                     }
                 }
             }

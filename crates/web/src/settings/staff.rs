@@ -229,19 +229,21 @@ fn row(session: &WebSession, member: &Staff, roles: &[Role]) -> Markup {
                 }
             }
             td { @if member.is_active { span.chip.success { "Active" } } @else { span.chip { "Deactivated" } } }
-            td.actions {
-                @if member.is_active {
-                    form.inline method="post" action={ "/settings/staff/" (id) "/invite" } {
-                        (csrf_field(session))
-                        button type="submit" { "Make sign-in link" span.visually-hidden { " for " (member.name) } }
+            td {
+                div.row-actions {
+                    @if member.is_active {
+                        form.inline method="post" action={ "/settings/staff/" (id) "/invite" } {
+                            (csrf_field(session))
+                            button type="submit" { "Make sign-in link" span.visually-hidden { " for " (member.name) } }
+                        }
                     }
-                }
-                form.inline method="post" action={ "/settings/staff/" (id) "/active" } {
-                    (csrf_field(session))
-                    input type="hidden" name="active" value=(!member.is_active);
-                    button type="submit" {
-                        @if member.is_active { "Deactivate" } @else { "Reactivate" }
-                        span.visually-hidden { " " (member.name) }
+                    form.inline method="post" action={ "/settings/staff/" (id) "/active" } {
+                        (csrf_field(session))
+                        input type="hidden" name="active" value=(!member.is_active);
+                        button type="submit" {
+                            @if member.is_active { "Deactivate" } @else { "Reactivate" }
+                            span.visually-hidden { " " (member.name) }
+                        }
                     }
                 }
             }
