@@ -8,7 +8,6 @@ mod chart;
 mod data;
 mod import;
 mod quick;
-mod rng;
 mod run;
 mod seed;
 

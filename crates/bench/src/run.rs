@@ -25,8 +25,8 @@ use store::service;
 use uuid::Uuid;
 
 use crate::data;
-use crate::rng::{Rng, mix};
 use crate::seed::Manifest;
+use store::demo::rng::{Rng, mix};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scenario {

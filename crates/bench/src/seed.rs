@@ -17,7 +17,7 @@ use store::{Store, Tx};
 use uuid::Uuid;
 
 use crate::data;
-use crate::rng::{Rng, mix};
+use store::demo::rng::{Rng, mix};
 
 const DAY_US: i64 = 86_400_000_000;
 /// How far back the measured organization's leads were created.

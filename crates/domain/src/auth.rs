@@ -27,7 +27,8 @@ impl Role {
         [Role::Owner, Role::Admin, Role::Member].into_iter().find(|r| r.as_str() == text)
     }
 
-    fn manages_organization(self) -> bool {
+    /// Owners and admins set the organization up: categories, staff, tokens, lead forms.
+    pub fn manages_organization(self) -> bool {
         matches!(self, Role::Owner | Role::Admin)
     }
 }

@@ -3,7 +3,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::non_null;
-use crate::{FieldErrors, Patch, Result, Timestamp, text};
+use crate::{Error, FieldErrors, Patch, Result, Timestamp, text};
 
 pub const NAME_MAX: usize = 100;
 pub const DEFAULT_COLOR: &str = "#6b7280";
@@ -93,6 +93,32 @@ impl Category {
     }
 }
 
+/// Which way a category moves in the order every list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+/// The categories whose place changes when `id` moves one step in `ordered` (every category of
+/// the organization, as lists show them). All are numbered 1, 2, 3… in their new order: the
+/// API's default `sort_order` is 0 for all, and swapping two equal numbers would move nothing.
+/// Moving the first up or the last down changes nothing.
+pub fn moved(ordered: &[Category], id: Uuid, direction: Direction, now: Timestamp) -> Result<Vec<Category>> {
+    let at = ordered.iter().position(|category| category.id == id).ok_or(Error::NotFound("category"))?;
+    let mut order: Vec<&Category> = ordered.iter().collect();
+    match direction {
+        Direction::Up if at > 0 => order.swap(at, at - 1),
+        Direction::Down if at + 1 < order.len() => order.swap(at, at + 1),
+        _ => return Ok(vec![]),
+    }
+    Ok((1..)
+        .zip(order)
+        .filter(|(position, category)| category.sort_order != *position)
+        .map(|(position, category)| Category { sort_order: position, updated_at: now, ..category.clone() })
+        .collect())
+}
+
 fn color(errors: &mut FieldErrors, value: String) -> Option<String> {
     let value = value.trim().to_lowercase();
     let valid = value.len() == 7 && value.starts_with('#') && value[1..].bytes().all(|b| b.is_ascii_hexdigit());
@@ -121,5 +147,23 @@ mod tests {
         assert_eq!(ok.unwrap().color, DEFAULT_COLOR);
         let bad = CreateCategory { name: Some("Botox".into()), color: Some("green".into()), ..Default::default() };
         assert!(Category::new(Uuid::nil(), bad, Timestamp::now()).is_err());
+    }
+
+    #[test]
+    fn moving_swaps_neighbours_and_numbers_everyone_in_order() {
+        let named = |name: &str| {
+            Category::new(Uuid::nil(), CreateCategory { name: Some(name.into()), ..Default::default() }, Timestamp::now()).unwrap()
+        };
+        let ordered = [named("Botox"), named("Fillers"), named("Facials")];
+        let now = Timestamp::now();
+        let orders = |moved: Vec<Category>| moved.into_iter().map(|c| (c.name, c.sort_order)).collect::<Vec<_>>();
+        let down = moved(&ordered, ordered[0].id, Direction::Down, now).unwrap();
+        assert_eq!(orders(down), [("Fillers".to_owned(), 1), ("Botox".to_owned(), 2), ("Facials".to_owned(), 3)]);
+        assert!(moved(&ordered, ordered[0].id, Direction::Up, now).unwrap().is_empty(), "the first stays first");
+        assert!(moved(&ordered, ordered[2].id, Direction::Down, now).unwrap().is_empty(), "the last stays last");
+        let numbered: Vec<Category> = ordered.iter().zip(1..).map(|(c, sort_order)| Category { sort_order, ..c.clone() }).collect();
+        let up = moved(&numbered, numbered[2].id, Direction::Up, now).unwrap();
+        assert_eq!(orders(up), [("Facials".to_owned(), 2), ("Fillers".to_owned(), 3)], "only the changed places are saved");
+        assert!(matches!(moved(&ordered, Uuid::nil(), Direction::Up, now), Err(Error::NotFound(_))));
     }
 }

@@ -140,6 +140,12 @@ impl LeadForm {
         References { client_id: None, category_id: self.category_id, assigned_to: self.assigned_to }
     }
 
+    /// The hosted form page on the site at `base_url` (`https://crm.example`): a page to link to
+    /// or put in an iframe.
+    pub fn hosted_url(&self, base_url: &str) -> String {
+        format!("{base_url}{}", hosted_path(&self.form_key))
+    }
+
     /// Whether a browser page at `origin` may submit to this form.
     pub fn allows_origin(&self, origin: &str) -> bool {
         let origin = origin.trim_end_matches('/').to_ascii_lowercase();

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use domain::session::{LinkPurpose, PublicUrl};
 use domain::webhook::{RetryPolicy, TargetPolicy};
 use serde_json::json;
-use store::service::{self, NewOrganization};
+use store::service::{self, CreatedOrganization, NewOrganization};
 use store::sign_in;
 use store::{OpenOptions, Store};
 
@@ -80,6 +80,11 @@ struct ServeArgs {
     /// is reached by another name). They are Secure whenever the public URL is https.
     #[arg(long, env = "OPPORTUNITIES_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// On an empty database, fill the new organization with a demo med-spa to look around in:
+    /// staff, categories, a few hundred leads in every stage with notes and activities, some
+    /// clients and a website form. On a database with data, it does nothing but say so.
+    #[arg(long)]
+    demo: bool,
     #[command(flatten)]
     transport: TransportArgs,
     #[command(flatten)]
@@ -232,7 +237,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let public_url = PublicUrl::parse(&public_url).ok_or_else(|| format!("--public-url {public_url} is not an http(s) URL"))?;
     // The first write: a file the service may read but not write fails here, so say which.
     let url = &args.database.url;
-    bootstrap(store.as_ref(), args.bootstrap_token, &public_url).await.map_err(|error| format!("cannot start on {url}: {error}"))?;
+    let created =
+        bootstrap(store.as_ref(), args.bootstrap_token, &public_url).await.map_err(|error| format!("cannot start on {url}: {error}"))?;
+    if args.demo {
+        demo(store.as_ref(), created.as_ref()).await?;
+    }
     print(json!({ "listening": address.to_string() }));
     tokio::spawn(purge_idempotency_keys_hourly(store.clone()));
     if args.webhooks.deliver_webhooks {
@@ -255,14 +264,30 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 }
 
 /// On an empty database, creates the first owner and prints their API token and the link where
-/// they choose a password for the web UI.
-async fn bootstrap(store: &dyn Store, token: Option<String>, public_url: &PublicUrl) -> Result<(), String> {
-    let Some(created) = service::bootstrap(store, token).await.map_err(|error| error.describe())? else { return Ok(()) };
+/// they choose a password for the web UI; the organization it created, if it did.
+async fn bootstrap(store: &dyn Store, token: Option<String>, public_url: &PublicUrl) -> Result<Option<CreatedOrganization>, String> {
+    let Some(created) = service::bootstrap(store, token).await.map_err(|error| error.describe())? else { return Ok(None) };
     print(json!(created));
     let link = sign_in::create_password_link(store, created.org_id, created.staff_id, LinkPurpose::Setup)
         .await
         .map_err(|error| error.describe())?;
     print(json!({ "setup_url": public_url.password_link(&link.secret) }));
+    Ok(Some(created))
+}
+
+/// Fills the organization the bootstrap just created with the demo clinic and prints what it
+/// made. A database that was not empty is left alone: the demo would mix made-up leads into
+/// real ones, and a second `serve --demo` on the demo's own database should simply serve it.
+async fn demo(store: &dyn Store, created: Option<&CreatedOrganization>) -> Result<(), String> {
+    let Some(created) = created else {
+        let reason = "the database already has an organization; --demo fills only an empty database";
+        tracing::warn!("demo skipped: {reason}");
+        print(json!({ "demo_skipped": reason }));
+        return Ok(());
+    };
+    let report =
+        store::demo::fill(store, created, store::demo::SEED).await.map_err(|error| format!("the demo failed: {}", error.describe()))?;
+    print(json!({ "demo": report }));
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 // Only the registration of an SQLite function needs unsafe code; it is allowed there alone.
 #![deny(unsafe_code)]
 
+pub mod demo;
 mod group_commit;
 pub mod passwords;
 mod postgres;
@@ -264,6 +265,9 @@ pub trait Tx: Send {
     async fn save_client(&mut self, client: &Client) -> Result<()>;
 
     async fn category(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Category>>;
+    /// Every category of the organization, active or not, in the order lists show them; locked
+    /// until the transaction ends.
+    async fn categories(&mut self, org_id: Uuid) -> Result<Vec<Category>>;
     async fn category_by_name(&mut self, org_id: Uuid, name_key: &str) -> Result<Option<Category>>;
     async fn save_category(&mut self, category: &Category) -> Result<()>;
 

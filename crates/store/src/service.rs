@@ -8,7 +8,7 @@ use std::time::Duration;
 use domain::activity::{Activity, CreateActivity, CreateNote, EMBEDDED_LATEST, Note};
 use domain::auth::{Actor, ApiToken, CreateStaff, CreateToken, IssuedToken, Role, Staff, TokenInfo, UpdateStaff};
 use domain::calendar::TimeZone;
-use domain::category::{Category, CreateCategory, UpdateCategory};
+use domain::category::{self, Category, CreateCategory, Direction, UpdateCategory};
 use domain::client::{Client, ClientRef, CreateClient, UpdateClient};
 use domain::lead_form::{CreateLeadForm, LeadForm, Submission, UpdateLeadForm};
 use domain::opportunity::{
@@ -122,6 +122,22 @@ pub async fn update_category(store: &dyn Store, actor: &Actor, id: Uuid, input: 
             tx.commit().await?;
         }
         Ok(category)
+    })
+    .await
+}
+
+/// Moves a category one place up or down the order every list shows. The organization's
+/// categories are renumbered in one transaction, under lock, so two moves at once both count.
+pub async fn move_category(store: &dyn Store, actor: &Actor, id: Uuid, direction: Direction) -> Result<()> {
+    actor.require_manager()?;
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        let ordered = tx.categories(actor.org_id).await?;
+        let moved = category::moved(&ordered, id, direction, Timestamp::now())?;
+        for category in &moved {
+            tx.save_category(category).await?;
+        }
+        tx.commit().await
     })
     .await
 }
@@ -526,6 +542,12 @@ pub async fn purge_expired_idempotency_keys(store: &dyn Store) -> Result<u64> {
 }
 
 // ---- website lead forms -----------------------------------------------------------------
+
+/// Every lead form of the organization (owners and admins).
+pub async fn lead_forms(store: &dyn Store, actor: &Actor) -> Result<Vec<LeadForm>> {
+    actor.require_manager()?;
+    store.lead_forms(actor.org_id).await
+}
 
 pub async fn create_lead_form(store: &dyn Store, actor: &Actor, input: Input<CreateLeadForm>) -> Result<LeadForm> {
     actor.require_manager()?;

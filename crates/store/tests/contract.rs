@@ -3,7 +3,8 @@
 //! dialect) equals a recount of the opportunities, after every single write. Follow-ups are
 //! recounted by their day in the organization's time zone, which the writes change now and then.
 //! So does SQLite's word index, which triggers maintain too, and each lead's latest stage history
-//! entry is its current status. One body, run on both engines.
+//! entry is its current status. One body, run on both engines. The demo clinic of `serve --demo`
+//! is held to the same recount.
 //!
 //! The writes are random but replayable: a failure names its seed, and
 //! `OPPORTUNITIES_CONTRACT_SEED=<seed>` runs that sequence again.
@@ -22,6 +23,7 @@ use domain::opportunity::{CloseOpportunity, CreateOpportunity, Status, UpdateOpp
 use domain::search;
 use domain::settings::UpdatePipelineSettings;
 use domain::{Error, Input, Money, Timestamp};
+use opportunities_store::demo;
 use opportunities_store::service::{self, NewOrganization};
 use opportunities_store::{Store, tokens};
 use rand::rngs::Xoshiro256PlusPlus as Rng;
@@ -67,6 +69,63 @@ async fn random_writes_keep_totals_exact(engine: Engine) {
             differences.join("\n")
         );
     }
+}
+
+// ---- the demo clinic ----------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_clinic_agrees_with_a_recount_on_sqlite() {
+    the_demo_clinic_agrees_with_a_recount(Engine::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: scripts/test.sh runs it when it finds one"]
+async fn the_demo_clinic_agrees_with_a_recount_on_postgres() {
+    the_demo_clinic_agrees_with_a_recount(Engine::postgres().await).await;
+}
+
+/// The demo on a bootstrapped database, and again in a second organization: its totals equal a
+/// recount, it made what it reports, and the same seed made the same clinic.
+async fn the_demo_clinic_agrees_with_a_recount(engine: Engine) {
+    let store = engine.store.as_ref();
+    let first = service::bootstrap(store, None).await.expect("bootstrap").expect("an empty database");
+    let started = std::time::Instant::now();
+    let report = demo::fill(store, &first, demo::SEED).await.expect("the demo");
+    eprintln!("the demo took {:?}: {report:?}", started.elapsed());
+    let wrong = differences(&engine.db).await;
+    assert!(wrong.is_empty(), "the demo left the totals wrong:\n{}", wrong.join("\n"));
+
+    let count = |table: &str, condition: &str| format!("SELECT org_id, COUNT(*) FROM {table} {condition} GROUP BY org_id");
+    let made = [
+        ("staff", count("staff", ""), report.staff),
+        ("categories", count("categories", ""), report.categories),
+        ("leads", count("opportunities", ""), report.leads),
+        ("notes", count("notes", ""), report.notes),
+        ("activities", count("activities", "WHERE activity_type IN ('call', 'email', 'meeting')"), report.activities),
+        ("clients", count("clients", ""), report.clients),
+        ("lead forms", count("lead_forms", ""), report.lead_forms),
+    ];
+    for (what, sql, reported) in made {
+        let rows = engine.db.rows::<(Uuid, i64)>(&sql).await;
+        assert_eq!(rows, [(first.org_id, reported as i64)], "{what}");
+        assert!(reported > 0, "the demo has {what}");
+    }
+    let statuses = engine.db.rows::<(String,)>("SELECT DISTINCT status FROM opportunities").await;
+    assert_eq!(statuses.len(), Status::ALL.len(), "leads in every stage: {statuses:?}");
+    let today = TimeZone::utc().day_of(Timestamp::now()).number();
+    let days = engine.db.rows::<(i64,)>("SELECT day FROM follow_up_org_totals WHERE count > 0").await;
+    assert!(days.iter().any(|(day,)| *day < today), "overdue follow-ups");
+    assert!(days.iter().any(|(day,)| *day == today), "follow-ups due today");
+    assert!(days.iter().any(|(day,)| *day > today), "upcoming follow-ups");
+
+    let new = NewOrganization { name: "Second".into(), owner_name: "Olivia".into(), owner_email: "olivia@example.com".into(), token: None };
+    let second = service::create_organization(store, new).await.expect("a second organization");
+    demo::fill(store, &second, demo::SEED).await.expect("the demo again");
+    let leads = "SELECT org_id, title, status, estimated_value, source FROM opportunities ORDER BY created_at, id";
+    let rows = engine.db.rows::<(Uuid, String, String, Option<i64>, Option<String>)>(leads).await;
+    let of = |org_id: Uuid| rows.iter().filter(|row| row.0 == org_id).map(|row| (&row.1, &row.2, row.3, &row.4)).collect::<Vec<_>>();
+    assert_eq!(of(first.org_id), of(second.org_id), "the same seed makes the same clinic");
+    assert!(differences(&engine.db).await.is_empty());
 }
 
 // ---- the writes -------------------------------------------------------------------------

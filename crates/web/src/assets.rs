@@ -35,7 +35,10 @@ pub const BOARD_SCRIPT: Asset =
 pub const NOTICE_SCRIPT: Asset =
     Asset { name: "notice.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../assets/notice.js") };
 
-const ALL: [&Asset; 5] = [&STYLESHEET, &HTMX, &SORTABLE, &BOARD_SCRIPT, &NOTICE_SCRIPT];
+pub const SETTINGS_SCRIPT: Asset =
+    Asset { name: "settings.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../assets/settings.js") };
+
+const ALL: [&Asset; 6] = [&STYLESHEET, &HTMX, &SORTABLE, &BOARD_SCRIPT, &NOTICE_SCRIPT, &SETTINGS_SCRIPT];
 
 /// `/assets/{hash}-{name}` for each asset of [`ALL`], in its order, computed once.
 static URLS: LazyLock<Vec<String>> = LazyLock::new(|| ALL.iter().map(|asset| format!("/assets/{}", asset.file_name())).collect());

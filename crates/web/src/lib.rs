@@ -15,6 +15,7 @@ mod list;
 mod new_lead;
 mod pages;
 mod session;
+mod settings;
 mod sign_in;
 
 use std::sync::Arc;
@@ -51,6 +52,7 @@ pub fn router(store: Arc<dyn Store>, config: WebConfig) -> Router {
 pub fn router_with_limits(store: Arc<dyn Store>, config: WebConfig, sign_in_limits: SignInLimits) -> Router {
     let state = WebState { store, config: Arc::new(config), sign_in_limits: Arc::new(sign_in_limits) };
     Router::new()
+        .merge(settings::routes(state.clone()))
         .merge(assets::routes())
         .merge(sign_in::routes())
         .merge(board::routes())

@@ -11,7 +11,7 @@ use domain::category::Category;
 use domain::opportunity::Status;
 use domain::query::SEARCH_MAX;
 use domain::session::WebSession;
-use domain::{Error, Money, Timestamp};
+use domain::{Error, FieldErrors, Money, Timestamp};
 use maud::{Markup, html};
 use uuid::Uuid;
 
@@ -29,6 +29,7 @@ pub enum Section {
     NewLead,
     /// A lead's own pages, reached from the board: no banner link is current.
     Lead,
+    Settings,
 }
 
 /// A whole page for a signed-in staff member.
@@ -47,6 +48,9 @@ fn banner(session: &WebSession, section: Section) -> Markup {
                     li { a href="/leads" aria-current=[current(Section::List)] { "List" } }
                     li { a href="/dashboard" aria-current=[current(Section::Dashboard)] { "Dashboard" } }
                     li { a href="/leads/new" aria-current=[current(Section::NewLead)] { "+ New lead" } }
+                    @if session.role.manages_organization() {
+                        li { a href="/settings" aria-current=[current(Section::Settings)] { "Settings" } }
+                    }
                 }
             }
             span.spacer {}
@@ -243,6 +247,48 @@ pub fn short_day(day: Day) -> String {
 /// The hidden field every state-changing form of a signed-in page carries.
 pub fn csrf_field(session: &WebSession) -> Markup {
     html! { input type="hidden" name=(CSRF_FIELD) value=(session.csrf_token); }
+}
+
+/// How a form control shows that the use case refused its value: the attributes that tie the
+/// control to the error message under it.
+pub struct Invalid {
+    pub aria_invalid: Option<&'static str>,
+    pub described_by: Option<String>,
+}
+
+/// A form field: its label ("required" in words), the control `control` draws, and under it the
+/// error the use case found in the field `name`, if it found one.
+pub fn field(name: &str, label: &str, required: bool, errors: &FieldErrors, control: impl FnOnce(&Invalid) -> Markup) -> Markup {
+    let error = errors.iter().find(|(field, _)| *field == name).map(|(_, message)| message);
+    let invalid = Invalid { aria_invalid: error.map(|_| "true"), described_by: error.map(|_| format!("{name}-error")) };
+    html! {
+        div.field {
+            label for=(name) { (label) @if required { " (required)" } }
+            (control(&invalid))
+            @if let Some(error) = error { div.error id={ (name) "-error" } { (sentence(&format!("{label} {error}"))) } }
+        }
+    }
+}
+
+/// A labelled input (see [`field`]).
+pub fn input_field(name: &str, label: &str, kind: &str, value: &str, required: bool, errors: &FieldErrors) -> Markup {
+    field(name, label, required, errors, |invalid| {
+        html! {
+            input id=(name) name=(name) type=(kind) value=(value) aria-invalid=[invalid.aria_invalid]
+                aria-describedby=[invalid.described_by.as_deref()];
+        }
+    })
+}
+
+/// Above a refused form: what was not done, and that the fields to change are marked.
+pub fn error_summary(errors: &FieldErrors, not_done: &str) -> Markup {
+    html! {
+        @if !errors.is_empty() {
+            div.error-summary #error-summary role="alert" tabindex="-1" {
+                (not_done) ": " (errors.iter().count()) " field(s) need a change, marked below."
+            }
+        }
+    }
 }
 
 /// A page with a heading and one paragraph, for refusals and dead ends.

@@ -35,6 +35,10 @@ impl FromRequestParts<WebState> for SignedIn {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Response> {
+        // A guard in front of the page (the settings' role check) has found it already.
+        if let Some(session) = parts.extensions.get::<WebSession>() {
+            return Ok(SignedIn(session.clone()));
+        }
         let jar = CookieJar::from_headers(&parts.headers);
         let Some(secret) = jar.get(COOKIE).map(|cookie| cookie.value().to_owned()) else { return Err(to_sign_in()) };
         match sign_in::session(state.store.as_ref(), &secret).await {

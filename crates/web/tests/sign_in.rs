@@ -5,53 +5,8 @@
 mod support;
 
 use domain::Timestamp;
-use domain::session::{LinkPurpose, PasswordLink};
 use reqwest::StatusCode;
-use store::{sign_in, tokens};
-use support::{App, form};
-
-const PASSWORD: &str = "a long enough password";
-
-impl App {
-    async fn link(&self, expires_at: Option<Timestamp>) -> String {
-        match expires_at {
-            None => {
-                sign_in::create_password_link(self.store.as_ref(), self.org_id, self.owner_id, LinkPurpose::Setup)
-                    .await
-                    .expect("a link")
-                    .secret
-            }
-            Some(expires_at) => {
-                let secret = tokens::generate();
-                let link =
-                    PasswordLink { expires_at, ..PasswordLink::new(self.org_id, self.owner_id, LinkPurpose::Setup, Timestamp::now()) };
-                let mut tx = self.store.begin().await.expect("a transaction");
-                tx.insert_password_link(&tokens::hash(&secret), &link).await.expect("insert");
-                tx.commit().await.expect("commit");
-                secret
-            }
-        }
-    }
-
-    async fn choose_password(&self, secret: &str) -> reqwest::Response {
-        form(self.http.post(format!("{}/setup/{secret}", self.base)), &[("password", PASSWORD)]).send().await.expect("a response")
-    }
-
-    async fn sign_in(&self, email: &str, password: &str) -> StatusCode {
-        let fields = [("email", email), ("password", password)];
-        form(self.http.post(format!("{}/sign-in", self.base)), &fields).send().await.expect("a response").status()
-    }
-
-    async fn board_with(&self, cookie: &str) -> reqwest::Response {
-        self.http.get(format!("{}/board", self.base)).header("cookie", cookie).send().await.expect("a response")
-    }
-}
-
-/// `opp_session=…` from a response's Set-Cookie, and the whole header.
-fn session_cookie(response: &reqwest::Response) -> (String, String) {
-    let header = response.headers().get("set-cookie").expect("a cookie").to_str().expect("text").to_owned();
-    (header.split(';').next().expect("name=value").to_owned(), header)
-}
+use support::{App, PASSWORD, form, session_cookie};
 
 async fn a_link_works_once_and_not_after_it_expires(app: App) {
     let secret = app.link(None).await;

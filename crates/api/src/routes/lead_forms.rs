@@ -51,7 +51,7 @@ struct LeadFormView {
 
 impl LeadFormView {
     fn new(SiteUrl(site): &SiteUrl, form: LeadForm) -> Self {
-        let hosted_url = format!("{site}{}", lead_form::hosted_path(&form.form_key));
+        let hosted_url = form.hosted_url(site);
         let embed_html = lead_form::embed_html(site, &form.form_key);
         LeadFormView { form, hosted_url, embed_html }
     }
@@ -60,8 +60,8 @@ impl LeadFormView {
 /// Every lead form of the organization (owners and admins).
 #[utoipa::path(get, path = "/lead-forms", tag = "lead forms", responses((status = 200, body = ListEnvelope<LeadFormView>)))]
 async fn list_lead_forms(State(state): State<AppState>, Auth(actor): Auth, site: SiteUrl) -> ApiResult<Json<ListEnvelope<LeadFormView>>> {
-    actor.require_manager()?;
-    let forms: Vec<_> = state.store.lead_forms(actor.org_id).await?.into_iter().map(|form| LeadFormView::new(&site, form)).collect();
+    let forms: Vec<_> =
+        service::lead_forms(state.store.as_ref(), &actor).await?.into_iter().map(|form| LeadFormView::new(&site, form)).collect();
     let total = forms.len() as i64;
     Ok(list(forms, total, None))
 }

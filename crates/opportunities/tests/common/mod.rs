@@ -40,13 +40,15 @@ impl Server {
         serde_json::from_str(&line).expect("stdout is JSON")
     }
 
-    /// The address from the listening line, after the bootstrap's set-up link if there is one.
+    /// The address from the listening line, after whatever the start-up printed before it (the
+    /// bootstrap's set-up link, the demo's report).
     pub async fn base_url(&mut self) -> String {
-        let mut line = self.next_line().await;
-        if line.get("setup_url").is_some() {
-            line = self.next_line().await;
+        loop {
+            let line = self.next_line().await;
+            if let Some(address) = line.get("listening").and_then(Value::as_str) {
+                return format!("http://{address}");
+            }
         }
-        format!("http://{}", line["listening"].as_str().expect("a listening line"))
     }
 
     /// SIGTERM, then waits for a clean exit.

@@ -261,6 +261,12 @@ impl<B: Backend> Tx for SqlTx<B> {
         optional(&mut self.tx, statement, CATEGORIES.read).await
     }
 
+    async fn categories(&mut self, org_id: Uuid) -> Result<Vec<Category>> {
+        let order = B::DIALECT.binary_order;
+        let condition = format!("WHERE org_id = $1 ORDER BY sort_order, name_key{order}, id{}", self.locked());
+        all(&mut self.tx, CATEGORIES.select(&condition).bind(org_id), CATEGORIES.read).await
+    }
+
     async fn category_by_name(&mut self, org_id: Uuid, name_key: &str) -> Result<Option<Category>> {
         let statement = CATEGORIES.select("WHERE org_id = $1 AND name_key = $2").bind(org_id).bind(name_key);
         optional(&mut self.tx, statement, CATEGORIES.read).await
