@@ -156,7 +156,7 @@ pub fn query_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a 
 }
 
 /// The seed's lead sources.
-pub const SOURCES: [&str; 6] = ["website", "referral", "phone", "walk_in", "social_media", "other"];
+pub const SOURCES: [&str; 7] = ["website", "referral", "phone", "walk_in", "social", "event", "other"];
 
 /// A stage's name as staff read it.
 pub fn label(status: Status) -> &'static str {
