@@ -21,8 +21,6 @@ pub struct Asset {
 
 pub const STYLESHEET: Asset =
     Asset { name: "app.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../assets/app.css") };
-pub const HTMX: Asset =
-    Asset { name: "htmx.min.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../assets/vendor/htmx.min.js") };
 pub const SORTABLE: Asset = Asset {
     name: "Sortable.min.js",
     content_type: "text/javascript; charset=utf-8",
@@ -38,7 +36,7 @@ pub const NOTICE_SCRIPT: Asset =
 pub const SETTINGS_SCRIPT: Asset =
     Asset { name: "settings.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../assets/settings.js") };
 
-const ALL: [&Asset; 6] = [&STYLESHEET, &HTMX, &SORTABLE, &BOARD_SCRIPT, &NOTICE_SCRIPT, &SETTINGS_SCRIPT];
+const ALL: [&Asset; 5] = [&STYLESHEET, &SORTABLE, &BOARD_SCRIPT, &NOTICE_SCRIPT, &SETTINGS_SCRIPT];
 
 /// `/assets/{hash}-{name}` for each asset of [`ALL`], in its order, computed once.
 static URLS: LazyLock<Vec<String>> = LazyLock::new(|| ALL.iter().map(|asset| format!("/assets/{}", asset.file_name())).collect());
@@ -84,8 +82,8 @@ mod tests {
 
     #[test]
     fn urls_name_the_content() {
-        assert!(HTMX.url().starts_with("/assets/") && HTMX.url().ends_with("-htmx.min.js"));
-        assert_ne!(HTMX.url(), SORTABLE.url());
+        assert!(SORTABLE.url().starts_with("/assets/") && SORTABLE.url().ends_with("-Sortable.min.js"));
+        assert_ne!(BOARD_SCRIPT.url(), SORTABLE.url());
         assert_eq!(STYLESHEET.url(), format!("/assets/{}", STYLESHEET.file_name()));
         assert!(ALL.iter().all(|asset| asset.size() > 0));
     }
