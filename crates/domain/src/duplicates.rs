@@ -75,12 +75,12 @@ impl DuplicateKeys {
     }
 }
 
-/// The candidates that share a key with `keys`, `except` the lead itself, each once, leads
+/// The candidates that share a key with `keys`, `except` the lead itself and its client, each once, leads
 /// before clients and oldest first (ids are UUID v7), at most [`POSSIBLE_DUPLICATES_MAX`].
-pub fn possible_duplicates(keys: &DuplicateKeys, candidates: &[Candidate], except: Option<Uuid>) -> Vec<PossibleDuplicate> {
+pub fn possible_duplicates(keys: &DuplicateKeys, candidates: &[Candidate], except: &[Uuid]) -> Vec<PossibleDuplicate> {
     let mut found: Vec<PossibleDuplicate> = candidates
         .iter()
-        .filter(|candidate| Some(candidate.id) != except)
+        .filter(|candidate| !except.contains(&candidate.id))
         .map(|candidate| PossibleDuplicate { kind: candidate.kind, id: candidate.id, matched_on: keys.shared_with(&candidate.keys) })
         .filter(|duplicate| !duplicate.matched_on.is_empty())
         .collect();
@@ -131,7 +131,7 @@ mod tests {
             Candidate { kind: RecordKind::Opportunity, id: me, keys: mine.clone() },
             Candidate { kind: RecordKind::Opportunity, id: Uuid::now_v7(), keys: keys(Some("john@example.com"), None) },
         ];
-        let found = possible_duplicates(&mine, &candidates, Some(me));
+        let found = possible_duplicates(&mine, &candidates, &[me]);
         assert_eq!(
             found,
             [
@@ -139,7 +139,7 @@ mod tests {
                 PossibleDuplicate { kind: RecordKind::Client, id: client, matched_on: vec![MatchedOn::Phone] },
             ]
         );
-        assert!(possible_duplicates(&keys(None, None), &candidates, None).is_empty(), "no keys match nothing");
+        assert!(possible_duplicates(&keys(None, None), &candidates, &[]).is_empty(), "no keys match nothing");
     }
 
     #[test]

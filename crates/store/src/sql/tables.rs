@@ -239,6 +239,8 @@ pub(super) const CLIENTS: Table<Client> = Table {
         set("name", |c| (&c.name).into()),
         set("email", |c| (&c.email).into()),
         set("phone", |c| (&c.phone).into()),
+        // Written for finding possible duplicates; derived from `phone`, so never read.
+        set("phone_digits", |c| c.phone.as_deref().and_then(phone_digits).into()),
         kept("created_at", |c| c.created_at.into()),
         set("updated_at", |c| c.updated_at.into()),
     ],
