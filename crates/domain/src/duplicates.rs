@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::Error;
-use crate::opportunity::Opportunity;
+use crate::opportunity::{Opportunity, OpportunityView};
 pub use crate::transfer::import::DuplicateKeys;
 use crate::transfer::import::phone_digits;
 
@@ -88,6 +88,16 @@ pub fn possible_duplicates(keys: &DuplicateKeys, candidates: &[Candidate], excep
     found.dedup_by_key(|duplicate| (duplicate.kind, duplicate.id));
     found.truncate(POSSIBLE_DUPLICATES_MAX);
     found
+}
+
+/// A lead as its creation answers it: with the records it may duplicate.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CreatedOpportunity {
+    #[serde(flatten)]
+    pub view: OpportunityView,
+    /// Open leads (not won or lost) and clients with the same e-mail (case-insensitive) or the
+    /// same phone digits (7 or more), oldest first, leads before clients, at most 20.
+    pub possible_duplicates: Vec<PossibleDuplicate>,
 }
 
 /// The body of a merge: the lead to merge into the one the path names.
