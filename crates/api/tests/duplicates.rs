@@ -59,7 +59,11 @@ async fn creation_lists_open_leads_and_clients_with_the_same_email_or_phone_digi
         duplicate("opportunity", &stale_short, &["phone"]),
         duplicate("client", &client, &["email", "phone"]),
     ]);
-    assert_eq!(created.data()["possible_duplicates"], expected, "open and stale leads and clients; not won, lost, other orgs' or other digits");
+    assert_eq!(
+        created.data()["possible_duplicates"],
+        expected,
+        "open and stale leads and clients; not won, lost, other orgs' or other digits"
+    );
     let later = app.get(owner, &format!("/opportunities/{}/possible-duplicates", created.id())).await.expect(200);
     assert_eq!(later.data(), &expected, "staff read the same list later");
 
@@ -118,14 +122,22 @@ async fn a_merge_moves_everything_fills_empty_fields_and_deletes_the_other(app: 
     for note in ["First", "Second"] {
         app.post(owner, &format!("/opportunities/{other}/notes"), json!({"content": note})).await.expect(201);
     }
-    app.post(owner, &format!("/opportunities/{other}/activities"), json!({"activity_type": "call", "description": "Intro"})).await.expect(201);
+    app.post(owner, &format!("/opportunities/{other}/activities"), json!({"activity_type": "call", "description": "Intro"}))
+        .await
+        .expect(201);
     app.patch(owner, &format!("/opportunities/{other}"), json!({"status": "qualified"})).await.expect(200);
     let third = app.lead(owner, json!({"estimated_value": 70})).await.expect(201).id();
     let before = app.get(owner, &format!("/opportunities/{kept}")).await.expect(200);
     let other_before = app.get(owner, &format!("/opportunities/{other}")).await.expect(200);
 
+    let hook = json!({"url": "https://hooks.example.com/crm", "events": ["opportunity.deleted", "opportunity.updated"]});
+    let webhook = app.post(owner, "/webhooks", hook).await.expect(201).id();
     let tag = version(&app, &kept).await;
     let merged = merge(&app, &member, &kept, json!({"from_id": other}), Some(&tag)).await.expect(200);
+    let deliveries = app.get(owner, &format!("/webhooks/{webhook}/deliveries")).await.expect(200);
+    let mut heard: Vec<&str> = deliveries.data().as_array().unwrap().iter().map(|d| d["event_type"].as_str().unwrap()).collect();
+    heard.sort();
+    assert_eq!(heard, ["opportunity.deleted", "opportunity.updated"], "the merged lead deleted, the kept one updated");
     let data = merged.data();
     assert_eq!((data["title"].clone(), data["prospect_email"].clone()), (json!("Botox"), json!("jane@example.com")), "set fields stay");
     assert_eq!((data["prospect_phone"].clone(), data["estimated_value"].clone()), (json!("+1 555 010 2030"), json!(500.0)));

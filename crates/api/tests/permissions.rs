@@ -280,9 +280,7 @@ async fn exercise(app: &TestApp, caller: Option<&Caller>, method: &Method, route
         ("POST", "/opportunities/{id}/merge") => {
             (format!("/opportunities/{}/merge", new_lead(app).await), Some(json!({"from_id": new_lead(app).await})))
         }
-        ("GET", "/opportunities/{id}/possible-duplicates") => {
-            (format!("/opportunities/{}/possible-duplicates", new_lead(app).await), None)
-        }
+        ("GET", "/opportunities/{id}/possible-duplicates") => (format!("/opportunities/{}/possible-duplicates", new_lead(app).await), None),
         ("GET", "/opportunities/{id}/notes") => (format!("/opportunities/{}/notes", new_lead(app).await), None),
         ("POST", "/opportunities/{id}/notes") => {
             (format!("/opportunities/{}/notes", new_lead(app).await), Some(json!({"content": "Wants a quote."})))

@@ -178,7 +178,8 @@ async fn long_lists_are_paged(app: App) {
 async fn possible_duplicates_are_shown_and_merged_after_asking(app: App) {
     let browser = app.owner().await;
     let kept = app.lead(json!({ "title": "Botox", "prospect_name": "Pat", "prospect_email": "pat@example.com" })).await;
-    let other = app.lead(json!({ "title": "Fillers", "prospect_name": "Pat", "prospect_email": "PAT@example.com", "estimated_value": 90 })).await;
+    let other =
+        app.lead(json!({ "title": "Fillers", "prospect_name": "Pat", "prospect_email": "PAT@example.com", "estimated_value": 90 })).await;
     let (id, other_id) = (text(&kept, "id"), text(&other, "id"));
     app.api(reqwest::Method::POST, &format!("/opportunities/{other_id}/notes"), Some(json!({ "content": "Moves along" }))).await;
 

@@ -189,7 +189,11 @@ async fn merge_opportunities(
 /// but as of now: how staff see them for a lead that came from a website form.
 #[utoipa::path(get, path = "/opportunities/{id}/possible-duplicates", tag = "opportunities", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = Envelope<Vec<PossibleDuplicate>>)))]
-async fn possible_duplicates(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Json<Envelope<Vec<PossibleDuplicate>>>> {
+async fn possible_duplicates(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Id(id): Id,
+) -> ApiResult<Json<Envelope<Vec<PossibleDuplicate>>>> {
     let view = state.store.opportunity_view(actor.org_id, id).await?.ok_or(domain::Error::NotFound("opportunity"))?;
     Ok(ok(service::possible_duplicates(state.store.as_ref(), &actor, &view.opportunity).await?))
 }

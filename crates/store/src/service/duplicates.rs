@@ -65,7 +65,14 @@ pub async fn merge_opportunities(
         let latest_after = tx.latest_stage_entry(actor.org_id, id).await?;
         if latest_after.map(|entry| entry.id) != latest_before.map(|entry| entry.id) {
             let status = change.opportunity.stage.status();
-            let entry = StageEntry { id: Uuid::now_v7(), org_id: actor.org_id, opportunity_id: id, status, entered_at: now, changed_by: Some(actor.staff_id) };
+            let entry = StageEntry {
+                id: Uuid::now_v7(),
+                org_id: actor.org_id,
+                opportunity_id: id,
+                status,
+                entered_at: now,
+                changed_by: Some(actor.staff_id),
+            };
             change.entered = Some(entry);
         }
         write_change(tx.as_mut(), Some(&into), &change).await?;

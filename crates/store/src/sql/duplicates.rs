@@ -1,8 +1,8 @@
 //! Finding possible duplicates: the open leads and the clients with one of some e-mails or
 //! phone digits, read the same way by a page (one lead's keys) and by an import (many rows').
 
-use domain::duplicates::{Candidate, DuplicateKeys, RecordKind};
 use domain::Result;
+use domain::duplicates::{Candidate, DuplicateKeys, RecordKind};
 use uuid::Uuid;
 
 use super::list::push_in;

@@ -90,7 +90,11 @@ async fn load(state: &WebState, session: &WebSession, id: Uuid, offsets: Offsets
 
 /// The lead's possible duplicates, each with the title of the lead or the name of the client (a
 /// record deleted since the look-up is left out).
-async fn named_duplicates(state: &WebState, session: &WebSession, view: &OpportunityView) -> domain::Result<Vec<(PossibleDuplicate, String)>> {
+async fn named_duplicates(
+    state: &WebState,
+    session: &WebSession,
+    view: &OpportunityView,
+) -> domain::Result<Vec<(PossibleDuplicate, String)>> {
     let store = state.store.as_ref();
     let mut named = Vec::new();
     for duplicate in service::possible_duplicates(store, &session.actor(), &view.opportunity).await? {
@@ -282,8 +286,7 @@ fn contact(session: &WebSession, lead: &Lead) -> Markup {
 fn possible_duplicates(lead: &Lead) -> Markup {
     let id = lead.view.opportunity.id;
     let matched = |duplicate: &PossibleDuplicate| -> String {
-        let keys: Vec<&str> =
-            duplicate.matched_on.iter().map(|key| if *key == MatchedOn::Email { "e-mail" } else { "phone" }).collect();
+        let keys: Vec<&str> = duplicate.matched_on.iter().map(|key| if *key == MatchedOn::Email { "e-mail" } else { "phone" }).collect();
         format!("same {}", keys.join(" and "))
     };
     let body = html! {
