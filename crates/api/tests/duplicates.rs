@@ -181,12 +181,17 @@ async fn bad_merges_are_refused_in_the_envelope(app: TestApp) {
     merge(&app, owner, &unknown, json!({"from_id": kept}), None).await.expect_error(404, "not_found");
     merge(&app, owner, &kept, json!({"from_id": other}), Some("\"7\"")).await.expect_error(412, "precondition_failed");
 
+    let sold = app.lead(owner, json!({})).await.expect(201).id();
+    let sale = json!({"won": true, "transaction_id": uuid::Uuid::now_v7()});
+    app.post(owner, &format!("/opportunities/{sold}/close"), sale).await.expect(200);
+    merge(&app, owner, &kept, json!({"from_id": sold}), None).await.expect_error(409, "conflict");
+
     let elsewhere = app.other_org().await;
     let theirs = app.lead(&elsewhere, json!({})).await.expect(201).id();
     merge(&app, owner, &kept, json!({"from_id": theirs}), None).await.expect_error(404, "not_found");
     merge(&app, &elsewhere, &theirs, json!({"from_id": kept}), None).await.expect_error(404, "not_found");
     app.get(&elsewhere, &format!("/opportunities/{theirs}")).await.expect(200);
-    assert_eq!(app.all_leads(owner).await.len(), 2, "nothing was merged");
+    assert_eq!(app.all_leads(owner).await.len(), 3, "nothing was merged");
 }
 
 async fn of_two_merges_of_one_lead_at_once_one_wins(app: TestApp) {

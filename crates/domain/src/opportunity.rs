@@ -410,6 +410,14 @@ impl Opportunity {
     /// The references it takes are returned for the store to check (a category or assignee
     /// deactivated since is left off, as for a website lead).
     pub fn merged(&self, actor: &Actor, settings: &PipelineSettings, from: &Opportunity, now: Timestamp) -> Result<(Change, References)> {
+        // The kept lead keeps its stage, so the other's link to a sale would vanish unnoticed,
+        // as it may not when a won lead is reopened.
+        if let Some(sale) = from.stage.transaction_id() {
+            return Err(Error::Conflict(format!(
+                "the lead {} is linked to the sale {sale}; merge this lead into it instead, or unlink the sale first",
+                from.id
+            )));
+        }
         let mut next = self.clone();
         let mut taken = References::default();
         fn fill<T: Clone>(field: &mut Option<T>, from: &Option<T>) -> Option<T> {
@@ -684,6 +692,12 @@ mod tests {
         assert_eq!(lead.version, kept.version + 1);
         assert_eq!(merged.activities.len(), 1);
         assert!(merged.activities[0].description.starts_with("Merged the lead \"Fillers\""), "{}", merged.activities[0].description);
+
+        let sale = CloseOpportunity { won: Some(true), transaction_id: Some(Uuid::now_v7()), ..Default::default() };
+        let sold = other.closed(&actor, &settings(&actor), sale, Timestamp::now()).unwrap().opportunity;
+        let refused = kept.merged(&actor, &settings(&actor), &sold, Timestamp::now());
+        assert!(matches!(refused, Err(Error::Conflict(_))), "a linked sale is not dropped: {refused:?}");
+        assert!(sold.merged(&actor, &settings(&actor), &kept, Timestamp::now()).is_ok(), "the sold lead may take the other in");
     }
 
     #[test]

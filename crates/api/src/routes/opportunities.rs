@@ -169,7 +169,8 @@ async fn stage_history(
 /// stage stays its current one), its values fill this lead's empty fields, an activity records
 /// the merge, and it is deleted (`opportunity.deleted` for it, `opportunity.updated` for this
 /// one). `If-Match` is this lead's version. 422 when `from_id` is missing or names this lead;
-/// 404 when either lead is not in the organization.
+/// 404 when either lead is not in the organization; 409 when the lead `from_id` is linked to a
+/// sale (merge the other way round).
 #[utoipa::path(post, path = "/opportunities/{id}/merge", tag = "opportunities", request_body = MergeOpportunities,
     params(("id" = uuid::Uuid, Path), IfMatchHeader),
     responses((status = 200, body = Envelope<OpportunityView>, headers(("ETag" = String, description = "The new version.")))))]
