@@ -436,18 +436,23 @@ mod tests {
             org_id: Uuid::nil(),
             name: "Ann".into(),
             email: None,
-            phone: Some("555".into()),
+            phone: Some("555 010-2030".into()),
             created_at: now,
             updated_at: now,
         };
         let statement = CLIENTS.upsert(&client);
         assert_eq!(
             statement.sql,
-            "INSERT INTO clients (org_id, id, name, email, phone, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+            "INSERT INTO clients (org_id, id, name, email, phone, phone_digits, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (org_id, id) DO UPDATE SET name = excluded.name, email = excluded.email, phone = excluded.phone, \
-             updated_at = excluded.updated_at"
+             phone_digits = excluded.phone_digits, updated_at = excluded.updated_at"
         );
-        assert!(matches!(&statement.params[..], [.., Param::Text(Some(phone)), Param::Time(_), Param::Time(_)] if phone == "555"));
+        assert!(matches!(
+            &statement.params[..],
+            [.., Param::Text(Some(phone)), Param::Text(Some(digits)), Param::Time(_), Param::Time(_)]
+                if phone == "555 010-2030" && digits == "5550102030"
+        ));
         assert_eq!(statement.params.len(), CLIENTS.columns.len());
     }
 
