@@ -145,6 +145,8 @@ const KNOWN: &[(&str, &str)] = &[
     ("POST", "/opportunities/{id}/close"),
     ("POST", "/opportunities/{id}/convert"),
     ("GET", "/opportunities/{id}/history"),
+    ("POST", "/opportunities/{id}/merge"),
+    ("GET", "/opportunities/{id}/possible-duplicates"),
     ("GET", "/opportunities/{id}/notes"),
     ("POST", "/opportunities/{id}/notes"),
     ("GET", "/opportunities/{id}/activities"),
@@ -275,6 +277,10 @@ async fn exercise(app: &TestApp, caller: Option<&Caller>, method: &Method, route
         ("POST", "/opportunities/{id}/close") => (format!("/opportunities/{}/close", new_lead(app).await), Some(json!({"won": true}))),
         ("POST", "/opportunities/{id}/convert") => (format!("/opportunities/{}/convert", new_lead(app).await), Some(json!({}))),
         ("GET", "/opportunities/{id}/history") => (format!("/opportunities/{}/history", new_lead(app).await), None),
+        ("POST", "/opportunities/{id}/merge") => {
+            (format!("/opportunities/{}/merge", new_lead(app).await), Some(json!({"from_id": new_lead(app).await})))
+        }
+        ("GET", "/opportunities/{id}/possible-duplicates") => (format!("/opportunities/{}/possible-duplicates", new_lead(app).await), None),
         ("GET", "/opportunities/{id}/notes") => (format!("/opportunities/{}/notes", new_lead(app).await), None),
         ("POST", "/opportunities/{id}/notes") => {
             (format!("/opportunities/{}/notes", new_lead(app).await), Some(json!({"content": "Wants a quote."})))

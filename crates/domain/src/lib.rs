@@ -9,6 +9,7 @@ pub mod auth;
 pub mod calendar;
 pub mod category;
 pub mod client;
+pub mod duplicates;
 pub mod error;
 pub mod input;
 pub mod lead_form;

@@ -405,6 +405,50 @@ impl Opportunity {
         self.changed(actor, settings, next, StageRequest::default(), Some(activity), now, FieldErrors::default())
     }
 
+    /// Takes in `from`, another lead of the same person: each of this lead's empty fields gets
+    /// `from`'s value, its stage stays (it is the lead kept), and an activity records the merge.
+    /// The references it takes are returned for the store to check (a category or assignee
+    /// deactivated since is left off, as for a website lead).
+    pub fn merged(&self, actor: &Actor, settings: &PipelineSettings, from: &Opportunity, now: Timestamp) -> Result<(Change, References)> {
+        // The kept lead keeps its stage, so the other's link to a sale would vanish unnoticed,
+        // as it may not when a won lead is reopened.
+        if let Some(sale) = from.stage.transaction_id() {
+            return Err(Error::Conflict(format!(
+                "the lead {} is linked to the sale {sale}; merge this lead into it instead, or unlink the sale first",
+                from.id
+            )));
+        }
+        let mut next = self.clone();
+        let mut taken = References::default();
+        fn fill<T: Clone>(field: &mut Option<T>, from: &Option<T>) -> Option<T> {
+            if field.is_none() {
+                field.clone_from(from);
+                return from.clone();
+            }
+            None
+        }
+        taken.client_id = fill(&mut next.client_id, &from.client_id);
+        taken.category_id = fill(&mut next.category_id, &from.category_id);
+        taken.assigned_to = fill(&mut next.assigned_to, &from.assigned_to);
+        fill(&mut next.prospect_name, &from.prospect_name);
+        fill(&mut next.prospect_email, &from.prospect_email);
+        fill(&mut next.prospect_phone, &from.prospect_phone);
+        fill(&mut next.description, &from.description);
+        fill(&mut next.estimated_value, &from.estimated_value);
+        fill(&mut next.source, &from.source);
+        fill(&mut next.follow_up_date, &from.follow_up_date);
+        let description = format!("Merged the lead \"{}\" ({}) into this one by {}", from.title, from.id, actor.name);
+        let activity = Activity::logged(actor, self.id, ActivityType::Other, description, now);
+        let mut change = self.changed(actor, settings, next, StageRequest::default(), Some(activity), now, FieldErrors::default())?;
+        // Even with no field filled the lead changed (it took in another's records): an ETag
+        // read before the merge must not pass for the lead after it.
+        if change.opportunity.version == self.version {
+            change.opportunity.version += 1;
+            change.opportunity.updated_at = now;
+        }
+        Ok((change, taken))
+    }
+
     /// Where every change of an existing opportunity ends: `next` holds its other fields as
     /// changed, the pipeline's transition from this opportunity's stage (with the organization's
     /// default probabilities) gives its stage, its follow-up's day is counted in the
@@ -623,6 +667,37 @@ mod tests {
         let edit = UpdateOpportunity { title: Patch::Value("Botox and filler".into()), ..Default::default() };
         let (edited, _) = moved.opportunity.updated(&actor, &settings, edit, Timestamp::now()).unwrap();
         assert_eq!(edited.opportunity.follow_up_day, crate::calendar::Day::parse("2026-03-02"), "counted in the zone of the change");
+    }
+
+    #[test]
+    fn a_merge_fills_only_empty_fields_and_keeps_the_stage() {
+        let actor = actor();
+        let kept = lead(&actor);
+        let mut other = lead(&actor);
+        other.title = "Fillers".into();
+        other.prospect_email = Some("other@example.com".into());
+        other.prospect_phone = Some("+1 555 010 2030".into());
+        other.estimated_value = Some(Money::from_cents(50_000));
+        other.assigned_to = Some(actor.staff_id);
+        let contacted = UpdateOpportunity { status: Patch::Value(Status::Contacted), ..Default::default() };
+        let other = other.updated(&actor, &settings(&actor), contacted, Timestamp::now()).unwrap().0.opportunity;
+
+        let (merged, taken) = kept.merged(&actor, &settings(&actor), &other, Timestamp::now()).unwrap();
+        let lead = &merged.opportunity;
+        assert_eq!((lead.title.as_str(), lead.prospect_email.as_deref()), ("Botox", Some("jane@example.com")), "set fields stay");
+        assert_eq!(lead.prospect_phone.as_deref(), Some("+1 555 010 2030"));
+        assert_eq!(lead.estimated_value, Some(Money::from_cents(50_000)));
+        assert_eq!((lead.stage.status(), merged.entered.as_ref()), (Status::Open, None), "the kept lead's stage stays");
+        assert_eq!(taken.assigned_to, Some(actor.staff_id), "a taken reference is checked by the store");
+        assert_eq!(lead.version, kept.version + 1);
+        assert_eq!(merged.activities.len(), 1);
+        assert!(merged.activities[0].description.starts_with("Merged the lead \"Fillers\""), "{}", merged.activities[0].description);
+
+        let sale = CloseOpportunity { won: Some(true), transaction_id: Some(Uuid::now_v7()), ..Default::default() };
+        let sold = other.closed(&actor, &settings(&actor), sale, Timestamp::now()).unwrap().opportunity;
+        let refused = kept.merged(&actor, &settings(&actor), &sold, Timestamp::now());
+        assert!(matches!(refused, Err(Error::Conflict(_))), "a linked sale is not dropped: {refused:?}");
+        assert!(sold.merged(&actor, &settings(&actor), &kept, Timestamp::now()).is_ok(), "the sold lead may take the other in");
     }
 
     #[test]

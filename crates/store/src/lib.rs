@@ -28,6 +28,7 @@ use domain::auth::{Actor, ApiToken, Staff, TokenInfo};
 use domain::calendar::{Day, TimeZone};
 use domain::category::Category;
 use domain::client::Client;
+use domain::duplicates::Candidate;
 use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry};
 use domain::query::{ClientFilter, OpportunityFilter, Page, StatsFilter};
@@ -110,6 +111,9 @@ pub trait Store: Send + Sync {
     async fn pipeline_settings(&self, org_id: Uuid) -> Result<PipelineSettings>;
     async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)>;
     async fn client(&self, org_id: Uuid, id: Uuid) -> Result<Option<Client>>;
+    /// The open leads and the clients with the e-mail or the phone digits of `keys`: a few more
+    /// than [`domain::duplicates::POSSIBLE_DUPLICATES_MAX`] of each kind per key, oldest first.
+    async fn duplicate_candidates(&self, org_id: Uuid, keys: &DuplicateKeys) -> Result<Vec<Candidate>>;
     /// Up to `limit` of the leads the filter matches (its page and sort aside), in the order of
     /// their ids, after the lead `after` (from the first when `None`): an export's next page.
     async fn export_opportunities(
@@ -256,6 +260,13 @@ pub trait Tx: Send {
     /// The organization's leads with one of these e-mails or phone digits, each with its keys
     /// (any number of keys: the backend splits them into statements).
     async fn leads_matching(&mut self, org_id: Uuid, emails: &[String], phone_digits: &[String]) -> Result<Vec<(Uuid, DuplicateKeys)>>;
+    /// The open leads and the clients with one of these e-mails or phone digits, each with its
+    /// keys (any number of keys, like [`Tx::leads_matching`]).
+    async fn duplicate_candidates(&mut self, org_id: Uuid, emails: &[String], phone_digits: &[String]) -> Result<Vec<Candidate>>;
+    /// Moves the notes, activities and stage history of the lead `from` to the lead `into`.
+    async fn move_lead_records(&mut self, org_id: Uuid, from: Uuid, into: Uuid) -> Result<()>;
+    /// The latest entry of the lead's stage history (by time).
+    async fn latest_stage_entry(&mut self, org_id: Uuid, opportunity_id: Uuid) -> Result<Option<StageEntry>>;
     /// Inserts new leads with their stage history, activities and notes, many to a statement.
     async fn insert_leads(&mut self, leads: &[NewLead]) -> Result<()>;
     async fn unusable_references(&mut self, org_id: Uuid, references: &References) -> Result<FieldErrors>;

@@ -25,8 +25,10 @@ use uuid::Uuid;
 
 use crate::{Store, Tx, tokens};
 
+mod duplicates;
 mod import;
 
+pub use self::duplicates::{merge_opportunities, possible_duplicates};
 pub use self::import::import_opportunities;
 
 /// An organization with its first owner and the owner's token (shown once).

@@ -3,7 +3,7 @@
 //! dialect) equals a recount of the opportunities, after every single write. Follow-ups are
 //! recounted by their day in the organization's time zone, which the writes change now and then.
 //! So does SQLite's word index, which triggers maintain too, and each lead's latest stage history
-//! entry is its current status. One body, run on both engines. The demo clinic of `serve --demo`
+//! entry is its current status (merges included). One body, run on both engines. The demo clinic of `serve --demo`
 //! is held to the same recount.
 //!
 //! The writes are random but replayable: a failure names its seed, and
@@ -19,6 +19,7 @@ use domain::activity::CreateNote;
 use domain::auth::{Actor, CreateStaff};
 use domain::calendar::TimeZone;
 use domain::category::CreateCategory;
+use domain::duplicates::MergeOpportunities;
 use domain::opportunity::{CloseOpportunity, CreateOpportunity, Status, UpdateOpportunity};
 use domain::search;
 use domain::settings::UpdatePipelineSettings;
@@ -175,6 +176,8 @@ enum Write {
     Note(Uuid, Value),
     /// A PATCH of the pipeline settings: another time zone.
     Settings(Value),
+    /// The second lead merged into the first (the same one now and then, which is refused).
+    Merge(Uuid, Uuid),
 }
 
 /// Fields a new lead may carry besides its title and prospect; an edit may also change those
@@ -203,7 +206,8 @@ impl Write {
             70..80 => Write::Close(lead, close(rng)),
             80..85 => Write::Delete(lead),
             85..91 => Write::Convert(lead),
-            91..95 => Write::Settings(json!({ "timezone": ZONES.choose(rng) })),
+            91..94 => Write::Settings(json!({ "timezone": ZONES.choose(rng) })),
+            94..98 => Write::Merge(lead, *organization.leads.choose(rng).expect("a lead")),
             _ => Write::Note(lead, json!({ "content": words(rng, 1, 6) })),
         }
     }
@@ -229,6 +233,10 @@ impl Write {
             Write::Note(id, fields) => service::add_note(store, owner, *id, input::<CreateNote>(fields.clone())).await.map(drop),
             Write::Settings(fields) => {
                 service::update_pipeline_settings(store, owner, input::<UpdatePipelineSettings>(fields.clone())).await.map(drop)
+            }
+            Write::Merge(into, from) => {
+                let body = input::<MergeOpportunities>(json!({ "from_id": from }));
+                service::merge_opportunities(store, owner, *into, None, body).await.map(|_| organization.leads.retain(|lead| lead != from))
             }
         };
         match result {

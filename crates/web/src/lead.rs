@@ -1,7 +1,8 @@
 //! A lead's page (`/leads/{id}`), reached from its card on the board: every field in one edit
 //! form, the activity timeline (status changes included) with a form to log a call, e-mail,
 //! meeting or task, notes newest first with a box to add one, the stage history, closing as won
-//! or lost, converting the prospect into a client, and deleting after a confirmation page.
+//! or lost, converting the prospect into a client, deleting after a confirmation page, and the
+//! possible duplicates, each lead of them with a merge into this one after a confirmation page.
 //!
 //! Every change is a plain form post (CSRF-checked by [`CheckedForm`]) through the same use
 //! case as the API. The forms that change the lead itself carry the version the page showed,
@@ -18,6 +19,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use domain::activity::{ActivityType, CreateActivity, CreateNote};
+use domain::duplicates::MergeOpportunities;
 use domain::opportunity::{CloseOpportunity, OpportunityView, Status, UpdateOpportunity};
 use domain::session::WebSession;
 use domain::{Error, FieldErrors, Input, Patch};
@@ -38,6 +40,7 @@ pub fn routes() -> Router<WebState> {
         .route("/leads/{id}/close", post(close))
         .route("/leads/{id}/convert", post(convert))
         .route("/leads/{id}/delete", get(confirm_delete).post(delete))
+        .route("/leads/{id}/merge", get(confirm_merge).post(merge))
 }
 
 /// The edit form: the fields every lead form has, the stage and probability, and whether to
@@ -163,6 +166,14 @@ impl CloseForm {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct VersionForm {
+    version: String,
+}
+
+/// Merging another lead into this one: its id, and this lead's version as the page showed it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct MergeForm {
+    from_id: String,
     version: String,
 }
 
@@ -357,6 +368,41 @@ async fn delete(
     match service::delete_opportunity(state.store.as_ref(), &session.actor(), id, Some(version)).await {
         Ok(()) => Redirect::to("/board?assigned_to=&deleted=1").into_response(),
         Err(error) => match whole_action_refused(error, "The lead was not deleted") {
+            Ok(notice) => show_again(&state, &session, id, Shown { notice: Some(notice), ..Shown::default() }).await,
+            Err(error) => error_page(&error),
+        },
+    }
+}
+
+/// Asks before merging the lead `?from=` into this one (both must be readable).
+async fn confirm_merge(
+    State(state): State<WebState>,
+    SignedIn(session): SignedIn,
+    Path(id): Path<String>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    let from = pairs.iter().find(|(key, _)| key == "from").map_or("", |(_, value)| value.as_str());
+    let (Ok(id), Ok(from)) = (lead_id(&id), lead_id(from)) else { return error_page(&Error::NotFound("opportunity")) };
+    let actor = session.actor();
+    let into = service::opportunity(state.store.as_ref(), &actor, id).await;
+    let other = service::opportunity(state.store.as_ref(), &actor, from).await;
+    match (into, other) {
+        (Ok(into), Ok(other)) => page::confirm_merge(&session, &into.view, &other.view).into_response(),
+        (Err(error), _) | (_, Err(error)) => error_page(&error),
+    }
+}
+
+async fn merge(State(state): State<WebState>, Path(id): Path<String>, CheckedForm { session, form }: CheckedForm<MergeForm>) -> Response {
+    let (id, version) = match target(&id, &form.version) {
+        Ok(target) => target,
+        Err(error) => return error_page(&error),
+    };
+    let mut reader = Reader::default();
+    let from_id = reader.read("from_id", &form.from_id, |value| Uuid::parse_str(value).ok(), "must be a lead's id");
+    let input = Input::new(MergeOpportunities { from_id }, reader.unreadable());
+    match service::merge_opportunities(state.store.as_ref(), &session.actor(), id, Some(version), input).await {
+        Ok(_) => back_to(id, "merged", ""),
+        Err(error) => match whole_action_refused(error, "The leads were not merged") {
             Ok(notice) => show_again(&state, &session, id, Shown { notice: Some(notice), ..Shown::default() }).await,
             Err(error) => error_page(&error),
         },

@@ -175,7 +175,41 @@ async fn long_lists_are_paged(app: App) {
     assert_eq!(status, StatusCode::OK, "an offset out of range reads as the first page");
 }
 
+async fn possible_duplicates_are_shown_and_merged_after_asking(app: App) {
+    let browser = app.owner().await;
+    let kept = app.lead(json!({ "title": "Botox", "prospect_name": "Pat", "prospect_email": "pat@example.com" })).await;
+    let other =
+        app.lead(json!({ "title": "Fillers", "prospect_name": "Pat", "prospect_email": "PAT@example.com", "estimated_value": 90 })).await;
+    let (id, other_id) = (text(&kept, "id"), text(&other, "id"));
+    app.api(reqwest::Method::POST, &format!("/opportunities/{other_id}/notes"), Some(json!({ "content": "Moves along" }))).await;
+
+    let (status, page) = app.page(&browser, &format!("/leads/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Possible duplicates") && page.contains(&format!(r#"href="/leads/{other_id}""#)), "{page}");
+    assert!(page.contains("(same e-mail)"));
+    let ask = format!("/leads/{id}/merge?from={other_id}");
+    assert!(page.contains(&ask), "a merge link");
+    let (status, page) = app.page(&browser, &ask).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Merge “Fillers” into “Botox”?"), "{page}");
+
+    let merge = format!("/leads/{id}/merge");
+    let (status, page) = app.post(&browser, &merge, &[("from_id", other_id), ("version", "7")]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a page shown before a change merges nothing");
+    assert!(page.contains("The leads were not merged"), "{page}");
+    let (status, page) = app.post(&browser, &merge, &[("from_id", id), ("version", "1")]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("The leads were not merged: from id must be another lead"), "{page}");
+    assert_eq!(app.post(&browser, &merge, &[("from_id", other_id), ("version", "1")]).await.1, format!("/leads/{id}?done=merged"));
+    let stored = app.stored(id).await;
+    assert_eq!((&stored["estimated_value"], &stored["notes_count"]), (&json!(90.0), &json!(1)));
+    assert_eq!(app.api(reqwest::Method::GET, &format!("/opportunities/{other_id}"), None).await["error"]["code"], "not_found");
+    let (_, page) = app.page(&browser, &format!("/leads/{id}?done=merged")).await;
+    assert!(page.contains("Merged:") && !page.contains("Possible duplicates"), "{page}");
+}
+
 suite!(
+    possible_duplicates_are_shown_and_merged_after_asking,
     a_stale_edit_shows_the_lead_as_it_is_and_writes_nothing,
     bad_fields_are_named_beside_them_and_nothing_is_written,
     only_what_the_form_changed_is_sent,

@@ -145,7 +145,10 @@ export interface paths {
         /** getOpportunities: filtered, sorted and paged, each with its client, category, assignee and counts. */
         get: operations["list_opportunities"];
         put?: never;
-        /** createOpportunity. */
+        /**
+         * createOpportunity: the answer lists the open leads and clients the new lead may duplicate
+         *     (`possible_duplicates`); merge one into another with mergeOpportunities.
+         */
         post: operations["create_opportunity"];
         delete?: never;
         options?: never;
@@ -290,6 +293,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/opportunities/{id}/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * mergeOpportunities: merges the lead `from_id` into this one, in one transaction: its notes,
+         *     activities and stage history move here (the histories interleave by time, and this lead's
+         *     stage stays its current one), its values fill this lead's empty fields, an activity records
+         *     the merge, and it is deleted (`opportunity.deleted` for it, `opportunity.updated` for this
+         *     one). `If-Match` is this lead's version. 422 when `from_id` is missing or names this lead;
+         *     404 when either lead is not in the organization; 409 when the lead `from_id` is linked to a
+         *     sale (merge the other way round).
+         */
+        post: operations["merge_opportunities"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/opportunities/{id}/notes": {
         parameters: {
             query?: never;
@@ -302,6 +330,27 @@ export interface paths {
         put?: never;
         /** addOpportunityNote. */
         post: operations["add_note"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/opportunities/{id}/possible-duplicates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * getPossibleDuplicates: the open leads and clients that may be the same person as this lead
+         *     (the same e-mail, case-insensitive, or the same phone digits), as its creation listed them
+         *     but as of now: how staff see them for a lead that came from a website form.
+         */
+        get: operations["possible_duplicates"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -752,6 +801,14 @@ export interface components {
             /** @description An `https://` (or `http://`) URL on the public internet. */
             url: string;
         };
+        /** @description A lead as its creation answers it: with the records it may duplicate. */
+        CreatedOpportunity: components["schemas"]["OpportunityView"] & {
+            /**
+             * @description Open leads (not won or lost) and clients with the same e-mail (case-insensitive) or the
+             *     same phone digits (7 or more), oldest first, leads before clients, at most 20.
+             */
+            possible_duplicates: components["schemas"]["PossibleDuplicate"][];
+        };
         /** @description A new webhook with its signing secret, which no later answer shows. */
         CreatedWebhook: components["schemas"]["Webhook"] & {
             /** @description The key of the HMAC-SHA256 signature of every delivery. Shown once: store it now. */
@@ -844,6 +901,18 @@ export interface components {
             /** @description Always `true`. */
             success: boolean;
         };
+        Envelope_CreatedOpportunity: {
+            /** @description A lead as its creation answers it: with the records it may duplicate. */
+            data: components["schemas"]["OpportunityView"] & {
+                /**
+                 * @description Open leads (not won or lost) and clients with the same e-mail (case-insensitive) or the
+                 *     same phone digits (7 or more), oldest first, leads before clients, at most 20.
+                 */
+                possible_duplicates: components["schemas"]["PossibleDuplicate"][];
+            };
+            /** @description Always `true`. */
+            success: boolean;
+        };
         Envelope_CreatedWebhook: {
             /** @description A new webhook with its signing secret, which no later answer shows. */
             data: components["schemas"]["Webhook"] & {
@@ -874,6 +943,12 @@ export interface components {
                  * @description Rows not imported because of an error.
                  */
                 failed: number;
+                /**
+                 * @description The rows created, updated or skipped whose e-mail or phone digits an open lead or a
+                 *     client had before the import, with those records; the first 1,000 such rows, in row
+                 *     order.
+                 */
+                possible_duplicates: components["schemas"]["RowDuplicates"][];
                 /**
                  * Format: int64
                  * @description Rows read (blank rows are passed over).
@@ -1047,6 +1122,17 @@ export interface components {
             /** @description Always `true`. */
             success: boolean;
         };
+        Envelope_Vec_PossibleDuplicate: {
+            data: {
+                /** Format: uuid */
+                id: string;
+                kind: components["schemas"]["RecordKind"];
+                /** @description The keys it shares: `email` (case-insensitive), `phone` (the same digits). */
+                matched_on: components["schemas"]["MatchedOn"][];
+            }[];
+            /** @description Always `true`. */
+            success: boolean;
+        };
         Envelope_Webhook: {
             /**
              * @description An organization's subscription: where to send which events. The signing secret is never
@@ -1107,6 +1193,12 @@ export interface components {
              * @description Rows not imported because of an error.
              */
             failed: number;
+            /**
+             * @description The rows created, updated or skipped whose e-mail or phone digits an open lead or a
+             *     client had before the import, with those records; the first 1,000 such rows, in row
+             *     order.
+             */
+            possible_duplicates: components["schemas"]["RowDuplicates"][];
             /**
              * Format: int64
              * @description Rows read (blank rows are passed over).
@@ -1366,6 +1458,19 @@ export interface components {
             /** @description Always `true`. */
             success: boolean;
         };
+        /**
+         * @description Which key two records share.
+         * @enum {string}
+         */
+        MatchedOn: "email" | "phone";
+        /** @description The body of a merge: the lead to merge into the one the path names. */
+        MergeOpportunities: {
+            /**
+             * Format: uuid
+             * @description The lead that is merged into this one, and then deleted.
+             */
+            from_id: string;
+        };
         Meta: {
             /** Format: int64 */
             limit: number;
@@ -1473,6 +1578,14 @@ export interface components {
              */
             winRate?: number | null;
         };
+        /** @description A record that may be the same person. */
+        PossibleDuplicate: {
+            /** Format: uuid */
+            id: string;
+            kind: components["schemas"]["RecordKind"];
+            /** @description The keys it shares: `email` (case-insensitive), `phone` (the same digits). */
+            matched_on: components["schemas"]["MatchedOn"][];
+        };
         Queued: {
             /**
              * Format: uuid
@@ -1484,8 +1597,22 @@ export interface components {
             /** @description Always `true`: the inquiry was received. */
             received: boolean;
         };
+        /**
+         * @description What kind of record a possible duplicate is.
+         * @enum {string}
+         */
+        RecordKind: "opportunity" | "client";
         /** @enum {string} */
         Role: "owner" | "admin" | "member";
+        /** @description The records a row of an import may duplicate. */
+        RowDuplicates: {
+            possible_duplicates: components["schemas"]["PossibleDuplicate"][];
+            /**
+             * Format: int64
+             * @description The row as a spreadsheet numbers it: the header is row 1.
+             */
+            row: number;
+        };
         /** @description A problem with one cell (or one row) of the file. */
         RowError: {
             /** @description The column's header as the file writes it, or the field's name when no column gave it. */
@@ -2371,7 +2498,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope_OpportunityView"];
+                    "application/json": components["schemas"]["Envelope_CreatedOpportunity"];
                 };
             };
             400: components["responses"]["Error400"];
@@ -2819,6 +2946,56 @@ export interface operations {
             503: components["responses"]["Error503"];
         };
     };
+    merge_opportunities: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The `ETag` of the version this change is based on, such as `"3"`: the change is refused
+                 *     with 412 if the opportunity has changed since.
+                 */
+                "If-Match"?: string;
+                /** @description A unique key (such as a UUID) that makes retries safe: a retry with the same key and body by the same caller in the same role gets the first response again (with `Idempotent-Replayed: true`); the same key with another body, or after the caller's role changed, is refused with 422 `idempotency_key_reused`. Keys are the caller's own (a staff member's, or a public form's): another caller's key of the same text is another key. A retry of a token issuance answers 409 `token_already_issued` with the token's id, since its secret is shown only once. Kept at least 24 hours. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["MergeOpportunities"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The new version. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_OpportunityView"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
     list_notes: {
         parameters: {
             query?: {
@@ -2885,6 +3062,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_Note"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    possible_duplicates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Vec_PossibleDuplicate"];
                 };
             };
             400: components["responses"]["Error400"];

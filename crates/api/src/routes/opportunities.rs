@@ -2,6 +2,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use domain::activity::{Activity, CreateActivity, CreateNote, Note};
+use domain::duplicates::{CreatedOpportunity, MergeOpportunities, PossibleDuplicate};
 use domain::opportunity::{
     CloseOpportunity, Conversion, CreateOpportunity, OpportunityDetail, OpportunityView, StageSpan, UpdateOpportunity,
 };
@@ -24,6 +25,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(close_opportunity))
         .routes(routes!(convert_to_client))
         .routes(routes!(stage_history))
+        .routes(routes!(merge_opportunities))
+        .routes(routes!(possible_duplicates))
         .routes(routes!(list_notes, add_note))
         .routes(routes!(list_activities, log_activity))
 }
@@ -55,16 +58,18 @@ pub(super) async fn opportunity_filter(state: &AppState, org_id: uuid::Uuid, par
     Ok(OpportunityFilter::parse(params, &zone, state.clock.now())?)
 }
 
-/// createOpportunity.
+/// createOpportunity: the answer lists the open leads and clients the new lead may duplicate
+/// (`possible_duplicates`); merge one into another with mergeOpportunities.
 #[utoipa::path(post, path = "/opportunities", tag = "opportunities", request_body = CreateOpportunity,
-    responses((status = 201, body = Envelope<OpportunityView>, headers(("ETag" = String, description = "The version, for If-Match.")))))]
+    responses((status = 201, body = Envelope<CreatedOpportunity>, headers(("ETag" = String, description = "The version, for If-Match.")))))]
 async fn create_opportunity(
     State(state): State<AppState>,
     Auth(actor): Auth,
     Body(input): Body<CreateOpportunity>,
-) -> ApiResult<Tagged<OpportunityView>> {
+) -> ApiResult<Tagged<CreatedOpportunity>> {
     let view = service::create_opportunity(state.store.as_ref(), &actor, input).await?;
-    Ok(tagged(StatusCode::CREATED, view.opportunity.version, view))
+    let possible_duplicates = service::possible_duplicates(state.store.as_ref(), &actor, &view.opportunity).await?;
+    Ok(tagged(StatusCode::CREATED, view.opportunity.version, CreatedOpportunity { view, possible_duplicates }))
 }
 
 /// getOpportunityStats: `needsFollowUp` counts the follow-ups due by the end of today in the
@@ -157,6 +162,41 @@ async fn stage_history(
     let page = Page::parse(params)?;
     let (spans, total) = service::stage_history(state.store.as_ref(), &actor, id, page).await?;
     Ok(list(spans, total, Some(page)))
+}
+
+/// mergeOpportunities: merges the lead `from_id` into this one, in one transaction: its notes,
+/// activities and stage history move here (the histories interleave by time, and this lead's
+/// stage stays its current one), its values fill this lead's empty fields, an activity records
+/// the merge, and it is deleted (`opportunity.deleted` for it, `opportunity.updated` for this
+/// one). `If-Match` is this lead's version. 422 when `from_id` is missing or names this lead;
+/// 404 when either lead is not in the organization; 409 when the lead `from_id` is linked to a
+/// sale (merge the other way round).
+#[utoipa::path(post, path = "/opportunities/{id}/merge", tag = "opportunities", request_body = MergeOpportunities,
+    params(("id" = uuid::Uuid, Path), IfMatchHeader),
+    responses((status = 200, body = Envelope<OpportunityView>, headers(("ETag" = String, description = "The new version.")))))]
+async fn merge_opportunities(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Id(id): Id,
+    IfMatch(expected): IfMatch,
+    Body(input): Body<MergeOpportunities>,
+) -> ApiResult<Tagged<OpportunityView>> {
+    let view = service::merge_opportunities(state.store.as_ref(), &actor, id, expected, input).await?;
+    Ok(tagged(StatusCode::OK, view.opportunity.version, view))
+}
+
+/// getPossibleDuplicates: the open leads and clients that may be the same person as this lead
+/// (the same e-mail, case-insensitive, or the same phone digits), as its creation listed them
+/// but as of now: how staff see them for a lead that came from a website form.
+#[utoipa::path(get, path = "/opportunities/{id}/possible-duplicates", tag = "opportunities", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Envelope<Vec<PossibleDuplicate>>)))]
+async fn possible_duplicates(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Id(id): Id,
+) -> ApiResult<Json<Envelope<Vec<PossibleDuplicate>>>> {
+    let view = state.store.opportunity_view(actor.org_id, id).await?.ok_or(domain::Error::NotFound("opportunity"))?;
+    Ok(ok(service::possible_duplicates(state.store.as_ref(), &actor, &view.opportunity).await?))
 }
 
 /// getOpportunityNotes: newest first, paged like the opportunity list.

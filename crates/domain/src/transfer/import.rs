@@ -166,6 +166,18 @@ pub struct ImportReport {
     /// Headers that match no field, as the file writes them; their cells are not imported.
     pub unknown_columns: Vec<String>,
     pub dry_run: bool,
+    /// The rows created, updated or skipped whose e-mail or phone digits an open lead or a
+    /// client had before the import, with those records; the first 1,000 such rows, in row
+    /// order.
+    pub possible_duplicates: Vec<RowDuplicates>,
+}
+
+/// The records a row of an import may duplicate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RowDuplicates {
+    /// The row as a spreadsheet numbers it: the header is row 1.
+    pub row: u64,
+    pub possible_duplicates: Vec<crate::duplicates::PossibleDuplicate>,
 }
 
 impl ImportReport {
@@ -174,6 +186,13 @@ impl ImportReport {
         self.failed += 1;
         let room = ERRORS_LISTED_MAX.saturating_sub(self.errors.len());
         self.errors.extend(errors.into_iter().take(room));
+    }
+
+    /// Lists the records a row that was imported or skipped may duplicate, while the list has room.
+    pub fn note_duplicates(&mut self, row: u64, possible_duplicates: Vec<crate::duplicates::PossibleDuplicate>) {
+        if !possible_duplicates.is_empty() && self.possible_duplicates.len() < ERRORS_LISTED_MAX {
+            self.possible_duplicates.push(RowDuplicates { row, possible_duplicates });
+        }
     }
 }
 

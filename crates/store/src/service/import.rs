@@ -1,11 +1,13 @@
 //! Importing leads from a CSV file: every row is checked by the domain first, then the rows
 //! without errors are written in one transaction, new leads many to a statement. A row whose
 //! e-mail or phone digits another lead has (in the organization, or earlier in the file) is
-//! skipped, updates that lead, or is created anyway, as the caller chose.
+//! skipped, updates that lead, or is created anyway, as the caller chose; either way the report
+//! lists the open leads and clients it may duplicate.
 
 use std::collections::{HashMap, HashSet};
 
 use domain::auth::Actor;
+use domain::duplicates::possible_duplicates;
 use domain::settings::PipelineSettings;
 use domain::transfer::import::{DuplicateKeys, ImportFile, ImportOptions, ImportReport, Lookups, NewLead, OnDuplicate, Row};
 use domain::webhook;
@@ -35,7 +37,9 @@ pub async fn import_opportunities(store: &dyn Store, actor: &Actor, file: &Impor
         let mut report = first.clone();
         let mut tx = store.begin().await?;
         let settings = tx.pipeline_settings(actor.org_id).await?;
-        let existing = Existing::find(tx.as_mut(), actor.org_id, rows.iter().map(|(_, keys)| keys)).await?;
+        let (emails, phones) = key_lists(rows.iter().map(|(_, keys)| keys));
+        let existing = Existing::find(tx.as_mut(), actor.org_id, &emails, &phones).await?;
+        let candidates = tx.duplicate_candidates(actor.org_id, &emails, &phones).await?;
         let mut imported = Existing::default();
         let mut created = Vec::new();
         for (row, keys) in &rows {
@@ -57,11 +61,13 @@ pub async fn import_opportunities(store: &dyn Store, actor: &Actor, file: &Impor
                 }
                 _ => {
                     report.skipped += 1;
+                    report.note_duplicates(row.number, possible_duplicates(keys, &candidates, &[]));
                     false
                 }
             };
             if imported_now {
                 imported.add(Uuid::nil(), keys);
+                report.note_duplicates(row.number, possible_duplicates(keys, &candidates, &[]));
             }
         }
         tx.insert_leads(&created).await?;
@@ -126,13 +132,18 @@ struct Existing {
     by_phone: HashMap<String, Uuid>,
 }
 
+/// The rows' different e-mails and phone digits.
+fn key_lists<'a>(keys: impl Iterator<Item = &'a DuplicateKeys> + Clone) -> (Vec<String>, Vec<String>) {
+    let emails: Vec<String> = keys.clone().filter_map(|k| k.email.clone()).collect::<HashSet<_>>().into_iter().collect();
+    let phones: Vec<String> = keys.filter_map(|k| k.phone_digits.clone()).collect::<HashSet<_>>().into_iter().collect();
+    (emails, phones)
+}
+
 impl Existing {
     /// The organization's leads that the rows duplicate.
-    async fn find(tx: &mut dyn Tx, org_id: Uuid, keys: impl Iterator<Item = &DuplicateKeys> + Clone) -> Result<Existing> {
-        let emails: Vec<String> = keys.clone().filter_map(|k| k.email.clone()).collect::<HashSet<_>>().into_iter().collect();
-        let phones: Vec<String> = keys.filter_map(|k| k.phone_digits.clone()).collect::<HashSet<_>>().into_iter().collect();
+    async fn find(tx: &mut dyn Tx, org_id: Uuid, emails: &[String], phones: &[String]) -> Result<Existing> {
         let mut existing = Existing::default();
-        for (id, keys) in tx.leads_matching(org_id, &emails, &phones).await? {
+        for (id, keys) in tx.leads_matching(org_id, emails, phones).await? {
             existing.add(id, &keys);
         }
         Ok(existing)

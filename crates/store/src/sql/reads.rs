@@ -6,6 +6,7 @@ use domain::auth::{Actor, Staff, TokenInfo};
 use domain::calendar::Day;
 use domain::category::Category;
 use domain::client::Client;
+use domain::duplicates::{Candidate, DuplicateKeys, POSSIBLE_DUPLICATES_MAX};
 use domain::lead_form::LeadForm;
 use domain::opportunity::{OpportunityView, StageEntry};
 use domain::query::{ClientFilter, OpportunityFilter, Page, StatsFilter};
@@ -17,6 +18,7 @@ use domain::webhook::{Attempt, Delivery, Webhook};
 use domain::{Result, Timestamp};
 use uuid::Uuid;
 
+use super::duplicates;
 use super::list::{self, totals_scope};
 use super::rows::{self, view_select};
 use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, PIPELINE_SETTINGS, STAFF, STAGE_HISTORY, Table, WEBHOOKS};
@@ -213,6 +215,13 @@ impl<B: Backend> Store for SqlStore<B> {
         let pattern = filter.search.as_deref().map(like_pattern);
         let page = CLIENTS.select(&condition).bind(org_id).bind(pattern).bind(after).bind(limit);
         all(&mut self.backend.reader(), page, CLIENTS.read).await
+    }
+
+    async fn duplicate_candidates(&self, org_id: Uuid, keys: &DuplicateKeys) -> Result<Vec<Candidate>> {
+        let (emails, phones) = duplicates::key_lists(keys);
+        // One more than is answered: the lead itself is among them.
+        let limit = POSSIBLE_DUPLICATES_MAX as i64 + 1;
+        duplicates::candidates(&mut self.backend.reader(), org_id, &emails, &phones, 1, Some(limit)).await
     }
 
     async fn client(&self, org_id: Uuid, id: Uuid) -> Result<Option<Client>> {

@@ -239,6 +239,8 @@ pub(super) const CLIENTS: Table<Client> = Table {
         set("name", |c| (&c.name).into()),
         set("email", |c| (&c.email).into()),
         set("phone", |c| (&c.phone).into()),
+        // Written for finding possible duplicates; derived from `phone`, so never read.
+        set("phone_digits", |c| c.phone.as_deref().and_then(phone_digits).into()),
         kept("created_at", |c| c.created_at.into()),
         set("updated_at", |c| c.updated_at.into()),
     ],
@@ -434,18 +436,23 @@ mod tests {
             org_id: Uuid::nil(),
             name: "Ann".into(),
             email: None,
-            phone: Some("555".into()),
+            phone: Some("555 010-2030".into()),
             created_at: now,
             updated_at: now,
         };
         let statement = CLIENTS.upsert(&client);
         assert_eq!(
             statement.sql,
-            "INSERT INTO clients (org_id, id, name, email, phone, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+            "INSERT INTO clients (org_id, id, name, email, phone, phone_digits, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (org_id, id) DO UPDATE SET name = excluded.name, email = excluded.email, phone = excluded.phone, \
-             updated_at = excluded.updated_at"
+             phone_digits = excluded.phone_digits, updated_at = excluded.updated_at"
         );
-        assert!(matches!(&statement.params[..], [.., Param::Text(Some(phone)), Param::Time(_), Param::Time(_)] if phone == "555"));
+        assert!(matches!(
+            &statement.params[..],
+            [.., Param::Text(Some(phone)), Param::Text(Some(digits)), Param::Time(_), Param::Time(_)]
+                if phone == "555 010-2030" && digits == "5550102030"
+        ));
         assert_eq!(statement.params.len(), CLIENTS.columns.len());
     }
 

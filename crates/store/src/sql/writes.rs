@@ -8,6 +8,7 @@ use domain::auth::{ApiToken, Staff};
 use domain::calendar::TimeZone;
 use domain::category::Category;
 use domain::client::Client;
+use domain::duplicates::Candidate;
 use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry, Status};
 use domain::session::{PasswordLink, WebSession};
@@ -17,6 +18,7 @@ use domain::webhook::{Event, Webhook};
 use domain::{FieldErrors, Result, Timestamp};
 use uuid::Uuid;
 
+use super::duplicates;
 use super::list::push_in;
 use super::reads::{all, by_id, optional, view_by_id, webhooks_of};
 use super::rows;
@@ -204,6 +206,23 @@ impl<B: Backend> Tx for SqlTx<B> {
             }
         }
         Ok(found)
+    }
+
+    async fn duplicate_candidates(&mut self, org_id: Uuid, emails: &[String], phone_digits: &[String]) -> Result<Vec<Candidate>> {
+        duplicates::candidates(&mut self.tx, org_id, emails, phone_digits, B::DIALECT.values_per_statement, None).await
+    }
+
+    async fn move_lead_records(&mut self, org_id: Uuid, from: Uuid, into: Uuid) -> Result<()> {
+        for table in [NOTES.name, ACTIVITIES.name, STAGE_HISTORY.name] {
+            let statement = format!("UPDATE {table} SET opportunity_id = $3 WHERE org_id = $1 AND opportunity_id = $2");
+            self.run(Statement::new(statement).bind(org_id).bind(from).bind(into)).await?;
+        }
+        Ok(())
+    }
+
+    async fn latest_stage_entry(&mut self, org_id: Uuid, opportunity_id: Uuid) -> Result<Option<StageEntry>> {
+        let condition = "WHERE org_id = $1 AND opportunity_id = $2 ORDER BY entered_at DESC, id DESC LIMIT 1";
+        optional(&mut self.tx, STAGE_HISTORY.select(condition).bind(org_id).bind(opportunity_id), STAGE_HISTORY.read).await
     }
 
     async fn insert_leads(&mut self, leads: &[NewLead]) -> Result<()> {

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domain::activity::{Activity, ActivityType, EMBEDDED_LATEST, Note};
+use domain::duplicates::{MatchedOn, PossibleDuplicate, RecordKind};
 use domain::opportunity::{OpportunityView, StageSpan, Status};
 use domain::query::Page;
 use domain::session::WebSession;
@@ -54,6 +55,8 @@ struct Lead {
     history_total: i64,
     names: HashMap<Uuid, String>,
     choices: Choices,
+    /// The open leads and clients that may be the same person, each with its title or name.
+    duplicates: Vec<(PossibleDuplicate, String)>,
 }
 
 impl Lead {
@@ -81,7 +84,29 @@ async fn load(state: &WebState, session: &WebSession, id: Uuid, offsets: Offsets
     }
     let names = store.staff_members(session.org_id).await?.into_iter().map(|member| (member.id, member.name)).collect();
     let choices = Choices::load(state, session.org_id, Some(&detail.view)).await;
-    Ok(Lead { view: detail.view, notes, activities, offsets, history, history_total, names, choices })
+    let duplicates = named_duplicates(state, session, &detail.view).await?;
+    Ok(Lead { view: detail.view, notes, activities, offsets, history, history_total, names, choices, duplicates })
+}
+
+/// The lead's possible duplicates, each with the title of the lead or the name of the client (a
+/// record deleted since the look-up is left out).
+async fn named_duplicates(
+    state: &WebState,
+    session: &WebSession,
+    view: &OpportunityView,
+) -> domain::Result<Vec<(PossibleDuplicate, String)>> {
+    let store = state.store.as_ref();
+    let mut named = Vec::new();
+    for duplicate in service::possible_duplicates(store, &session.actor(), &view.opportunity).await? {
+        let name = match duplicate.kind {
+            RecordKind::Opportunity => store.opportunity_view(session.org_id, duplicate.id).await?.map(|lead| lead.opportunity.title),
+            RecordKind::Client => store.client(session.org_id, duplicate.id).await?.map(|client| client.name),
+        };
+        if let Some(name) = name {
+            named.push((duplicate, name));
+        }
+    }
+    Ok(named)
 }
 
 /// The page with `status`, or the error page when the lead cannot be read (another
@@ -118,6 +143,7 @@ fn render(session: &WebSession, lead: &Lead, shown: &Shown) -> Markup {
         div.lead {
             div.lead-rail {
                 (contact(session, lead))
+                @if !lead.duplicates.is_empty() { (possible_duplicates(lead)) }
                 (outcome(session, lead, shown.close.as_ref()))
                 (details(session, lead, shown.edit.as_ref()))
             }
@@ -192,6 +218,7 @@ fn done_message(done: &str, view: &OpportunityView) -> Option<String> {
         "won" => "Closed as won.".to_owned(),
         "lost" => "Closed as lost.".to_owned(),
         "client-created" => format!("Converted: a new client, {client}, was created from this lead."),
+        "merged" => "Merged: the other lead's notes, activities and history are now this lead's.".to_owned(),
         "client-linked" => format!("Converted: linked to the existing client {client}, who has the same e-mail."),
         _ => return None,
     })
@@ -252,6 +279,33 @@ fn contact(session: &WebSession, lead: &Lead) -> Markup {
         }
     };
     section("contact", "Contact", body)
+}
+
+/// Who else this person may be: links to the leads (each with a merge into this one, asked
+/// first on its own page, like a delete) and the clients.
+fn possible_duplicates(lead: &Lead) -> Markup {
+    let id = lead.view.opportunity.id;
+    let matched = |duplicate: &PossibleDuplicate| -> String {
+        let keys: Vec<&str> = duplicate.matched_on.iter().map(|key| if *key == MatchedOn::Email { "e-mail" } else { "phone" }).collect();
+        format!("same {}", keys.join(" and "))
+    };
+    let body = html! {
+        p.small.muted { "Open leads and clients with the same e-mail or phone number." }
+        ul {
+            @for (duplicate, name) in &lead.duplicates {
+                li {
+                    @match duplicate.kind {
+                        RecordKind::Opportunity => {
+                            "Lead " a href={ "/leads/" (duplicate.id) } { (name) } " (" (matched(duplicate)) ") "
+                            a.button href={ "/leads/" (id) "/merge?from=" (duplicate.id) } { "Merge into this lead" }
+                        }
+                        RecordKind::Client => { "Client " strong { (name) } " (" (matched(duplicate)) ")" }
+                    }
+                }
+            }
+        }
+    };
+    section("duplicates", "Possible duplicates", body)
 }
 
 fn outcome(session: &WebSession, lead: &Lead, refused: Option<&Refused<CloseForm>>) -> Markup {
@@ -460,6 +514,31 @@ fn when(at: Timestamp) -> Markup {
     let format =
         time::macros::format_description!("[weekday repr:short] [day padding:none] [month repr:short] [year], [hour]:[minute] UTC");
     html! { time datetime=(at.to_string()) { (at.datetime().format(&format).unwrap_or_default()) } }
+}
+
+/// The page that asks before merging the lead `from` into `into`; the merge is its form's post.
+pub(super) fn confirm_merge(session: &WebSession, into: &OpportunityView, from: &OpportunityView) -> Markup {
+    let (kept, merged) = (&into.opportunity, &from.opportunity);
+    let main = html! {
+        div.narrow.panel {
+            h1 { "Merge “" (merged.title) "” into “" (kept.title) "”?" }
+            p {
+                "Its " (from.notes_count) " note(s), " (from.activities_count) " activity entries and its stage history move to “"
+                (kept.title) "”; its details fill the fields “" (kept.title) "” leaves empty, and it is then deleted. "
+                "“" (kept.title) "” keeps its stage. This cannot be undone."
+            }
+            form method="post" action={ "/leads/" (kept.id) "/merge" } {
+                (csrf_field(session))
+                input type="hidden" name="version" value=(kept.version);
+                input type="hidden" name="from_id" value=(merged.id);
+                div.actions {
+                    button.danger type="submit" { "Merge and delete “" (merged.title) "”" }
+                    a href={ "/leads/" (kept.id) } { "Cancel" }
+                }
+            }
+        }
+    };
+    staff_page("Merge leads", session, Section::Lead, main, &[])
 }
 
 /// The page that asks before deleting; the delete itself is its form's post.
