@@ -4,6 +4,7 @@
 //! own types, reads rows through [`RowReader`], and opens transactions.
 
 mod list;
+mod organization;
 mod reads;
 mod rows;
 mod tables;
@@ -15,6 +16,7 @@ use domain::search::{SearchWord, SearchWords};
 use domain::{Result, Timestamp};
 use uuid::Uuid;
 
+pub(crate) use self::organization::COPIED;
 pub(crate) use self::reads::SqlStore;
 pub(crate) use self::rows::corrupt;
 

@@ -18,6 +18,7 @@ use domain::{Result, Timestamp};
 use uuid::Uuid;
 
 use super::list::{self, totals_scope};
+use super::organization;
 use super::rows::{self, view_select};
 use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, PIPELINE_SETTINGS, STAFF, STAGE_HISTORY, Table, WEBHOOKS};
 use super::webhooks;
@@ -353,6 +354,12 @@ impl<B: Backend> Store for SqlStore<B> {
         let purged = webhooks::purge_events(&mut tx, before).await?;
         B::commit(tx).await?;
         Ok(purged)
+    }
+
+    async fn organization_rows(&self, table: &str, org_id: Uuid, after: Option<Uuid>, limit: i64) -> Result<Vec<crate::JsonRow>> {
+        let table = organization::copied(table)?;
+        let rows = self.backend.reader().fetch_all(table.page(org_id, after, limit)).await?;
+        rows.iter().map(|row| table.to_json(row)).collect()
     }
 }
 
