@@ -164,10 +164,11 @@ pub trait Store: Send + Sync {
     /// deliveries and attempts; returns how many events.
     async fn purge_webhook_events(&self, before: Timestamp) -> Result<u64>;
 
-    /// For the operator (see [`organization_data`]): up to `limit` rows of one of the tables an
-    /// organization's export copies, after the row whose id is `after`, in the order of their
-    /// ids, each as a JSON object of its columns.
-    async fn organization_rows(&self, table: &str, org_id: Uuid, after: Option<Uuid>, limit: i64) -> Result<Vec<JsonRow>>;
+    /// For the operator (see [`organization_data`]): hands `row` every row of the organization
+    /// in the tables an export copies, table by table, parents first, each as its table's name
+    /// and a JSON object of its columns. Reads a page at a time, all in one snapshot: rows
+    /// written meanwhile are not seen, and writers are not held up.
+    async fn export_organization(&self, org_id: Uuid, row: &mut (dyn for<'r> FnMut(&'static str, &'r JsonRow) -> Result<()> + Send)) -> Result<()>;
 }
 
 /// A row of a table as a JSON object of its columns (see [`organization_data`]).

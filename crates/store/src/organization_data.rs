@@ -5,8 +5,9 @@
 //! An export is JSON lines: a header naming the format and its version, then one line per row,
 //! `{"table": …, "row": {…}}`, table by table with parents before children, then a last line
 //! counting the rows of each table, so that an import of a file cut short is refused. Rows are
-//! read a page at a time, so an organization of any size never sits in memory. Secrets and
-//! sessions stay behind; the totals the database keeps are rebuilt by the import's inserts.
+//! read a page at a time in one snapshot, and inserted a batch at a time in one transaction, so
+//! an organization of any size never sits in memory. Secrets and sessions stay behind; the
+//! totals the database keeps are rebuilt by the import's inserts.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Read, Write};
@@ -25,8 +26,8 @@ use crate::{JsonRow, Store, Tx, tokens};
 pub const FORMAT: &str = "opportunities-org-export";
 /// The version this build writes and the only one it reads.
 pub const VERSION: u32 = 1;
-/// Rows read from the database at once, and inserted at once.
-const ROWS_PER_PAGE: usize = 1_000;
+/// Rows an import inserts at once (the backend splits them further into statements).
+const ROWS_PER_BATCH: usize = 1_000;
 /// The longest line an import reads: far beyond any row the API accepts (its longest text
 /// fields are a few thousand characters), short of letting a broken file exhaust memory.
 const LINE_MAX: u64 = 4 * 1024 * 1024;
@@ -83,31 +84,18 @@ pub struct Deleted {
     pub rows: BTreeMap<&'static str, u64>,
 }
 
-/// Writes every row of the organization that travels to `out`.
-///
-/// The pages are read one after the other, not in one snapshot: rows written while the export
-/// runs may be in it or not, so export an organization nobody is changing (see
-/// docs/operations.md). An import checks every reference, so a torn export is refused, not
-/// imported half-linked.
-pub async fn export(store: &dyn Store, org_id: Uuid, out: &mut dyn Write) -> Result<Exported> {
+/// Writes every row of the organization that travels to `out`, as the database was when the
+/// export began (rows written meanwhile are left out whole; writers are not held up).
+pub async fn export(store: &dyn Store, org_id: Uuid, out: &mut (dyn Write + Send)) -> Result<Exported> {
     store.organization_name(org_id).await?.ok_or(Error::NotFound("organization"))?;
     write_line(out, &Header { format: FORMAT.into(), version: VERSION, org_id, exported_at: Timestamp::now() })?;
-    let mut rows = BTreeMap::new();
-    for table in COPIED {
-        let (mut after, mut count) = (None, 0);
-        loop {
-            let page = store.organization_rows(table.name, org_id, after, ROWS_PER_PAGE as i64).await?;
-            for row in &page {
-                write_line(out, &RowLine { table: table.name, row })?;
-            }
-            count += page.len() as u64;
-            match page.last() {
-                Some(last) if page.len() == ROWS_PER_PAGE => after = Some(table.key_of(last)?),
-                _ => break,
-            }
-        }
-        rows.insert(table.name.to_owned(), count);
-    }
+    let mut rows: BTreeMap<String, u64> = COPIED.iter().map(|table| (table.name.to_owned(), 0)).collect();
+    store
+        .export_organization(org_id, &mut |table, row| {
+            *rows.entry(table.to_owned()).or_default() += 1;
+            write_line(out, &RowLine { table, row })
+        })
+        .await?;
     write_line(out, &Entry::End { end: rows.clone() })?;
     out.flush().map_err(Error::internal)?;
     Ok(Exported { org_id, rows })
@@ -183,7 +171,7 @@ impl Import {
         if table == "staff" && self.owner.is_none() && row.get("role") == Some(&"owner".into()) && row.get("is_active") == Some(&true.into()) {
             self.owner = Some(copied.key_of(&row)?);
         }
-        if position != self.table || self.batch.len() == ROWS_PER_PAGE {
+        if position != self.table || self.batch.len() == ROWS_PER_BATCH {
             self.flush(tx).await?;
             self.table = position;
         }

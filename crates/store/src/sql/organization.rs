@@ -35,7 +35,7 @@ pub(crate) struct CopiedTable {
     /// The column naming the organization: `id` for the organization itself.
     pub owner: &'static str,
     /// The id the rows are read in order of, a page at a time.
-    key: &'static str,
+    pub key: &'static str,
     columns: &'static [(&'static str, Kind)],
 }
 

@@ -26,6 +26,9 @@ use super::writes::SqlTx;
 use super::{Backend, Dialect, RowReader, Run, Statement};
 use crate::{AfterAttempt, Claim, DueDelivery, KeyScope, PasswordHolder, Store, Tx};
 
+/// Rows an organization's export reads at once.
+const EXPORT_PAGE: i64 = 1_000;
+
 /// Organizations one e-mail may sign in to: each costs a password check per attempt.
 const PASSWORD_HOLDERS_MAX: i64 = 5;
 
@@ -356,10 +359,26 @@ impl<B: Backend> Store for SqlStore<B> {
         Ok(purged)
     }
 
-    async fn organization_rows(&self, table: &str, org_id: Uuid, after: Option<Uuid>, limit: i64) -> Result<Vec<crate::JsonRow>> {
-        let table = organization::copied(table)?;
-        let rows = self.backend.reader().fetch_all(table.page(org_id, after, limit)).await?;
-        rows.iter().map(|row| table.to_json(row)).collect()
+    async fn export_organization(
+        &self,
+        org_id: Uuid,
+        row: &mut (dyn for<'r> FnMut(&'static str, &'r crate::JsonRow) -> Result<()> + Send),
+    ) -> Result<()> {
+        let mut snapshot = self.backend.snapshot().await?;
+        for table in organization::COPIED {
+            let mut after = None;
+            loop {
+                let page = snapshot.fetch_all(table.page(org_id, after, EXPORT_PAGE)).await?;
+                for read in &page {
+                    row(table.name, &table.to_json(read)?)?;
+                }
+                match page.last() {
+                    Some(last) if page.len() as i64 == EXPORT_PAGE => after = Some(last.uuid(table.key)?),
+                    _ => break,
+                }
+            }
+        }
+        Ok(())
     }
 }
 
