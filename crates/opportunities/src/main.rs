@@ -1,4 +1,4 @@
-//! `opportunities`: serve the API, create organizations, migrate the database.
+//! `opportunities`: serve the API, create, export, import and delete organizations, migrate the database.
 //! Machine-readable results go to stdout as JSON lines; logs go to stderr.
 
 #![forbid(unsafe_code)]
@@ -14,8 +14,8 @@ use domain::session::{LinkPurpose, PublicUrl};
 use domain::webhook::{RetryPolicy, TargetPolicy};
 use serde_json::json;
 use store::service::{self, CreatedOrganization, NewOrganization};
-use store::{organization_data, sign_in};
 use store::{OpenOptions, Store};
+use store::{organization_data, sign_in};
 
 #[derive(Parser)]
 #[command(name = "opportunities", version, about = "Sales pipeline service for small service businesses")]
@@ -267,7 +267,10 @@ async fn org(command: OrgCommand) -> Result<(), String> {
             let out = std::fs::File::create(&file).map_err(|error| format!("cannot write {}: {error}", file.display()))?;
             let mut out = std::io::BufWriter::new(out);
             let exported = organization_data::export(store.as_ref(), org_id, &mut out).await.map_err(failed)?;
-            out.into_inner().map_err(|error| error.to_string())?.sync_all().map_err(|error| format!("cannot write {}: {error}", file.display()))?;
+            out.into_inner()
+                .map_err(|error| error.to_string())?
+                .sync_all()
+                .map_err(|error| format!("cannot write {}: {error}", file.display()))?;
             print(json!(exported));
         }
         OrgCommand::Import { file, database } => {

@@ -189,7 +189,8 @@ async fn delete_one_of_two(database: &str) {
     write_more(&gone).await;
     let org_id = gone.json("/api/v1/me").await["data"]["org_id"].as_str().expect("an organization").to_owned();
     let created =
-        succeeds(&["org", "create", "--name", "Kept", "--owner-email", "k@example.com", "--owner-name", "Kim", "--database", database]).await;
+        succeeds(&["org", "create", "--name", "Kept", "--owner-email", "k@example.com", "--owner-name", "Kim", "--database", database])
+            .await;
     let kept = Api { base: gone.base.clone(), token: created["token"].as_str().expect("a token").into() };
     write_more_in_an_empty_organization(&kept).await;
     let before = kept.answers().await;

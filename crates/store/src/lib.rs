@@ -168,7 +168,11 @@ pub trait Store: Send + Sync {
     /// in the tables an export copies, table by table, parents first, each as its table's name
     /// and a JSON object of its columns. Reads a page at a time, all in one snapshot: rows
     /// written meanwhile are not seen, and writers are not held up.
-    async fn export_organization(&self, org_id: Uuid, row: &mut (dyn for<'r> FnMut(&'static str, &'r JsonRow) -> Result<()> + Send)) -> Result<()>;
+    async fn export_organization(
+        &self,
+        org_id: Uuid,
+        row: &mut (dyn for<'r> FnMut(&'static str, &'r JsonRow) -> Result<()> + Send),
+    ) -> Result<()>;
 }
 
 /// A row of a table as a JSON object of its columns (see [`organization_data`]).

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::sql::COPIED;
 use crate::service::retrying;
+use crate::sql::COPIED;
 use crate::{JsonRow, Store, Tx, tokens};
 
 /// What the header's `format` says.
@@ -51,9 +51,14 @@ struct RowLine<'a> {
 #[derive(Serialize, Deserialize)]
 #[serde(untagged)]
 enum Entry {
-    Row { table: String, row: JsonRow },
+    Row {
+        table: String,
+        row: JsonRow,
+    },
     /// The last line: how many rows of each table came before it.
-    End { end: BTreeMap<String, u64> },
+    End {
+        end: BTreeMap<String, u64>,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -162,13 +167,20 @@ impl Import {
         let position = COPIED.iter().position(|copied| copied.name == table);
         let position = position.ok_or_else(|| Error::Conflict(format!("this version does not know the table `{table}`")))?;
         if position < self.table {
-            return Err(Error::Conflict(format!("a row of {table} after those of {}: rows must come parents first", COPIED[self.table].name)));
+            return Err(Error::Conflict(format!(
+                "a row of {table} after those of {}: rows must come parents first",
+                COPIED[self.table].name
+            )));
         }
         let copied = &COPIED[position];
         if row.get(copied.owner) != Some(&Value::String(self.org_id.to_string())) {
             return Err(Error::Conflict(format!("a row of {table} that is not of the organization {}", self.org_id)));
         }
-        if table == "staff" && self.owner.is_none() && row.get("role") == Some(&"owner".into()) && row.get("is_active") == Some(&true.into()) {
+        if table == "staff"
+            && self.owner.is_none()
+            && row.get("role") == Some(&"owner".into())
+            && row.get("is_active") == Some(&true.into())
+        {
             self.owner = Some(copied.key_of(&row)?);
         }
         if position != self.table || self.batch.len() == ROWS_PER_BATCH {
@@ -220,7 +232,8 @@ impl Lines<'_> {
     /// The next line as a `T`, or `None` at the end of the file.
     fn next<T: for<'de> Deserialize<'de>>(&mut self) -> Result<Option<T>> {
         let mut line = String::new();
-        let read = (&mut self.input).take(LINE_MAX + 1).read_line(&mut line).map_err(|error| invalid(self.number + 1, &error.to_string()))?;
+        let read =
+            (&mut self.input).take(LINE_MAX + 1).read_line(&mut line).map_err(|error| invalid(self.number + 1, &error.to_string()))?;
         if read == 0 {
             return Ok(None);
         }
@@ -250,7 +263,9 @@ pub async fn delete(store: &dyn Store, org_id: Uuid, confirm: &str) -> Result<De
         let mut tx = store.begin().await?;
         let name = tx.organization_name(org_id).await?.ok_or(Error::NotFound("organization"))?;
         if name != confirm {
-            return Err(Error::Conflict(format!("the organization {org_id} is named `{name}`: confirm with that name exactly; nothing was deleted")));
+            return Err(Error::Conflict(format!(
+                "the organization {org_id} is named `{name}`: confirm with that name exactly; nothing was deleted"
+            )));
         }
         let rows = tx.delete_organization(org_id).await?.into_iter().collect();
         tx.commit().await?;

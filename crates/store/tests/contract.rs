@@ -13,8 +13,8 @@ mod common;
 
 use std::fmt::Debug;
 
-use common::recount::differences;
 use common::Engine;
+use common::recount::differences;
 use domain::activity::CreateNote;
 use domain::auth::{Actor, CreateStaff};
 use domain::calendar::TimeZone;

@@ -27,12 +27,15 @@ async fn clinic(store: &dyn Store, name: &str) -> CreatedOrganization {
     let owner = owner(store, &created.token).await;
     let hook = json!({"url": "http://127.0.0.1:9/hook", "events": ["opportunity.created", "note.created"]});
     let policy = TargetPolicy { allow_private: true };
-    service::create_webhook(store, &owner, policy, Input::readable(serde_json::from_value(hook).expect("a webhook"))).await.expect("a webhook");
+    service::create_webhook(store, &owner, policy, Input::readable(serde_json::from_value(hook).expect("a webhook")))
+        .await
+        .expect("a webhook");
     demo::fill(store, &created, demo::SEED).await.expect("the demo clinic");
     let now = Timestamp::now();
     let later = Timestamp::from_unix_micros(now.unix_micros() + 60_000_000).expect("an instant");
     let due = store.claim_deliveries(now, later, 1).await.expect("claim a delivery");
-    let attempt = Attempt { id: Uuid::now_v7(), started_at: now, duration_ms: 12, response_status: Some(503), error: None, succeeded: false };
+    let attempt =
+        Attempt { id: Uuid::now_v7(), started_at: now, duration_ms: 12, response_status: Some(503), error: None, succeeded: false };
     for delivery in &due {
         store.record_attempt(delivery, &attempt, AfterAttempt::RetryAt(later)).await.expect("record an attempt");
     }
@@ -46,7 +49,10 @@ async fn owner(store: &dyn Store, token: &str) -> Actor {
 async fn export(store: &dyn Store, org_id: Uuid) -> Vec<Value> {
     let mut out = Vec::new();
     organization_data::export(store, org_id, &mut out).await.expect("export");
-    out.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()).map(|line| serde_json::from_slice(line).expect("a JSON line")).collect()
+    out.split(|byte| *byte == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).expect("a JSON line"))
+        .collect()
 }
 
 /// The rows of an export, without its header (which says when it was made) and last line.
@@ -71,11 +77,22 @@ async fn round_trip(from: Engine, to: Engine) {
     let exported = export(from.store.as_ref(), created.org_id).await;
     assert_eq!(exported[0]["format"], FORMAT);
     assert_eq!(exported[0]["version"], VERSION);
-    let tables: BTreeMap<&str, usize> = exported.iter().filter_map(|line| line["table"].as_str()).fold(BTreeMap::new(), |mut counts, table| {
-        *counts.entry(table).or_default() += 1;
-        counts
-    });
-    for table in ["staff", "opportunities", "notes", "activities", "stage_history", "clients", "lead_forms", "webhook_deliveries", "webhook_attempts"] {
+    let tables: BTreeMap<&str, usize> =
+        exported.iter().filter_map(|line| line["table"].as_str()).fold(BTreeMap::new(), |mut counts, table| {
+            *counts.entry(table).or_default() += 1;
+            counts
+        });
+    for table in [
+        "staff",
+        "opportunities",
+        "notes",
+        "activities",
+        "stage_history",
+        "clients",
+        "lead_forms",
+        "webhook_deliveries",
+        "webhook_attempts",
+    ] {
         assert!(tables.get(table).is_some_and(|count| *count > 0), "the export has rows of {table}: {tables:?}");
     }
     for secret in ["api_tokens", "staff_passwords", "web_sessions", "pipeline_totals"] {
@@ -155,7 +172,9 @@ async fn a_cut_short_or_foreign_file_imports_nothing_on_sqlite() {
     // A row of another organization slipped into the file: the header names one, the rows another.
     let smuggled = [lines[0].to_owned()].into_iter().chain(other_org[1..].iter().cloned()).collect::<Vec<_>>().join("\n");
     let children_first = [lines[0], lines[lines.len() - 2], lines[1]].join("\n");
-    for (what, file) in [("cut short", cut_short), ("version 99", newer), ("another organization's rows", smuggled), ("out of order", children_first)] {
+    for (what, file) in
+        [("cut short", cut_short), ("version 99", newer), ("another organization's rows", smuggled), ("out of order", children_first)]
+    {
         let refused = organization_data::import(to.store.as_ref(), &mut file.as_bytes()).await;
         assert!(matches!(refused, Err(Error::Conflict(_))), "{what}: {refused:?}");
         assert!(to.store.organization_name(created.org_id).await.expect("read").is_none(), "{what}: nothing imported");
@@ -190,7 +209,9 @@ async fn delete_one_of_two(engine: Engine) {
     let counts_after = counts_by_organization(&engine.db).await;
     let left: Vec<_> = counts_after.iter().filter(|((_, org_id), _)| *org_id == gone.org_id).collect();
     assert!(left.is_empty(), "rows of the deleted organization are left: {left:?}");
-    let kept_counts = |counts: &BTreeMap<(String, Uuid), i64>| counts.iter().filter(|((_, org_id), _)| *org_id == kept.org_id).map(|(k, v)| (k.clone(), *v)).collect::<Vec<_>>();
+    let kept_counts = |counts: &BTreeMap<(String, Uuid), i64>| {
+        counts.iter().filter(|((_, org_id), _)| *org_id == kept.org_id).map(|(k, v)| (k.clone(), *v)).collect::<Vec<_>>()
+    };
     assert_eq!(kept_counts(&counts_after), kept_counts(&counts_before), "the other organization's rows are all there");
     assert_eq!(rows_of(&export(store, kept.org_id).await), rows_of(&kept_before), "and unchanged");
     let wrong = differences(&engine.db).await;

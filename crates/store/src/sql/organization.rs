@@ -143,14 +143,7 @@ pub(crate) const COPIED: &[CopiedTable] = &[
         name: "notes",
         owner: "org_id",
         key: "id",
-        columns: &[
-            ("org_id", Id),
-            ("id", Id),
-            ("opportunity_id", Id),
-            ("content", Text),
-            ("created_by", Id),
-            ("created_at", Time),
-        ],
+        columns: &[("org_id", Id), ("id", Id), ("opportunity_id", Id), ("content", Text), ("created_by", Id), ("created_at", Time)],
     },
     CopiedTable {
         name: "activities",
@@ -173,14 +166,7 @@ pub(crate) const COPIED: &[CopiedTable] = &[
         name: "stage_history",
         owner: "org_id",
         key: "id",
-        columns: &[
-            ("org_id", Id),
-            ("id", Id),
-            ("opportunity_id", Id),
-            ("status", Text),
-            ("entered_at", Time),
-            ("changed_by", Id),
-        ],
+        columns: &[("org_id", Id), ("id", Id), ("opportunity_id", Id), ("status", Text), ("entered_at", Time), ("changed_by", Id)],
     },
     CopiedTable {
         name: "lead_forms",
@@ -416,10 +402,10 @@ mod tests {
     async fn every_table_of_an_organization_is_sorted<B: Backend>(store: SqlStore<B>, sql: &str) {
         let found = catalogue(&store, sql).await;
         let tables: BTreeSet<&str> = found.iter().map(|(table, _)| table.as_str()).collect();
-        let sorted: BTreeSet<&str> = COPIED.iter().map(|table| table.name).chain(REBUILT.iter().copied()).chain(LEFT_BEHIND.iter().copied()).collect();
+        let sorted: BTreeSet<&str> =
+            COPIED.iter().map(|table| table.name).chain(REBUILT.iter().copied()).chain(LEFT_BEHIND.iter().copied()).collect();
         assert_eq!(
-            tables,
-            sorted,
+            tables, sorted,
             "tables holding an organization's rows (left) and those crates/store/src/sql/organization.rs sorts (right) differ"
         );
         for table in COPIED {
