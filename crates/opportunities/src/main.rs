@@ -3,7 +3,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -264,14 +264,12 @@ async fn org(command: OrgCommand) -> Result<(), String> {
         }
         OrgCommand::Export { org_id, file, database } => {
             let store = open(&database).await?;
-            let out = std::fs::File::create(&file).map_err(|error| format!("cannot write {}: {error}", file.display()))?;
-            let mut out = std::io::BufWriter::new(out);
-            let exported = organization_data::export(store.as_ref(), org_id, &mut out).await.map_err(failed)?;
-            out.into_inner()
-                .map_err(|error| error.to_string())?
-                .sync_all()
-                .map_err(|error| format!("cannot write {}: {error}", file.display()))?;
-            print(json!(exported));
+            let exported = export(store.as_ref(), org_id, &file).await;
+            if exported.is_err() {
+                // No file is better than one that ends part-way (which an import would refuse anyway).
+                let _ = std::fs::remove_file(&file);
+            }
+            print(json!(exported?));
         }
         OrgCommand::Import { file, database } => {
             let input = std::fs::File::open(&file).map_err(|error| format!("cannot read {}: {error}", file.display()))?;
@@ -285,6 +283,15 @@ async fn org(command: OrgCommand) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Writes the organization's export to `file`, on disk when this returns.
+async fn export(store: &dyn Store, org_id: uuid::Uuid, file: &Path) -> Result<organization_data::Exported, String> {
+    let cannot = |error: std::io::Error| format!("cannot write {}: {error}", file.display());
+    let mut out = std::io::BufWriter::new(std::fs::File::create(file).map_err(cannot)?);
+    let exported = organization_data::export(store, org_id, &mut out).await.map_err(|error| error.describe())?;
+    out.into_inner().map_err(|error| cannot(error.into_error()))?.sync_all().map_err(cannot)?;
+    Ok(exported)
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {

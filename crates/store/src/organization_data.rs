@@ -101,6 +101,10 @@ pub async fn export(store: &dyn Store, org_id: Uuid, out: &mut (dyn Write + Send
             write_line(out, &RowLine { table, row })
         })
         .await?;
+    // Deleted between the look-up and the snapshot: a file without it would import nothing.
+    if rows.get("organizations") != Some(&1) {
+        return Err(Error::NotFound("organization"));
+    }
     write_line(out, &Entry::End { end: rows.clone() })?;
     out.flush().map_err(Error::internal)?;
     Ok(Exported { org_id, rows })
@@ -137,6 +141,9 @@ pub async fn import(store: &dyn Store, input: &mut dyn BufRead) -> Result<Import
     import.flush(tx.as_mut()).await.map_err(|error| at_line(lines.number, error))?;
     if lines.next::<Value>()?.is_some() {
         return Err(invalid(lines.number, "there is more after the last line; nothing was imported"));
+    }
+    if import.rows.get("organizations") != Some(&1) {
+        return Err(invalid(lines.number, "the file holds no organization; nothing was imported"));
     }
     let counted: BTreeMap<String, u64> = import.rows.iter().filter(|(_, count)| **count > 0).map(|(k, v)| (k.clone(), *v)).collect();
     let announced: BTreeMap<String, u64> = expected.into_iter().filter(|(_, count)| *count > 0).collect();

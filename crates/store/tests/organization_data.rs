@@ -172,9 +172,14 @@ async fn a_cut_short_or_foreign_file_imports_nothing_on_sqlite() {
     // A row of another organization slipped into the file: the header names one, the rows another.
     let smuggled = [lines[0].to_owned()].into_iter().chain(other_org[1..].iter().cloned()).collect::<Vec<_>>().join("\n");
     let children_first = [lines[0], lines[lines.len() - 2], lines[1]].join("\n");
-    for (what, file) in
-        [("cut short", cut_short), ("version 99", newer), ("another organization's rows", smuggled), ("out of order", children_first)]
-    {
+    let nothing = [lines[0], r#"{"end":{}}"#].join("\n");
+    for (what, file) in [
+        ("cut short", cut_short),
+        ("version 99", newer),
+        ("another organization's rows", smuggled),
+        ("out of order", children_first),
+        ("no organization", nothing),
+    ] {
         let refused = organization_data::import(to.store.as_ref(), &mut file.as_bytes()).await;
         assert!(matches!(refused, Err(Error::Conflict(_))), "{what}: {refused:?}");
         assert!(to.store.organization_name(created.org_id).await.expect("read").is_none(), "{what}: nothing imported");
