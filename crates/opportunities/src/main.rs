@@ -1,8 +1,9 @@
-//! `opportunities`: serve the API, create organizations, migrate the database.
+//! `opportunities`: serve the API, create, export, import and delete organizations, migrate the database.
 //! Machine-readable results go to stdout as JSON lines; logs go to stderr.
 
 #![forbid(unsafe_code)]
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +14,8 @@ use domain::session::{LinkPurpose, PublicUrl};
 use domain::webhook::{RetryPolicy, TargetPolicy};
 use serde_json::json;
 use store::service::{self, CreatedOrganization, NewOrganization};
-use store::sign_in;
 use store::{OpenOptions, Store};
+use store::{organization_data, sign_in};
 
 #[derive(Parser)]
 #[command(name = "opportunities", version, about = "Sales pipeline service for small service businesses")]
@@ -189,6 +190,35 @@ enum OrgCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Write every record of an organization (secrets, tokens and sessions aside) to FILE as JSON
+    /// lines; prints {"org_id","rows"}. Export an organization nobody is changing.
+    Export {
+        #[arg(long = "org")]
+        org_id: uuid::Uuid,
+        #[arg(long = "to")]
+        file: PathBuf,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Recreate an exported organization, ids kept, in one transaction; refuses an organization
+    /// or record the database has already. Prints {"org_id","rows","owner_token"}: a new API
+    /// token of its first active owner, since tokens and passwords do not travel.
+    Import {
+        #[arg(long = "from")]
+        file: PathBuf,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Delete every record of an organization, in one transaction; prints what it deleted.
+    Delete {
+        #[arg(long = "org")]
+        org_id: uuid::Uuid,
+        /// The organization's name, exactly.
+        #[arg(long)]
+        confirm: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[tokio::main]
@@ -218,14 +248,50 @@ async fn run(command: Command) -> Result<(), String> {
             print(json!({ "migrated": true }));
             Ok(())
         }
-        Command::Org { command: OrgCommand::Create { name, owner_email, owner_name, database } } => {
+        Command::Org { command } => org(command).await,
+    }
+}
+
+/// The operator's commands on organizations: only whoever can reach the database runs them
+/// (see `store::organization_data`).
+async fn org(command: OrgCommand) -> Result<(), String> {
+    let failed = |error: domain::Error| error.describe();
+    match command {
+        OrgCommand::Create { name, owner_email, owner_name, database } => {
             let store = open(&database).await?;
             let new = NewOrganization { name, owner_name, owner_email, token: None };
-            let created = service::create_organization(store.as_ref(), new).await.map_err(|error| error.describe())?;
-            print(json!(created));
-            Ok(())
+            print(json!(service::create_organization(store.as_ref(), new).await.map_err(failed)?));
+        }
+        OrgCommand::Export { org_id, file, database } => {
+            let store = open(&database).await?;
+            let exported = export(store.as_ref(), org_id, &file).await;
+            if exported.is_err() {
+                // No file is better than one that ends part-way (which an import would refuse anyway).
+                let _ = std::fs::remove_file(&file);
+            }
+            print(json!(exported?));
+        }
+        OrgCommand::Import { file, database } => {
+            let input = std::fs::File::open(&file).map_err(|error| format!("cannot read {}: {error}", file.display()))?;
+            let store = open(&database).await?;
+            let imported = organization_data::import(store.as_ref(), &mut std::io::BufReader::new(input)).await.map_err(failed)?;
+            print(json!(imported));
+        }
+        OrgCommand::Delete { org_id, confirm, database } => {
+            let store = open(&database).await?;
+            print(json!(organization_data::delete(store.as_ref(), org_id, &confirm).await.map_err(failed)?));
         }
     }
+    Ok(())
+}
+
+/// Writes the organization's export to `file`, on disk when this returns.
+async fn export(store: &dyn Store, org_id: uuid::Uuid, file: &Path) -> Result<organization_data::Exported, String> {
+    let cannot = |error: std::io::Error| format!("cannot write {}: {error}", file.display());
+    let mut out = std::io::BufWriter::new(std::fs::File::create(file).map_err(cannot)?);
+    let exported = organization_data::export(store, org_id, &mut out).await.map_err(|error| error.describe())?;
+    out.into_inner().map_err(|error| cannot(error.into_error()))?.sync_all().map_err(cannot)?;
+    Ok(exported)
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {

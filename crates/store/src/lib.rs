@@ -7,6 +7,7 @@
 
 pub mod demo;
 mod group_commit;
+pub mod organization_data;
 pub mod passwords;
 mod postgres;
 pub mod service;
@@ -166,7 +167,20 @@ pub trait Store: Send + Sync {
     /// Deletes events created before `before` with nothing left to deliver, with their
     /// deliveries and attempts; returns how many events.
     async fn purge_webhook_events(&self, before: Timestamp) -> Result<u64>;
+
+    /// For the operator (see [`organization_data`]): hands `row` every row of the organization
+    /// in the tables an export copies, table by table, parents first, each as its table's name
+    /// and a JSON object of its columns. Reads a page at a time, all in one snapshot: rows
+    /// written meanwhile are not seen, and writers are not held up.
+    async fn export_organization(
+        &self,
+        org_id: Uuid,
+        row: &mut (dyn for<'r> FnMut(&'static str, &'r JsonRow) -> Result<()> + Send),
+    ) -> Result<()>;
 }
+
+/// A row of a table as a JSON object of its columns (see [`organization_data`]).
+pub type JsonRow = serde_json::Map<String, serde_json::Value>;
 
 /// A delivery a worker has claimed, with everything needed to send it.
 #[derive(Debug, Clone)]
@@ -320,6 +334,14 @@ pub trait Tx: Send {
     async fn delete_web_session(&mut self, session_hash: &[u8]) -> Result<()>;
     /// Ends every session of the staff member.
     async fn delete_web_sessions_of(&mut self, org_id: Uuid, staff_id: Uuid) -> Result<()>;
+
+    /// The organization's name, its row locked until the transaction ends.
+    async fn organization_name(&mut self, org_id: Uuid) -> Result<Option<String>>;
+    /// Inserts rows of one of the tables an export copies, as [`Store::organization_rows`]
+    /// reads them.
+    async fn insert_organization_rows(&mut self, table: &str, rows: &[JsonRow]) -> Result<()>;
+    /// Deletes every row of the organization in every table; how many each table lost.
+    async fn delete_organization(&mut self, org_id: Uuid) -> Result<Vec<(&'static str, u64)>>;
 }
 
 /// Turns a database error into the service's error. A transaction that lost a race with

@@ -51,6 +51,7 @@ fn word_pattern(word: &SearchWord) -> String {
 impl Backend for Postgres15 {
     type Reader = PgPool;
     type Tx = Transaction<'static, Postgres>;
+    type Snapshot = Transaction<'static, Postgres>;
     const DIALECT: Dialect = Dialect {
         like: "ILIKE",
         for_update: " FOR UPDATE",
@@ -89,6 +90,14 @@ impl Backend for Postgres15 {
 
     async fn commit(tx: Self::Tx) -> Result<()> {
         tx.commit().await.db()
+    }
+
+    /// READ COMMITTED would see each statement's own moment; REPEATABLE READ keeps the first
+    /// one's for the whole transaction.
+    async fn snapshot(&self) -> Result<Self::Snapshot> {
+        let mut tx = self.pool.begin().await.db()?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await.db()?;
+        Ok(tx)
     }
 
     fn pool_state(&self) -> PoolState {

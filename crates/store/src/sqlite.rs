@@ -10,7 +10,7 @@ use domain::search::SearchWords;
 use domain::{Error, Result, Timestamp};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{Connection, Sqlite, SqliteConnection};
+use sqlx::{Connection, Sqlite, SqliteConnection, Transaction};
 use uuid::Uuid;
 
 use crate::group_commit::{Bound, GroupTx, GroupWriter};
@@ -68,6 +68,7 @@ fn words_query(org_id: Uuid, words: &SearchWords) -> String {
 impl Backend for Sqlite3 {
     type Reader = SqlitePool;
     type Tx = GroupTx;
+    type Snapshot = Transaction<'static, Sqlite>;
     const DIALECT: Dialect = Dialect {
         like: "LIKE",
         // The write transaction already holds the database's only write lock.
@@ -107,10 +108,16 @@ impl Backend for Sqlite3 {
         GroupWriter::commit(tx).await
     }
 
+    /// A transaction on a read connection: in WAL mode its first read fixes what it sees until
+    /// it ends, while the writer goes on.
+    async fn snapshot(&self) -> Result<Self::Snapshot> {
+        self.reader.begin().await.db()
+    }
+
     fn pool_state(&self) -> PoolState {
         PoolState { size: self.reader.size(), idle: u32::try_from(self.reader.num_idle()).unwrap_or(u32::MAX) }
     }
 }
 
-sqlx_plumbing!(db: Sqlite, pool: SqlitePool, row: SqliteRow,
+sqlx_plumbing!(db: Sqlite, pool: SqlitePool, tx: Transaction<'static, Sqlite>, row: SqliteRow,
     instant: i64, from: Timestamp::from_unix_micros, into: Timestamp::unix_micros);

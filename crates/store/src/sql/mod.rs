@@ -5,6 +5,7 @@
 
 mod duplicates;
 mod list;
+mod organization;
 mod reads;
 mod rows;
 mod tables;
@@ -16,6 +17,7 @@ use domain::search::{SearchWord, SearchWords};
 use domain::{Result, Timestamp};
 use uuid::Uuid;
 
+pub(crate) use self::organization::COPIED;
 pub(crate) use self::reads::SqlStore;
 pub(crate) use self::rows::corrupt;
 
@@ -180,12 +182,16 @@ pub(crate) trait Run: Send {
 pub(crate) trait Backend: Send + Sync + 'static {
     type Reader: Run + Clone + Sync;
     type Tx: Run + Sync + 'static;
+    /// A read-only transaction that sees the database as it was when it began, whatever is
+    /// written meanwhile, and holds up no writer: what an organization's export reads through.
+    type Snapshot: Run + Sync + 'static;
     const DIALECT: Dialect;
 
     /// A handle for reads that need no transaction.
     fn reader(&self) -> Self::Reader;
     async fn begin(&self) -> Result<Self::Tx>;
     async fn commit(tx: Self::Tx) -> Result<()>;
+    async fn snapshot(&self) -> Result<Self::Snapshot>;
     fn pool_state(&self) -> crate::PoolState;
 }
 

@@ -20,12 +20,16 @@ use uuid::Uuid;
 
 use super::duplicates;
 use super::list::{self, totals_scope};
+use super::organization;
 use super::rows::{self, view_select};
 use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, PIPELINE_SETTINGS, STAFF, STAGE_HISTORY, Table, WEBHOOKS};
 use super::webhooks;
 use super::writes::SqlTx;
 use super::{Backend, Dialect, RowReader, Run, Statement};
 use crate::{AfterAttempt, Claim, DueDelivery, KeyScope, PasswordHolder, Store, Tx};
+
+/// Rows an organization's export reads at once.
+const EXPORT_PAGE: i64 = 1_000;
 
 /// Organizations one e-mail may sign in to: each costs a password check per attempt.
 const PASSWORD_HOLDERS_MAX: i64 = 5;
@@ -362,6 +366,28 @@ impl<B: Backend> Store for SqlStore<B> {
         let purged = webhooks::purge_events(&mut tx, before).await?;
         B::commit(tx).await?;
         Ok(purged)
+    }
+
+    async fn export_organization(
+        &self,
+        org_id: Uuid,
+        row: &mut (dyn for<'r> FnMut(&'static str, &'r crate::JsonRow) -> Result<()> + Send),
+    ) -> Result<()> {
+        let mut snapshot = self.backend.snapshot().await?;
+        for table in organization::COPIED {
+            let mut after = None;
+            loop {
+                let page = snapshot.fetch_all(table.page(org_id, after, EXPORT_PAGE)).await?;
+                for read in &page {
+                    row(table.name, &table.to_json(read)?)?;
+                }
+                match page.last() {
+                    Some(last) if page.len() as i64 == EXPORT_PAGE => after = Some(last.uuid(table.key)?),
+                    _ => break,
+                }
+            }
+        }
+        Ok(())
     }
 }
 

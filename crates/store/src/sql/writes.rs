@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use super::duplicates;
 use super::list::push_in;
+use super::organization;
 use super::reads::{all, by_id, optional, view_by_id, webhooks_of};
 use super::rows;
 use super::tables::{
@@ -451,5 +452,26 @@ impl<B: Backend> Tx for SqlTx<B> {
 
     async fn delete_web_sessions_of(&mut self, org_id: Uuid, staff_id: Uuid) -> Result<()> {
         self.run(Statement::new("DELETE FROM web_sessions WHERE org_id = $1 AND staff_id = $2").bind(org_id).bind(staff_id)).await
+    }
+
+    async fn organization_name(&mut self, org_id: Uuid) -> Result<Option<String>> {
+        let statement = Statement::new(format!("SELECT name FROM organizations WHERE id = $1{}", self.locked())).bind(org_id);
+        optional(&mut self.tx, statement, |row| row.text("name")).await
+    }
+
+    async fn insert_organization_rows(&mut self, table: &str, rows: &[crate::JsonRow]) -> Result<()> {
+        let table = organization::copied(table)?;
+        for chunk in rows.chunks(table.rows_per_insert(B::DIALECT.values_per_statement)) {
+            self.run(table.insert(chunk)?).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_organization(&mut self, org_id: Uuid) -> Result<Vec<(&'static str, u64)>> {
+        let mut deleted = Vec::new();
+        for (table, statement) in organization::delete_statements(org_id) {
+            deleted.push((table, self.tx.execute(statement).await?));
+        }
+        Ok(deleted)
     }
 }

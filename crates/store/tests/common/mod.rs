@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod recount;
+
 use std::str::FromStr;
 use std::sync::Arc;
 
