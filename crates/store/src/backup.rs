@@ -299,9 +299,8 @@ impl Schedule {
     /// whatever time a file's name claims.
     pub fn due_in(&self) -> Result<Duration> {
         let newest = self.existing()?.pop();
-        let due = newest.map_or(Duration::ZERO, |(taken, _)| {
-            (taken + self.every - OffsetDateTime::now_utc()).try_into().unwrap_or(Duration::ZERO)
-        });
+        let due = newest
+            .map_or(Duration::ZERO, |(taken, _)| (taken + self.every - OffsetDateTime::now_utc()).try_into().unwrap_or(Duration::ZERO));
         Ok(due.min(self.every))
     }
 
@@ -348,8 +347,7 @@ impl Schedule {
     }
 }
 
-const STAMP: &[time::format_description::BorrowedFormatItem<'static>] =
-    format_description!("[year][month][day]T[hour][minute][second]Z");
+const STAMP: &[time::format_description::BorrowedFormatItem<'static>] = format_description!("[year][month][day]T[hour][minute][second]Z");
 
 fn stamp(at: OffsetDateTime) -> String {
     at.format(STAMP).unwrap_or_else(|_| at.unix_timestamp().to_string())
