@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod backups;
 mod envelope;
 mod error;
 mod extract;
@@ -25,6 +26,7 @@ use domain::webhook::TargetPolicy;
 use store::Store;
 use utoipa_axum::router::OpenApiRouter;
 
+pub use backups::{BackupHealth, BackupState};
 pub use error::{ApiError, DATABASE_RETRY_AFTER_SECS};
 use intake::IntakeGuard;
 pub use intake::IntakeLimits;
@@ -63,6 +65,8 @@ pub struct AppState {
     /// Pages for browsers posting a website form; without them, every answer is JSON.
     visitor_pages: Option<Arc<dyn VisitorPages>>,
     clock: Clock,
+    /// The scheduled backups' outcomes, when this process takes them.
+    backups: Option<Arc<BackupHealth>>,
 }
 
 /// What time it is, for the answers that depend on the day (the follow-ups due today). Tests
@@ -106,11 +110,14 @@ pub struct AppOptions {
     pub visitor_pages: Option<Arc<dyn VisitorPages>>,
     /// The system clock unless a test pins it.
     pub clock: Clock,
+    /// The scheduled backups' outcomes, shown by `/metrics` and `/readyz`, when this process
+    /// takes them (`serve --backup-dir`).
+    pub backups: Option<Arc<BackupHealth>>,
 }
 
 /// [`router`] with what `options` plugs in.
 pub fn router_with(store: Arc<dyn Store>, options: AppOptions) -> Router {
-    let AppOptions { intake, webhook_targets, pages, visitor_pages, clock } = options;
+    let AppOptions { intake, webhook_targets, pages, visitor_pages, clock, backups } = options;
     let state = AppState {
         store,
         intake: Arc::new(IntakeGuard::new(intake)),
@@ -118,6 +125,7 @@ pub fn router_with(store: Arc<dyn Store>, options: AppOptions) -> Router {
         webhook_targets,
         visitor_pages,
         clock,
+        backups,
     };
     let idempotent = || middleware::from_fn_with_state(state.clone(), idempotency::for_staff);
     // The import's limit is set outside the idempotency layer, which reads the body first.

@@ -66,6 +66,9 @@ pub async fn render(State(state): State<AppState>) -> Response {
     state.metrics.record(|| {
         metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
         metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(pool.size.saturating_sub(pool.idle)));
+        if let Some(backups) = &state.backups {
+            backups.record_metrics();
+        }
     });
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.handle.render()).into_response()
 }

@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use domain::session::{LinkPurpose, PublicUrl};
 use domain::webhook::{RetryPolicy, TargetPolicy};
 use serde_json::json;
+use store::backup::{Schedule, ServerLock};
 use store::service::{self, CreatedOrganization, NewOrganization};
 use store::{OpenOptions, Store};
 use store::{organization_data, sign_in};
@@ -45,6 +46,24 @@ enum Command {
     },
     /// Apply pending database migrations (serve does this too).
     Migrate(DatabaseArgs),
+    /// Copy an SQLite database, while servers run, into a new file, check the copy
+    /// (integrity_check, rows per table) and print a JSON summary. PostgreSQL: use pg_dump.
+    Backup {
+        #[arg(long = "database", env = "OPPORTUNITIES_DATABASE_URL", default_value = "sqlite://opportunities.db")]
+        url: String,
+        /// The backup file to write; it must not exist yet.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replace an SQLite database with a backup, once no server uses it: checks the backup
+    /// first and keeps the replaced database as DB.replaced-<UTC time>.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long = "database", env = "OPPORTUNITIES_DATABASE_URL", default_value = "sqlite://opportunities.db")]
+        url: String,
+    },
 }
 
 #[derive(Args)]
@@ -90,6 +109,38 @@ struct ServeArgs {
     transport: TransportArgs,
     #[command(flatten)]
     webhooks: WebhookArgs,
+    #[command(flatten)]
+    backups: BackupArgs,
+}
+
+/// Backups on a schedule (SQLite only; see `opportunities backup`).
+#[derive(Args)]
+struct BackupArgs {
+    /// Take a backup of the SQLite database into this directory on a schedule, named
+    /// <database name>-backup-<UTC time>.db. Off unless given.
+    #[arg(long, env = "OPPORTUNITIES_BACKUP_DIR")]
+    backup_dir: Option<PathBuf>,
+    /// How often: a number and a unit, s, m, h or d (30m, 1h, 1d).
+    #[arg(long, env = "OPPORTUNITIES_BACKUP_EVERY", default_value = "1h", value_parser = parse_interval)]
+    backup_every: Duration,
+    /// How many backups to keep in the directory; older ones are deleted after each backup.
+    #[arg(long, env = "OPPORTUNITIES_BACKUP_KEEP", default_value_t = 48, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    backup_keep: u32,
+}
+
+/// `30s`, `15m`, `1h`, `1d`: at least a second, at most 30 days.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let unit_at = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(unit_at);
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err("use a number and a unit, s, m, h or d: 30m, 1h, 1d".into()),
+    };
+    let seconds = number.parse::<u64>().ok().and_then(|number| number.checked_mul(seconds)).filter(|s| (1..=30 * 86_400).contains(s));
+    seconds.map(Duration::from_secs).ok_or_else(|| "must be between 1s and 30d".into())
 }
 
 /// How webhooks are delivered (see the `webhooks` crate).
@@ -248,6 +299,16 @@ async fn run(command: Command) -> Result<(), String> {
             print(json!({ "migrated": true }));
             Ok(())
         }
+        Command::Backup { url, to } => {
+            let backup = store::backup::backup(&url, &to).await.map_err(|error| format!("backup failed: {error}"))?;
+            print(json!({ "backup": backup }));
+            Ok(())
+        }
+        Command::Restore { from, url } => {
+            let restored = store::backup::restore(&from, &url).await.map_err(|error| format!("restore refused: {error}"))?;
+            print(json!({ "restored": restored }));
+            Ok(())
+        }
         Command::Org { command } => org(command).await,
     }
 }
@@ -295,6 +356,9 @@ async fn export(store: &dyn Store, org_id: uuid::Uuid, file: &Path) -> Result<or
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
+    // Held until the server stops, so that `restore` refuses to swap the file under it.
+    let _lock = ServerLock::acquire(&args.database.url).map_err(|error| error.to_string())?;
+    let schedule = backup_schedule(&args)?;
     let store = open(&args.database).await?;
     let listener =
         tokio::net::TcpListener::bind(&args.listen).await.map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
@@ -313,6 +377,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if args.webhooks.deliver_webhooks {
         tokio::spawn(webhooks::run(store.clone(), args.webhooks.config()));
     }
+    let backups = schedule.map(|schedule| {
+        let health = Arc::new(api::BackupHealth::default());
+        tokio::spawn(take_backups(schedule, health.clone()));
+        health
+    });
     tracing::info!(%address, "serving");
     let pages = web::router(
         store.clone(),
@@ -322,6 +391,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         webhook_targets: args.webhooks.targets(),
         pages,
         visitor_pages: Some(web::visitor_pages()),
+        backups,
         ..Default::default()
     };
     let router = api::router_with(store, options).layer(Extension(public_url));
@@ -355,6 +425,36 @@ async fn demo(store: &dyn Store, created: Option<&CreatedOrganization>) -> Resul
         store::demo::fill(store, created, store::demo::SEED).await.map_err(|error| format!("the demo failed: {}", error.describe()))?;
     print(json!({ "demo": report }));
     Ok(())
+}
+
+/// The backup schedule `serve` was asked for, if any; only an SQLite database has one.
+fn backup_schedule(args: &ServeArgs) -> Result<Option<Schedule>, String> {
+    let Some(dir) = args.backups.backup_dir.clone() else { return Ok(None) };
+    let url = args.database.url.clone();
+    store::backup::sqlite_path(&url).map_err(|error| format!("--backup-dir: {error}"))?;
+    Ok(Some(Schedule { url, dir, every: args.backups.backup_every, keep: args.backups.backup_keep as usize }))
+}
+
+/// Takes a backup whenever one is due, for as long as the server runs. A failure is logged as
+/// an error and counted (see `api::BackupHealth`), and the next attempt comes a full interval
+/// later: retrying at once would likely fail the same way and fill the log.
+async fn take_backups(schedule: Schedule, health: Arc<api::BackupHealth>) {
+    loop {
+        let wait = schedule.due_in().unwrap_or(Duration::ZERO);
+        tokio::time::sleep(wait).await;
+        match schedule.run().await {
+            Ok((backup, deleted)) => {
+                health.succeeded(backup.started_at, backup.verified.bytes, backup.seconds);
+                tracing::info!(file = %backup.verified.file.display(), bytes = backup.verified.bytes, seconds = backup.seconds,
+                    deleted = deleted.len(), "backup taken and checked");
+            }
+            Err(error) => {
+                health.failed(domain::Timestamp::now());
+                tracing::error!(dir = %schedule.dir.display(), %error, "BACKUP FAILED: the database was not backed up");
+                tokio::time::sleep(schedule.every).await;
+            }
+        }
+    }
 }
 
 async fn purge_idempotency_keys_hourly(store: Arc<dyn Store>) {

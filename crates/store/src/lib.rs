@@ -5,6 +5,7 @@
 // Only the registration of an SQLite function needs unsafe code; it is allowed there alone.
 #![deny(unsafe_code)]
 
+pub mod backup;
 pub mod demo;
 mod group_commit;
 pub mod organization_data;

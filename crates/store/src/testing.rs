@@ -4,6 +4,8 @@
 //! ignored instead of counting it as passed; `scripts/test.sh` finds a database and runs those
 //! tests with `-- --include-ignored`. A PostgreSQL test asked to run without one fails here.
 
+pub mod recount;
+
 use sqlx::{Connection, PgConnection};
 
 /// The variable naming a PostgreSQL database the tests may create schemas in.

@@ -14,7 +14,6 @@ mod common;
 use std::fmt::Debug;
 
 use common::Engine;
-use common::recount::differences;
 use domain::activity::CreateNote;
 use domain::auth::{Actor, CreateStaff};
 use domain::calendar::TimeZone;
@@ -25,6 +24,7 @@ use domain::settings::UpdatePipelineSettings;
 use domain::{Error, Input, Money, Timestamp};
 use opportunities_store::demo;
 use opportunities_store::service::{self, NewOrganization};
+use opportunities_store::testing::recount::differences;
 use opportunities_store::{Store, tokens};
 use rand::rngs::Xoshiro256PlusPlus as Rng;
 use rand::seq::{IndexedMutRandom, IndexedRandom};

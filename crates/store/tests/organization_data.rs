@@ -7,13 +7,13 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::recount::differences;
 use common::{Db, Engine};
 use domain::auth::Actor;
 use domain::webhook::{Attempt, TargetPolicy};
 use domain::{Error, Input, Timestamp};
 use opportunities_store::organization_data::{self, FORMAT, VERSION};
 use opportunities_store::service::{self, CreatedOrganization, NewOrganization};
+use opportunities_store::testing::recount::differences;
 use opportunities_store::{AfterAttempt, Store, demo, tokens};
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -28,7 +28,14 @@ const READY_WITHIN: Duration = Duration::from_millis(500);
 
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     match tokio::time::timeout(READY_WITHIN, state.store.ping()).await {
-        Ok(Ok(())) => Ok(Json(json!({ "success": true, "data": { "status": "ready" } }))),
+        Ok(Ok(())) => {
+            // Ready even when backups fail: the replica serves as well as before (see backups.rs).
+            let mut data = json!({ "status": "ready" });
+            if let Some(backups) = &state.backups {
+                data["backups"] = json!(backups.state());
+            }
+            Ok(Json(json!({ "success": true, "data": data })))
+        }
         Ok(Err(error)) => {
             tracing::warn!(error = %error.describe(), "not ready: the database is not reachable");
             Err(ApiError::NotReady)

@@ -3,26 +3,18 @@
 
 #![allow(dead_code)]
 
-pub mod recount;
-
 use std::str::FromStr;
 use std::sync::Arc;
 
+pub use opportunities_store::testing::recount::Db;
 use opportunities_store::{OpenOptions, Store};
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
-use sqlx::{AssertSqlSafe, FromRow};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 pub struct Engine {
     pub store: Arc<dyn Store>,
     pub db: Db,
     _dir: tempfile::TempDir,
-}
-
-/// A plain connection to the engine's database, for what no store method answers.
-pub enum Db {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
 }
 
 impl Engine {
@@ -46,18 +38,4 @@ impl Engine {
 
 async fn open(url: &str) -> Arc<dyn Store> {
     opportunities_store::open(url, &OpenOptions { pool_size: 2, ..Default::default() }).await.expect("open and migrate the database")
-}
-
-impl Db {
-    /// Every row `sql` returns, read into `T` the same way on both engines.
-    pub async fn rows<T>(&self, sql: &str) -> Vec<T>
-    where
-        T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
-    {
-        let rows = match self {
-            Db::Sqlite(pool) => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(pool).await,
-            Db::Postgres(pool) => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(pool).await,
-        };
-        rows.unwrap_or_else(|error| panic!("{error}\nin: {sql}"))
-    }
 }

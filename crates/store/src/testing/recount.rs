@@ -1,18 +1,42 @@
-//! The recount: every total the database maintains (by triggers, in each engine's own dialect),
-//! recounted from the opportunities, and SQLite's word index and each lead's latest stage
-//! history entry checked the same way. Shared by the contract suite and the organization
-//! export, import and delete tests.
+//! The recount every storage test holds the database to: every total the triggers maintain
+//! equals a recount of the opportunities, the word index holds what migration 0007 says, and
+//! each lead's latest stage history entry is its current status. The store's contract test runs
+//! it after every write; the backup test runs it on a restored backup, and the organization
+//! export, import and delete tests on both databases.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
+use domain::Timestamp;
 use domain::calendar::TimeZone;
 use domain::opportunity::Status;
-use domain::{Timestamp, search};
-use sqlx::SqlitePool;
+use domain::search;
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::{AssertSqlSafe, FromRow};
 use uuid::Uuid;
 
-use super::Db;
+/// A plain connection to the engine's database, for what no store method answers.
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Db {
+    /// Every row `sql` returns, read into `T` the same way on both engines.
+    pub async fn rows<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        let rows = match self {
+            Db::Sqlite(pool) => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(pool).await,
+            Db::Postgres(pool) => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(pool).await,
+        };
+        rows.unwrap_or_else(|error| panic!("{error}\nin: {sql}"))
+    }
+}
+
+// ---- the recount ------------------------------------------------------------------------
 
 /// What the totals are about, as stored in `opportunities`.
 #[derive(sqlx::FromRow)]
