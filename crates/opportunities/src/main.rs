@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use axum::Extension;
 use clap::{Args, Parser, Subcommand};
+use domain::Timestamp;
 use domain::session::{LinkPurpose, PublicUrl};
 use domain::webhook::{RetryPolicy, TargetPolicy};
 use serde_json::json;
@@ -44,6 +45,10 @@ enum Command {
     },
     /// Apply pending database migrations (serve does this too).
     Migrate(DatabaseArgs),
+    /// Run one pass of the stale sweep now (what serve does every --sweep-interval): moves the
+    /// rotted leads of organizations with auto_stale on to stale; prints {"moved_to_stale": N}.
+    /// Safe while servers run: they and this skip an organization another is sweeping.
+    Sweep(DatabaseArgs),
 }
 
 #[derive(Args)]
@@ -89,6 +94,11 @@ struct ServeArgs {
     transport: TransportArgs,
     #[command(flatten)]
     webhooks: WebhookArgs,
+    /// Seconds between two passes of the stale sweep (organizations with auto_stale on); 0
+    /// turns it off in this process. Every replica may sweep: an organization is swept by one
+    /// at a time.
+    #[arg(long, env = "OPPORTUNITIES_SWEEP_INTERVAL", default_value_t = 900)]
+    sweep_interval: u64,
 }
 
 /// How webhooks are delivered (see the `webhooks` crate).
@@ -218,6 +228,12 @@ async fn run(command: Command) -> Result<(), String> {
             print(json!({ "migrated": true }));
             Ok(())
         }
+        Command::Sweep(database) => {
+            let store = open(&database).await?;
+            let moved = service::sweep(store.as_ref(), Timestamp::now()).await.map_err(|error| error.describe())?;
+            print(json!({ "moved_to_stale": moved }));
+            Ok(())
+        }
         Command::Org { command: OrgCommand::Create { name, owner_email, owner_name, database } } => {
             let store = open(&database).await?;
             let new = NewOrganization { name, owner_name, owner_email, token: None };
@@ -244,6 +260,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     print(json!({ "listening": address.to_string() }));
     tokio::spawn(purge_idempotency_keys_hourly(store.clone()));
+    if args.sweep_interval > 0 {
+        tokio::spawn(sweep_periodically(store.clone(), Duration::from_secs(args.sweep_interval)));
+    }
     if args.webhooks.deliver_webhooks {
         tokio::spawn(webhooks::run(store.clone(), args.webhooks.config()));
     }
@@ -289,6 +308,18 @@ async fn demo(store: &dyn Store, created: Option<&CreatedOrganization>) -> Resul
         store::demo::fill(store, created, store::demo::SEED).await.map_err(|error| format!("the demo failed: {}", error.describe()))?;
     print(json!({ "demo": report }));
     Ok(())
+}
+
+/// The stale sweep, every `interval`; a failed pass is logged and the next one tries again.
+async fn sweep_periodically(store: Arc<dyn Store>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        ticks.tick().await;
+        match service::sweep(store.as_ref(), Timestamp::now()).await {
+            Ok(moved) => tracing::info!(moved, "stale sweep"),
+            Err(error) => tracing::warn!(error = %error.describe(), "the stale sweep failed"),
+        }
+    }
 }
 
 async fn purge_idempotency_keys_hourly(store: Arc<dyn Store>) {
