@@ -465,7 +465,7 @@ impl Opportunity {
                 // (and the history's null `changed_by`) says who really moved it.
                 Mover::System => {
                     let days = settings.stages.of(self.stage.status()).and_then(|stage| stage.rot_after_days).unwrap_or_default();
-                    let description = format!("Status changed from {from} to {to} by the system: no activity for {days} days");
+                    let description = format!("Status changed from {from} to {to} by the system: no activity for {days} {}", if days == 1 { "day" } else { "days" });
                     Activity::recorded(self.org_id, self.created_by, self.id, ActivityType::StatusChange, description, now)
                 }
             })
