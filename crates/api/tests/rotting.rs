@@ -53,8 +53,10 @@ async fn last_activity_moves_with_notes_activities_and_updates(app: TestApp) {
     assert_eq!(after_note["last_activity_at"], note.data()["created_at"], "a note moves it");
     assert_eq!(after_note["version"], created["version"], "without changing the lead");
 
-    let activity =
-        app.post(&app.owner, &format!("{path}/activities"), json!({"activity_type": "call", "description": "Called back"})).await.expect(201);
+    let activity = app
+        .post(&app.owner, &format!("{path}/activities"), json!({"activity_type": "call", "description": "Called back"}))
+        .await
+        .expect(201);
     let after_activity = view(&app, &app.owner, &id).await;
     assert_eq!(after_activity["last_activity_at"], activity.data()["created_at"], "an activity moves it");
     assert!(instant(&after_activity, "last_activity_at") > instant(&after_note, "last_activity_at"));
@@ -172,8 +174,7 @@ async fn the_sweep_moves_rotted_leads_to_stale_as_the_system(app: TestApp) {
         assert_eq!(entries.len(), 2);
         assert_eq!((entries[1]["status"].as_str(), &entries[1]["changed_by"]), (Some("stale"), &Value::Null), "moved by the system");
         let activities = app.get(&owner, &format!("/opportunities/{id}/activities")).await.expect(200);
-        let changes: Vec<&Value> =
-            activities.data().as_array().unwrap().iter().filter(|a| a["activity_type"] == "status_change").collect();
+        let changes: Vec<&Value> = activities.data().as_array().unwrap().iter().filter(|a| a["activity_type"] == "status_change").collect();
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0]["description"], "Status changed from open to stale by the system: no activity for 1 day");
     }

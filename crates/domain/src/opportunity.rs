@@ -458,14 +458,21 @@ impl Opportunity {
             let from = moved.from?;
             let (from, to) = (from.as_str(), moved.to.as_str());
             Some(match by {
-                Mover::Staff(actor) => {
-                    Activity::logged(actor, self.id, ActivityType::StatusChange, format!("Status changed from {from} to {to} by {}", actor.name), now)
-                }
+                Mover::Staff(actor) => Activity::logged(
+                    actor,
+                    self.id,
+                    ActivityType::StatusChange,
+                    format!("Status changed from {from} to {to} by {}", actor.name),
+                    now,
+                ),
                 // The activity needs an author on the staff: the lead's creator, while the text
                 // (and the history's null `changed_by`) says who really moved it.
                 Mover::System => {
                     let days = settings.stages.of(self.stage.status()).and_then(|stage| stage.rot_after_days).unwrap_or_default();
-                    let description = format!("Status changed from {from} to {to} by the system: no activity for {days} {}", if days == 1 { "day" } else { "days" });
+                    let description = format!(
+                        "Status changed from {from} to {to} by the system: no activity for {days} {}",
+                        if days == 1 { "day" } else { "days" }
+                    );
                     Activity::recorded(self.org_id, self.created_by, self.id, ActivityType::StatusChange, description, now)
                 }
             })

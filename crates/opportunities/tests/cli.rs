@@ -73,7 +73,8 @@ async fn sweep_moves_rotted_leads_to_stale_beside_a_running_server() {
     let base = server.base_url().await;
     let http = reqwest::Client::new();
     let settings = serde_json::json!({"auto_stale": true, "stages": {"open": {"rot_after_days": 0}}});
-    let response = http.patch(format!("{base}/api/v1/pipeline-settings")).bearer_auth("opp_sweep_owner").json(&settings).send().await.unwrap();
+    let response =
+        http.patch(format!("{base}/api/v1/pipeline-settings")).bearer_auth("opp_sweep_owner").json(&settings).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let lead = serde_json::json!({"title": "Fillers", "prospect_name": "Ann"});
     let response = http.post(format!("{base}/api/v1/opportunities")).bearer_auth("opp_sweep_owner").json(&lead).send().await.unwrap();

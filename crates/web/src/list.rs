@@ -155,7 +155,10 @@ async fn list(State(state): State<WebState>, SignedIn(session): SignedIn, Query(
     };
     let today = zone.day_of(Timestamp::now());
     let page = match view.filter(&zone) {
-        Ok(filter) => state.store.opportunities(session.org_id, &filter).await,
+        Ok(filter) => match state.store.opportunities(session.org_id, &filter).await {
+            Ok((leads, total)) => crate::pages::with_rotting(&state, &session, leads).await.map(|leads| (leads, total)),
+            Err(error) => Err(error),
+        },
         Err(error) => Err(error),
     };
     let listing = match page {
@@ -306,7 +309,7 @@ fn row(view: &OpportunityView, today: Day) -> Markup {
         tr data-id=(lead.id) {
             td { a href={ "/leads/" (lead.id) } { (lead.title) } }
             td { (contact.unwrap_or("")) }
-            td { span.chip.stage data-status=(status.as_str()) { (label(status)) } }
+            td { span.chip.stage data-status=(status.as_str()) { (label(status)) } " " (crate::pages::rotting_chip(view)) }
             td.number { (lead.estimated_value.map(money).unwrap_or_default()) }
             td { (view.assigned_staff.as_ref().map(|staff| staff.name.as_str()).unwrap_or("")) }
             td {

@@ -48,7 +48,8 @@ impl<B: Backend> SqlTx<B> {
     /// Moves the lead's last activity on to `at` (never back), in the transaction that wrote
     /// the note or activity of `at`, so that rotting never needs to read notes.
     async fn touch_opportunity(&mut self, org_id: Uuid, id: Uuid, at: Timestamp) -> Result<()> {
-        let statement = Statement::new("UPDATE opportunities SET last_activity_at = $1 WHERE org_id = $2 AND id = $3 AND last_activity_at < $4");
+        let statement =
+            Statement::new("UPDATE opportunities SET last_activity_at = $1 WHERE org_id = $2 AND id = $3 AND last_activity_at < $4");
         self.run(statement.bind(at).bind(org_id).bind(id).bind(at)).await
     }
 
