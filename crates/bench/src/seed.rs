@@ -324,6 +324,7 @@ async fn write_opportunities(tx: &mut dyn Tx, ctx: &OrgContext, range: Range<u64
             created_by: rng.pick(&ctx.staff).0,
             created_at: ts(created),
             updated_at: ts(updated),
+            last_activity_at: ts(updated),
             version: rng.range(1, 6),
             prospect_name: Some(name),
         };

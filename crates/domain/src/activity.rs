@@ -147,16 +147,28 @@ impl Activity {
 
     /// An entry the service writes itself (status changes, conversions).
     pub fn logged(actor: &Actor, opportunity_id: Uuid, activity_type: ActivityType, description: String, now: Timestamp) -> Activity {
+        Activity::recorded(actor.org_id, actor.staff_id, opportunity_id, activity_type, description, now)
+    }
+
+    /// A completed activity that the service records, in `created_by`'s name.
+    pub fn recorded(
+        org_id: Uuid,
+        created_by: Uuid,
+        opportunity_id: Uuid,
+        activity_type: ActivityType,
+        description: String,
+        now: Timestamp,
+    ) -> Activity {
         Activity {
             id: Uuid::now_v7(),
-            org_id: actor.org_id,
+            org_id,
             opportunity_id,
             activity_type,
             description,
             outcome: None,
             scheduled_at: None,
             completed_at: Some(now),
-            created_by: actor.staff_id,
+            created_by,
             created_at: now,
         }
     }

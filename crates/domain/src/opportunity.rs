@@ -98,6 +98,9 @@ pub struct Opportunity {
     pub created_by: Uuid,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The latest of its creation, its last change, and its latest note or activity: what
+    /// rotting counts from.
+    pub last_activity_at: Timestamp,
     /// Increases by one on every change.
     pub version: i64,
 }
@@ -252,6 +255,13 @@ impl Creator {
     }
 }
 
+/// Who moves an existing lead: a staff member, or the system (the stale sweep).
+#[derive(Clone, Copy)]
+enum Mover<'a> {
+    Staff(&'a Actor),
+    System,
+}
+
 impl Change {
     pub fn is_empty(&self, before: &Opportunity) -> bool {
         self.activities.is_empty() && self.opportunity == *before
@@ -295,6 +305,7 @@ impl Opportunity {
             created_by: creator.created_by(),
             created_at: now,
             updated_at: now,
+            last_activity_at: now,
             version: 1,
         };
         opportunity.check_party(&mut errors);
@@ -354,7 +365,7 @@ impl Opportunity {
             category_id: input.category_id.value().copied(),
             assigned_to: input.assigned_to.value().copied(),
         };
-        let change = self.changed(actor, settings, next, request, None, now, errors)?;
+        let change = self.changed(Mover::Staff(actor), settings, next, request, None, now, errors)?;
         Ok((change, references))
     }
 
@@ -374,7 +385,7 @@ impl Opportunity {
             closed_reason: Patch::given(text::optional(&mut errors, "reason", input.reason, REASON_MAX)),
             transaction_id: Patch::given(input.transaction_id),
         };
-        self.changed(actor, settings, self.clone(), request, None, now, errors)
+        self.changed(Mover::Staff(actor), settings, self.clone(), request, None, now, errors)
     }
 
     /// The client record to create from the prospect's details, or why there can be none.
@@ -402,7 +413,18 @@ impl Opportunity {
         let how = if created { "created a new client record" } else { "linked to the existing client with the same e-mail" };
         let description = format!("Converted to client {} ({how}) by {}", client.name, actor.name);
         let activity = Activity::logged(actor, self.id, ActivityType::Other, description, now);
-        self.changed(actor, settings, next, StageRequest::default(), Some(activity), now, FieldErrors::default())
+        self.changed(Mover::Staff(actor), settings, next, StageRequest::default(), Some(activity), now, FieldErrors::default())
+    }
+
+    /// Moves a lead that has rotted (see [`PipelineSettings::is_rotting`]) to `stale`, as the
+    /// system: `None` if it has not rotted at `now` (anymore: someone may have touched it since
+    /// the sweep found it).
+    pub fn swept(&self, settings: &PipelineSettings, now: Timestamp) -> Result<Option<Change>> {
+        if !settings.auto_stale || !settings.is_rotting(self, now) {
+            return Ok(None);
+        }
+        let request = StageRequest { status: Some(Status::Stale), ..StageRequest::default() };
+        self.changed(Mover::System, settings, self.clone(), request, None, now, FieldErrors::default()).map(Some)
     }
 
     /// Takes in `from`, another lead of the same person: each of this lead's empty fields gets
@@ -439,7 +461,7 @@ impl Opportunity {
         fill(&mut next.follow_up_date, &from.follow_up_date);
         let description = format!("Merged the lead \"{}\" ({}) into this one by {}", from.title, from.id, actor.name);
         let activity = Activity::logged(actor, self.id, ActivityType::Other, description, now);
-        let mut change = self.changed(actor, settings, next, StageRequest::default(), Some(activity), now, FieldErrors::default())?;
+        let mut change = self.changed(Mover::Staff(actor), settings, next, StageRequest::default(), Some(activity), now, FieldErrors::default())?;
         // Even with no field filled the lead changed (it took in another's records): an ETag
         // read before the merge must not pass for the lead after it.
         if change.opportunity.version == self.version {
@@ -453,11 +475,12 @@ impl Opportunity {
     /// changed, the pipeline's transition from this opportunity's stage (with the organization's
     /// default probabilities) gives its stage, its follow-up's day is counted in the
     /// organization's time zone, a status move is logged as an activity (before `also`) and
-    /// entered in the stage history, and the version moves on if anything changed.
+    /// entered in the stage history, and the version moves on (and its last activity with it)
+    /// if anything changed.
     #[allow(clippy::too_many_arguments)]
     fn changed(
         &self,
-        actor: &Actor,
+        by: Mover<'_>,
         settings: &PipelineSettings,
         mut next: Opportunity,
         request: StageRequest,
@@ -470,15 +493,38 @@ impl Opportunity {
         next.follow_up_day = next.follow_up_date.map(|at| settings.timezone.day_of(at));
         next.check_party(&mut errors);
         errors.into_result(())?;
-        let entered = transition.moved.map(|moved| StageEntry::of_move(self.org_id, self.id, moved, Some(actor.staff_id), now));
+        let changed_by = match by {
+            Mover::Staff(actor) => Some(actor.staff_id),
+            Mover::System => None,
+        };
+        let entered = transition.moved.map(|moved| StageEntry::of_move(self.org_id, self.id, moved, changed_by, now));
         let logged = transition.moved.and_then(|moved| {
             let from = moved.from?;
-            let description = format!("Status changed from {} to {} by {}", from.as_str(), moved.to.as_str(), actor.name);
-            Some(Activity::logged(actor, self.id, ActivityType::StatusChange, description, now))
+            let (from, to) = (from.as_str(), moved.to.as_str());
+            Some(match by {
+                Mover::Staff(actor) => Activity::logged(
+                    actor,
+                    self.id,
+                    ActivityType::StatusChange,
+                    format!("Status changed from {from} to {to} by {}", actor.name),
+                    now,
+                ),
+                // The activity needs an author on the staff: the lead's creator, while the text
+                // (and the history's null `changed_by`) says who really moved it.
+                Mover::System => {
+                    let days = settings.stages.of(self.stage.status()).and_then(|stage| stage.rot_after_days).unwrap_or_default();
+                    let description = format!(
+                        "Status changed from {from} to {to} by the system: no activity for {days} {}",
+                        if days == 1 { "day" } else { "days" }
+                    );
+                    Activity::recorded(self.org_id, self.created_by, self.id, ActivityType::StatusChange, description, now)
+                }
+            })
         });
         if next != *self {
             next.version = self.version + 1;
             next.updated_at = now;
+            next.last_activity_at = now;
         }
         Ok(Change { opportunity: next, activities: logged.into_iter().chain(also).collect(), entered })
     }
@@ -537,6 +583,17 @@ pub struct OpportunityView {
     pub assigned_staff: Option<StaffRef>,
     pub notes_count: i64,
     pub activities_count: i64,
+    /// In a stage whose `rot_after_days` (pipeline settings) have passed since
+    /// `last_activity_at`; never for won, lost or stale leads.
+    pub rotting: bool,
+}
+
+impl OpportunityView {
+    /// Sets `rotting` as of `now` in the organization of `settings`.
+    pub fn rotting_at(mut self, settings: &PipelineSettings, now: Timestamp) -> OpportunityView {
+        self.rotting = settings.is_rotting(&self.opportunity, now);
+        self
+    }
 }
 
 /// One opportunity with its latest history, newest first.

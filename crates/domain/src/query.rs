@@ -5,6 +5,7 @@ use uuid::Uuid;
 use crate::calendar::TimeZone;
 use crate::opportunity::Status;
 use crate::search::SearchWords;
+use crate::settings::PipelineSettings;
 use crate::{Error, Result, Timestamp};
 
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -186,15 +187,27 @@ pub struct OpportunityFilter {
     /// Only leads not won or lost whose follow-up is due by this instant: the end of today in
     /// the organization's time zone.
     pub follow_up_due_by: Option<Timestamp>,
+    /// Only the leads rotting (`true`) or not rotting (`false`) now.
+    pub rotting: Option<RotFilter>,
     pub sort: Sort,
     pub page: Page,
+}
+
+/// `rotting=true|false`, with what it means in the organization's settings at the time asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotFilter {
+    pub rotting: bool,
+    /// Per stage that rots, the latest last activity of a rotting lead there
+    /// ([`PipelineSettings::rot_cutoffs`]); none when nothing rots.
+    pub cutoffs: Vec<(Status, Timestamp)>,
 }
 
 impl OpportunityFilter {
     /// Whether anything but the search narrows the list.
     pub fn narrows_beyond_search(&self) -> bool {
-        let OpportunityFilter { statuses, assigned_to, category_id, client_id, source, follow_up_due_by, .. } = self;
+        let OpportunityFilter { statuses, assigned_to, category_id, client_id, source, follow_up_due_by, rotting, .. } = self;
         !statuses.is_empty()
+            || rotting.is_some()
             || assigned_to.is_some()
             || category_id.is_some()
             || client_id.is_some()
@@ -202,7 +215,18 @@ impl OpportunityFilter {
             || follow_up_due_by.is_some()
     }
 
-    /// The filter a query string asks for; `follow_up_due` counts today in `zone`.
+    /// The filter a query string asks for in the organization of `settings`: `follow_up_due`
+    /// counts today in its time zone, `rotting` by its stages' `rot_after_days`.
+    pub fn parse_in(params: QueryParams, settings: &PipelineSettings, now: Timestamp) -> Result<Self> {
+        let mut filter = OpportunityFilter::parse(params, &settings.timezone, now)?;
+        if let Some(rot) = &mut filter.rotting {
+            rot.cutoffs = settings.rot_cutoffs(now);
+        }
+        Ok(filter)
+    }
+
+    /// The filter a query string asks for; `follow_up_due` counts today in `zone`. A `rotting`
+    /// filter needs the organization's stages: see [`OpportunityFilter::parse_in`].
     pub fn parse(mut params: QueryParams, zone: &TimeZone, now: Timestamp) -> Result<Self> {
         let statuses = params
             .all("status")
@@ -226,6 +250,7 @@ impl OpportunityFilter {
             source: params.text("source")?.map(|s| s.to_lowercase()),
             search: params.search_words()?,
             follow_up_due_by: params.bool("follow_up_due")?.filter(|due| *due).map(|_| zone.end_of_day(now)),
+            rotting: params.bool("rotting")?.map(|rotting| RotFilter { rotting, cutoffs: Vec::new() }),
             sort,
             page: params.page()?,
         };

@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::calendar::TimeZone;
-use crate::opportunity::{DEFAULT_PROBABILITY, DefaultProbabilities, Status};
-use crate::{FieldErrors, Patch, Result};
+use crate::opportunity::{DEFAULT_PROBABILITY, DefaultProbabilities, Opportunity, Status};
+use crate::{FieldErrors, Patch, Result, Timestamp};
 
 /// The most days a stage may wait before a lead rots: ten years. Longer means never, which is
 /// what `null` says.
@@ -152,6 +152,32 @@ impl PipelineSettings {
             Patch::Value(auto_stale) => next.auto_stale = auto_stale,
         }
         errors.into_result(next)
+    }
+}
+
+/// Microseconds in a day: a stage's `rot_after_days` counts whole 24-hour periods.
+const DAY_MICROS: i64 = 86_400_000_000;
+
+impl PipelineSettings {
+    /// For each stage a lead is worked in that rots, the instant a lead there must have had its
+    /// last activity at or before to be rotting at `now`: what `?rotting=true` asks the database.
+    pub fn rot_cutoffs(&self, now: Timestamp) -> Vec<(Status, Timestamp)> {
+        [Status::Open, Status::Contacted, Status::Qualified, Status::Proposal]
+            .into_iter()
+            .filter_map(|status| {
+                let days = self.stages.of(status)?.rot_after_days?;
+                let cutoff = Timestamp::from_unix_micros(now.unix_micros().saturating_sub(i64::from(days) * DAY_MICROS))?;
+                Some((status, cutoff))
+            })
+            .collect()
+    }
+
+    /// Whether the lead is rotting at `now`: in a stage it is worked in whose `rot_after_days`
+    /// have passed since its last activity (exactly that many days included). Won, lost and
+    /// stale leads never rot.
+    pub fn is_rotting(&self, opportunity: &Opportunity, now: Timestamp) -> bool {
+        let status = opportunity.stage.status();
+        self.rot_cutoffs(now).iter().any(|&(stage, cutoff)| stage == status && opportunity.last_activity_at <= cutoff)
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::Extension;
 use clap::{Args, Parser, Subcommand};
+use domain::Timestamp;
 use domain::session::{LinkPurpose, PublicUrl};
 use domain::webhook::{RetryPolicy, TargetPolicy};
 use serde_json::json;
@@ -64,6 +65,10 @@ enum Command {
         #[arg(long = "database", env = "OPPORTUNITIES_DATABASE_URL", default_value = "sqlite://opportunities.db")]
         url: String,
     },
+    /// Run one pass of the stale sweep now (what serve does every --sweep-interval): moves the
+    /// rotted leads of organizations with auto_stale on to stale; prints {"moved_to_stale": N}.
+    /// Safe while servers run: they and this skip an organization another is sweeping.
+    Sweep(DatabaseArgs),
 }
 
 #[derive(Args)]
@@ -109,6 +114,11 @@ struct ServeArgs {
     transport: TransportArgs,
     #[command(flatten)]
     webhooks: WebhookArgs,
+    /// Seconds between two passes of the stale sweep (organizations with auto_stale on); 0
+    /// turns it off in this process. Every replica may sweep: an organization is swept by one
+    /// at a time.
+    #[arg(long, env = "OPPORTUNITIES_SWEEP_INTERVAL", default_value_t = 900)]
+    sweep_interval: u64,
     #[command(flatten)]
     backups: BackupArgs,
 }
@@ -299,6 +309,12 @@ async fn run(command: Command) -> Result<(), String> {
             print(json!({ "migrated": true }));
             Ok(())
         }
+        Command::Sweep(database) => {
+            let store = open(&database).await?;
+            let moved = service::sweep(store.as_ref(), Timestamp::now()).await.map_err(|error| error.describe())?;
+            print(json!({ "moved_to_stale": moved }));
+            Ok(())
+        }
         Command::Backup { url, to } => {
             let backup = store::backup::backup(&url, &to).await.map_err(|error| format!("backup failed: {error}"))?;
             print(json!({ "backup": backup }));
@@ -374,6 +390,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     print(json!({ "listening": address.to_string() }));
     tokio::spawn(purge_idempotency_keys_hourly(store.clone()));
+    if args.sweep_interval > 0 {
+        tokio::spawn(sweep_periodically(store.clone(), Duration::from_secs(args.sweep_interval)));
+    }
     if args.webhooks.deliver_webhooks {
         tokio::spawn(webhooks::run(store.clone(), args.webhooks.config()));
     }
@@ -453,6 +472,18 @@ async fn take_backups(schedule: Schedule, health: Arc<api::BackupHealth>) {
                 tracing::error!(dir = %schedule.dir.display(), %error, "BACKUP FAILED: the database was not backed up");
                 tokio::time::sleep(schedule.every).await;
             }
+        }
+    }
+}
+
+/// The stale sweep, every `interval`; a failed pass is logged and the next one tries again.
+async fn sweep_periodically(store: Arc<dyn Store>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        ticks.tick().await;
+        match service::sweep(store.as_ref(), Timestamp::now()).await {
+            Ok(moved) => tracing::info!(moved, "stale sweep"),
+            Err(error) => tracing::warn!(error = %error.describe(), "the stale sweep failed"),
         }
     }
 }

@@ -62,3 +62,29 @@ async fn serve_bootstraps_once_and_org_create_works_beside_it() {
     let first_line = restarted.next_line().await;
     assert!(first_line.get("listening").is_some(), "no second bootstrap: {first_line}");
 }
+
+#[tokio::test]
+async fn sweep_moves_rotted_leads_to_stale_beside_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("clinic.db").display());
+    let mut server = Server::start(&database, Some("opp_sweep_owner")).await;
+    server.next_line().await;
+    server.next_line().await;
+    let base = server.base_url().await;
+    let http = reqwest::Client::new();
+    let settings = serde_json::json!({"auto_stale": true, "stages": {"open": {"rot_after_days": 0}}});
+    let response =
+        http.patch(format!("{base}/api/v1/pipeline-settings")).bearer_auth("opp_sweep_owner").json(&settings).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let lead = serde_json::json!({"title": "Fillers", "prospect_name": "Ann"});
+    let response = http.post(format!("{base}/api/v1/opportunities")).bearer_auth("opp_sweep_owner").json(&lead).send().await.unwrap();
+    let created: Value = response.json().await.unwrap();
+    let id = created["data"]["id"].as_str().unwrap();
+
+    assert_eq!(run(&["sweep", "--database", &database]).await, serde_json::json!({"moved_to_stale": 1}));
+    let response = http.get(format!("{base}/api/v1/opportunities/{id}")).bearer_auth("opp_sweep_owner").send().await.unwrap();
+    let swept: Value = response.json().await.unwrap();
+    assert_eq!(swept["data"]["status"], "stale");
+    assert_eq!(run(&["sweep", "--database", &database]).await, serde_json::json!({"moved_to_stale": 0}), "nothing left to move");
+    server.terminate().await;
+}

@@ -32,7 +32,7 @@ use domain::category::Category;
 use domain::client::Client;
 use domain::duplicates::Candidate;
 use domain::lead_form::LeadForm;
-use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry};
+use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry, Status};
 use domain::query::{ClientFilter, OpportunityFilter, Page, StatsFilter};
 use domain::search::Total;
 use domain::session::{PasswordLink, WebSession};
@@ -111,6 +111,9 @@ pub trait Store: Send + Sync {
     /// count as due up to `today`, the day in the organization's time zone.
     async fn stats(&self, org_id: Uuid, filter: &StatsFilter, today: Day) -> Result<PipelineTotals>;
     async fn pipeline_settings(&self, org_id: Uuid) -> Result<PipelineSettings>;
+    /// The organizations whose leads the stale sweep may move: `auto_stale` on and a stage that
+    /// rots.
+    async fn sweepable_organizations(&self) -> Result<Vec<Uuid>>;
     async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)>;
     async fn client(&self, org_id: Uuid, id: Uuid) -> Result<Option<Client>>;
     /// The open leads and the clients with the e-mail or the phone digits of `keys`: a few more
@@ -256,6 +259,13 @@ pub trait Tx: Send {
     /// The organization's pipeline settings, locked against every write of its leads (which
     /// read them first) until this transaction ends.
     async fn pipeline_settings_to_change(&mut self, org_id: Uuid) -> Result<PipelineSettings>;
+    /// The organization's pipeline settings, locked against another sweeper and a change of
+    /// the settings but not against lead writes; `None` while another sweeper holds them
+    /// (PostgreSQL; SQLite's one writer serializes sweeps).
+    async fn pipeline_settings_to_sweep(&mut self, org_id: Uuid) -> Result<Option<PipelineSettings>>;
+    /// Up to `limit` of the organization's leads rotting by `cutoffs` (see
+    /// [`PipelineSettings::rot_cutoffs`]), longest quiet first.
+    async fn rotted_leads(&mut self, org_id: Uuid, cutoffs: &[(Status, Timestamp)], limit: i64) -> Result<Vec<Uuid>>;
     async fn save_pipeline_settings(&mut self, settings: &PipelineSettings) -> Result<()>;
     /// Counts the organization's follow-ups by their days in `zone`: rewrites the
     /// `follow_up_day` of each lead whose day differs there and moves its count to its new day's

@@ -73,6 +73,7 @@ impl Backend for Postgres15 {
             // The trigram index answers a prefix as cheaply as a whole word.
             cheap_prefix_length: usize::MAX,
         },
+        sweep_lock: " FOR NO KEY UPDATE SKIP LOCKED",
         skip_locked: " FOR UPDATE SKIP LOCKED",
         bootstrap_lock: Some("SELECT pg_advisory_xact_lock(7460211945) IS NULL AS locked"),
         // Within the 65,535 a statement may bind; fewer statements, fewer round trips (and fewer

@@ -397,6 +397,56 @@ pub async fn stats(store: &dyn Store, org_id: Uuid, filter: &StatsFilter, now: T
     store.stats(org_id, filter, today).await
 }
 
+// ---- the stale sweep ---------------------------------------------------------------------
+
+/// The most leads one sweep transaction moves, so that a big organization's sweep never holds
+/// its locks for long.
+const SWEEP_BATCH: i64 = 100;
+
+/// One pass of the stale sweep: in every organization with `auto_stale` on, moves each lead
+/// that has rotted by `now` to `stale`, as the system, through the pipeline's one transition
+/// (history entry, `status_change` activity, webhook events). An organization another sweeper
+/// is sweeping is skipped. Answers how many leads this pass moved.
+pub async fn sweep(store: &dyn Store, now: Timestamp) -> Result<u64> {
+    let mut moved = 0;
+    for org_id in store.sweepable_organizations().await? {
+        moved += sweep_organization(store, org_id, now).await?;
+    }
+    Ok(moved)
+}
+
+async fn sweep_organization(store: &dyn Store, org_id: Uuid, now: Timestamp) -> Result<u64> {
+    let mut moved = 0;
+    loop {
+        let (batch_moved, found) = retrying(|| async {
+            let mut tx = store.begin().await?;
+            let settings = match tx.pipeline_settings_to_sweep(org_id).await? {
+                Some(settings) if settings.auto_stale => settings,
+                // Another sweeper holds the organization, or its settings changed meanwhile.
+                _ => return Ok((0, 0)),
+            };
+            let rotted = tx.rotted_leads(org_id, &settings.rot_cutoffs(now), SWEEP_BATCH).await?;
+            let mut batch_moved = 0;
+            for &id in &rotted {
+                // Locked and read again: a note, an activity or a change committed since the
+                // search keeps the lead where it is.
+                let Some(current) = tx.opportunity(org_id, id).await? else { continue };
+                if let Some(change) = current.swept(&settings, now)? {
+                    write_change(tx.as_mut(), Some(&current), &change).await?;
+                    batch_moved += 1;
+                }
+            }
+            tx.commit().await?;
+            Ok((batch_moved, rotted.len()))
+        })
+        .await?;
+        moved += batch_moved;
+        if i64::try_from(found).unwrap_or(i64::MAX) < SWEEP_BATCH {
+            return Ok(moved);
+        }
+    }
+}
+
 // ---- clients ----------------------------------------------------------------------------
 
 pub async fn create_client(store: &dyn Store, actor: &Actor, input: Input<CreateClient>) -> Result<Client> {

@@ -88,6 +88,7 @@ impl Backend for Sqlite3 {
             // The word index keeps prefix indexes of 1 to 3 characters (migration 0007).
             cheap_prefix_length: 3,
         },
+        sweep_lock: "",
         skip_locked: "",
         bootstrap_lock: None,
         // Binding `$n` parameters costs the square of their number on SQLite, which looks each

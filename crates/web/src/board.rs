@@ -72,6 +72,7 @@ async fn columns(state: &WebState, session: &WebSession, filters: &Filters, toda
     let mut columns = Vec::with_capacity(Status::ALL.len());
     for status in Status::ALL {
         let (cards, total) = state.store.opportunities(session.org_id, &column_filter(filters, status, 0)?).await?;
+        let cards = crate::pages::with_rotting(state, session, cards).await?;
         let figures = match known.as_ref().and_then(|known| known.iter().find(|stage| stage.status == status)) {
             Some(stage) => Figures { count: Total::exact(stage.count), value: Some(stage.value) },
             None => Figures { count: total, value: None },
@@ -213,6 +214,10 @@ async fn more_cards(
         Ok(page) => page,
         Err(error) => return error_page(&error),
     };
+    let cards = match crate::pages::with_rotting(&state, &session, cards).await {
+        Ok(cards) => cards,
+        Err(error) => return error_page(&error),
+    };
     let items = html! {
         @for card in &cards { (card_item(&session, &filters, today, card)) }
         (more_item(&filters, status, offset + cards.len() as i64, total))
@@ -246,6 +251,7 @@ fn card_item(session: &WebSession, filters: &Filters, today: Day, view: &Opportu
                     abbr.initials title={ "Owner: " (staff.name) } { (initials(&staff.name)) }
                 }
                 (FollowUp::of(lead.follow_up_day, status, today).chip())
+                (crate::pages::rotting_chip(view))
             }
             form.move method="post" action="/board/move" {
                 (csrf_field(session))

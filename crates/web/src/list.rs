@@ -7,16 +7,17 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use domain::calendar::{Day, TimeZone};
+use domain::calendar::Day;
 use domain::opportunity::{OpportunityView, Status};
 use domain::query::{DEFAULT_LIMIT, OpportunityFilter, QueryParams, SEARCH_PAGE_END};
 use domain::search::Total;
 use domain::session::WebSession;
+use domain::settings::PipelineSettings;
 use domain::{Error, Timestamp};
 use maud::{Markup, html};
 
 use crate::WebState;
-use crate::pages::{Filters, FollowUp, Section, error_page, label, leads, money, query_value, sentence, staff_page, time_zone};
+use crate::pages::{Filters, FollowUp, Section, error_page, label, leads, money, query_value, sentence, staff_page};
 use crate::session::SignedIn;
 
 pub fn routes() -> Router<WebState> {
@@ -80,6 +81,7 @@ struct ListView {
     filters: Filters,
     statuses: Vec<Status>,
     follow_up_due: bool,
+    rotting: bool,
     sort: Sorting,
     limit: i64,
     offset: i64,
@@ -93,6 +95,7 @@ impl ListView {
             filters: Filters::read(pairs, session),
             statuses: Status::ALL.into_iter().filter(|status| given.iter().any(|given| given.trim() == status.as_str())).collect(),
             follow_up_due: query_value(pairs, "follow_up_due") == Some("true"),
+            rotting: query_value(pairs, "rotting") == Some("true"),
             sort: query_value(pairs, "sort").and_then(Sorting::parse).unwrap_or(NEWEST_FIRST),
             limit: number("limit").filter(|limit| PAGE_SIZES.contains(limit)).unwrap_or(DEFAULT_LIMIT),
             offset: number("offset").filter(|offset| (0..=i64::from(i32::MAX)).contains(offset)).unwrap_or(0),
@@ -105,6 +108,9 @@ impl ListView {
         pairs.extend(self.statuses.iter().map(|status| ("status", status.as_str().to_owned())));
         if self.follow_up_due {
             pairs.push(("follow_up_due", "true".to_owned()));
+        }
+        if self.rotting {
+            pairs.push(("rotting", "true".to_owned()));
         }
         pairs
     }
@@ -129,7 +135,7 @@ impl ListView {
     }
 
     /// The API's list filter for this view, checked by the API's own parser.
-    fn filter(&self, zone: &TimeZone) -> domain::Result<OpportunityFilter> {
+    fn filter(&self, settings: &PipelineSettings) -> domain::Result<OpportunityFilter> {
         let mut pairs: Vec<(String, String)> =
             self.selection().into_iter().filter(|(_, value)| !value.is_empty()).map(|(name, value)| (name.to_owned(), value)).collect();
         pairs.extend([
@@ -137,7 +143,7 @@ impl ListView {
             ("limit".to_owned(), self.limit.to_string()),
             ("offset".to_owned(), self.offset.to_string()),
         ]);
-        OpportunityFilter::parse(QueryParams::new(pairs)?, zone, Timestamp::now())
+        OpportunityFilter::parse_in(QueryParams::new(pairs)?, settings, Timestamp::now())
     }
 }
 
@@ -149,13 +155,18 @@ enum Listing {
 
 async fn list(State(state): State<WebState>, SignedIn(session): SignedIn, Query(pairs): Query<Vec<(String, String)>>) -> Response {
     let view = ListView::read(&pairs, &session);
-    let zone = match time_zone(&state, &session).await {
-        Ok(zone) => zone,
+    let settings = match state.store.pipeline_settings(session.org_id).await {
+        Ok(settings) => settings,
         Err(error) => return error_page(&error),
     };
-    let today = zone.day_of(Timestamp::now());
-    let page = match view.filter(&zone) {
-        Ok(filter) => state.store.opportunities(session.org_id, &filter).await,
+    let now = Timestamp::now();
+    let today = settings.timezone.day_of(now);
+    let page = match view.filter(&settings) {
+        Ok(filter) => state
+            .store
+            .opportunities(session.org_id, &filter)
+            .await
+            .map(|(leads, total)| (leads.into_iter().map(|lead| lead.rotting_at(&settings, now)).collect::<Vec<_>>(), total)),
         Err(error) => Err(error),
     };
     let listing = match page {
@@ -187,8 +198,8 @@ async fn list(State(state): State<WebState>, SignedIn(session): SignedIn, Query(
 
 /// Every lead the view selects, as the API's export writes them (all pages, creation order).
 async fn export(State(state): State<WebState>, SignedIn(session): SignedIn, Query(pairs): Query<Vec<(String, String)>>) -> Response {
-    let filter = match time_zone(&state, &session).await {
-        Ok(zone) => ListView::read(&pairs, &session).filter(&zone),
+    let filter = match state.store.pipeline_settings(session.org_id).await {
+        Ok(settings) => ListView::read(&pairs, &session).filter(&settings),
         Err(error) => Err(error),
     };
     match filter {
@@ -213,6 +224,10 @@ fn filter_form(view: &ListView, staff: &[domain::auth::Staff], categories: &[dom
             label.check {
                 input type="checkbox" name="follow_up_due" value="true" checked[view.follow_up_due];
                 " Follow-up due (today or overdue)"
+            }
+            label.check {
+                input type="checkbox" name="rotting" value="true" checked[view.rotting];
+                " Rotting (no activity for longer than its stage allows)"
             }
             div.field {
                 label for="list-sort" { "Sort by" }
@@ -306,7 +321,7 @@ fn row(view: &OpportunityView, today: Day) -> Markup {
         tr data-id=(lead.id) {
             td { a href={ "/leads/" (lead.id) } { (lead.title) } }
             td { (contact.unwrap_or("")) }
-            td { span.chip.stage data-status=(status.as_str()) { (label(status)) } }
+            td { span.chip.stage data-status=(status.as_str()) { (label(status)) } " " (crate::pages::rotting_chip(view)) }
             td.number { (lead.estimated_value.map(money).unwrap_or_default()) }
             td { (view.assigned_staff.as_ref().map(|staff| staff.name.as_str()).unwrap_or("")) }
             td {

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use domain::auth::{Role, Staff};
 use domain::calendar::{Day, TimeZone};
 use domain::category::Category;
-use domain::opportunity::Status;
+use domain::opportunity::{OpportunityView, Status};
 use domain::query::SEARCH_MAX;
 use domain::session::WebSession;
 use domain::{Error, FieldErrors, Money, Timestamp};
@@ -231,6 +231,21 @@ impl FollowUp {
 /// Today in the organization's time zone, which follow-ups are counted from.
 pub async fn today(state: &WebState, session: &WebSession) -> domain::Result<Day> {
     Ok(time_zone(state, session).await?.day_of(Timestamp::now()))
+}
+
+/// The leads with `rotting` set as of now in the organization's pipeline settings (the store
+/// leaves it false: it depends on the settings and the time).
+pub async fn with_rotting(state: &WebState, session: &WebSession, leads: Vec<OpportunityView>) -> domain::Result<Vec<OpportunityView>> {
+    let settings = state.store.pipeline_settings(session.org_id).await?;
+    let now = Timestamp::now();
+    Ok(leads.into_iter().map(|lead| lead.rotting_at(&settings, now)).collect())
+}
+
+/// A "Rotting" chip, in words, for a lead gone quiet past its stage's `rot_after_days`.
+pub fn rotting_chip(view: &OpportunityView) -> Markup {
+    html! {
+        @if view.rotting { span.chip.warning title="No activity for longer than this stage allows" { "Rotting" } }
+    }
 }
 
 /// The organization's time zone.

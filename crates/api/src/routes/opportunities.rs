@@ -39,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("source" = Option<String>, Query),
         ("search" = Option<String>, Query, description = "Words that must each begin a word of the title, description, or prospect name, e-mail or phone, ignoring case; the last word may be unfinished (a prefix). Past 1,000 matches `meta.total` is 1000 and `meta.total_exact` false. At most 200 characters and 8 different words (repeats count once); with a search, `offset` + `limit` may be at most 10,000."),
         ("follow_up_due" = Option<bool>, Query, description = "Only leads not won or lost whose follow-up is due by the end of today in the organization's time zone (pipeline settings)."),
+        ("rotting" = Option<bool>, Query, description = "true: only the leads rotting now (in a stage whose `rot_after_days`, pipeline settings, have passed since `last_activity_at`); false: only the others."),
         ("sort" = Option<String>, Query, description = "created_at, updated_at, follow_up_date or estimated_value; prefix - for descending. Default -created_at."),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("offset" = Option<i64>, Query, minimum = 0, maximum = 2147483647)),
     responses((status = 200, body = ListEnvelope<OpportunityView>)))]
@@ -47,15 +48,24 @@ async fn list_opportunities(
     Auth(actor): Auth,
     Params(params): Params,
 ) -> ApiResult<Json<ListEnvelope<OpportunityView>>> {
-    let filter = opportunity_filter(&state, actor.org_id, params).await?;
+    let settings = state.store.pipeline_settings(actor.org_id).await?;
+    let now = state.clock.now();
+    let filter = OpportunityFilter::parse_in(params, &settings, now)?;
     let (opportunities, total) = state.store.opportunities(actor.org_id, &filter).await?;
+    let opportunities = opportunities.into_iter().map(|view| view.rotting_at(&settings, now)).collect();
     Ok(list(opportunities, total, Some(filter.page)))
 }
 
-/// The list's filter, with "today" in the organization's time zone.
+/// The list's filter, with "today" in the organization's time zone and rotting by its stages.
 pub(super) async fn opportunity_filter(state: &AppState, org_id: uuid::Uuid, params: QueryParams) -> ApiResult<OpportunityFilter> {
-    let zone = service::time_zone(state.store.as_ref(), org_id).await?;
-    Ok(OpportunityFilter::parse(params, &zone, state.clock.now())?)
+    let settings = state.store.pipeline_settings(org_id).await?;
+    Ok(OpportunityFilter::parse_in(params, &settings, state.clock.now())?)
+}
+
+/// The view with `rotting` as of the state's clock, in its organization's settings.
+async fn rotting(state: &AppState, view: OpportunityView) -> ApiResult<OpportunityView> {
+    let settings = state.store.pipeline_settings(view.opportunity.org_id).await?;
+    Ok(view.rotting_at(&settings, state.clock.now()))
 }
 
 /// createOpportunity: the answer lists the open leads and clients the new lead may duplicate
@@ -67,7 +77,7 @@ async fn create_opportunity(
     Auth(actor): Auth,
     Body(input): Body<CreateOpportunity>,
 ) -> ApiResult<Tagged<CreatedOpportunity>> {
-    let view = service::create_opportunity(state.store.as_ref(), &actor, input).await?;
+    let view = rotting(&state, service::create_opportunity(state.store.as_ref(), &actor, input).await?).await?;
     let possible_duplicates = service::possible_duplicates(state.store.as_ref(), &actor, &view.opportunity).await?;
     Ok(tagged(StatusCode::CREATED, view.opportunity.version, CreatedOpportunity { view, possible_duplicates }))
 }
@@ -89,7 +99,8 @@ async fn stats(State(state): State<AppState>, Auth(actor): Auth, Params(params):
 #[utoipa::path(get, path = "/opportunities/{id}", tag = "opportunities", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = Envelope<OpportunityDetail>, headers(("ETag" = String, description = "The version, for If-Match.")))))]
 async fn get_opportunity(State(state): State<AppState>, Auth(actor): Auth, Id(id): Id) -> ApiResult<Tagged<OpportunityDetail>> {
-    let detail = service::opportunity(state.store.as_ref(), &actor, id).await?;
+    let mut detail = service::opportunity(state.store.as_ref(), &actor, id).await?;
+    detail.view = rotting(&state, detail.view).await?;
     Ok(tagged(StatusCode::OK, detail.view.opportunity.version, detail))
 }
 
@@ -104,7 +115,7 @@ async fn update_opportunity(
     IfMatch(expected): IfMatch,
     Body(input): Body<UpdateOpportunity>,
 ) -> ApiResult<Tagged<OpportunityView>> {
-    let view = service::update_opportunity(state.store.as_ref(), &actor, id, expected, input).await?;
+    let view = rotting(&state, service::update_opportunity(state.store.as_ref(), &actor, id, expected, input).await?).await?;
     Ok(tagged(StatusCode::OK, view.opportunity.version, view))
 }
 
@@ -132,7 +143,7 @@ async fn close_opportunity(
     IfMatch(expected): IfMatch,
     Body(input): Body<CloseOpportunity>,
 ) -> ApiResult<Tagged<OpportunityView>> {
-    let view = service::close_opportunity(state.store.as_ref(), &actor, id, expected, input).await?;
+    let view = rotting(&state, service::close_opportunity(state.store.as_ref(), &actor, id, expected, input).await?).await?;
     Ok(tagged(StatusCode::OK, view.opportunity.version, view))
 }
 

@@ -2,7 +2,8 @@
 //! way the filter and the search allow.
 
 use domain::Result;
-use domain::opportunity::OpportunityView;
+use domain::Timestamp;
+use domain::opportunity::{OpportunityView, Status};
 use domain::query::{OpportunityFilter, SortKey};
 use domain::search::{EXACT_TOTAL_LIMIT, SearchWords, Total};
 use uuid::Uuid;
@@ -181,7 +182,7 @@ impl ListFilter<'_> {
             statement.push("SELECT COUNT(*) AS total FROM (SELECT 1");
             self.push_from_where(statement);
             statement.push(" LIMIT ").push_bind(EXACT_TOTAL_LIMIT + 1).push(") matches");
-        } else if filter.search.is_some() || filter.client_id.is_some() || filter.follow_up_due_by.is_some() {
+        } else if filter.search.is_some() || filter.client_id.is_some() || filter.follow_up_due_by.is_some() || filter.rotting.is_some() {
             statement.push("SELECT COUNT(*) AS total");
             self.push_from_where(statement);
         } else {
@@ -230,6 +231,18 @@ impl ListFilter<'_> {
         if let Some(due_by) = filter.follow_up_due_by {
             statement.push(" AND o.status NOT IN ('won', 'lost') AND o.follow_up_date <= ").push_bind(due_by);
         }
+        if let Some(rot) = &filter.rotting {
+            match (rot.rotting, rot.cutoffs.is_empty()) {
+                (true, true) => {
+                    statement.push(" AND 1 = 0");
+                }
+                (false, true) => {}
+                (rotting, false) => {
+                    statement.push(if rotting { " AND " } else { " AND NOT " });
+                    push_rotting(statement, &rot.cutoffs);
+                }
+            }
+        }
         if let (Some(Matches::Many), Some(words)) = (self.matches, &filter.search) {
             for word in &words.0 {
                 let condition = (self.dialect.text_search.matches_word)(statement, word);
@@ -237,6 +250,16 @@ impl ListFilter<'_> {
             }
         }
     }
+}
+
+/// `(…)`: the lead is rotting, in one of the stages of `cutoffs` (not empty) and last active at
+/// or before its cut-off.
+pub(super) fn push_rotting(statement: &mut Statement, cutoffs: &[(Status, Timestamp)]) {
+    for (i, (status, cutoff)) in cutoffs.iter().enumerate() {
+        statement.push(if i == 0 { "((o.status = " } else { " OR (o.status = " }).push_bind(status.as_str());
+        statement.push(" AND o.last_activity_at <= ").push_bind(*cutoff).push(")");
+    }
+    statement.push(")");
 }
 
 /// ` AND column IN (values…)`, for a non-empty list of values.

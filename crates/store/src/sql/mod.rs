@@ -37,6 +37,10 @@ pub(crate) struct Dialect {
     /// Appended to the choice of rows a worker claims, so that workers claiming at once take
     /// different rows instead of waiting for each other.
     pub skip_locked: &'static str,
+    /// How a sweeper locks an organization's pipeline settings: against another sweeper (which
+    /// skips the organization) and a change of the settings, but not the lead writes that read
+    /// them (`FOR NO KEY UPDATE SKIP LOCKED` does not conflict with `FOR KEY SHARE`).
+    pub sweep_lock: &'static str,
     /// Run first in the bootstrap transaction, so that two servers starting on an empty
     /// database cannot both create the first organization.
     pub bootstrap_lock: Option<&'static str>,

@@ -137,6 +137,7 @@ pub(crate) const COPIED: &[CopiedTable] = &[
             ("created_by", Id),
             ("created_at", Time),
             ("updated_at", Time),
+            ("last_activity_at", Time),
             ("version", Int),
         ],
     },

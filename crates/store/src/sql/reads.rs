@@ -125,6 +125,15 @@ impl<B: Backend> Store for SqlStore<B> {
         optional(&mut self.backend.reader(), view_by_id(org_id, id), rows::opportunity_view).await
     }
 
+    async fn sweepable_organizations(&self) -> Result<Vec<Uuid>> {
+        let statement = Statement::new(
+            "SELECT org_id FROM pipeline_settings WHERE auto_stale = TRUE AND (open_rot_after_days IS NOT NULL
+             OR contacted_rot_after_days IS NOT NULL OR qualified_rot_after_days IS NOT NULL OR proposal_rot_after_days IS NOT NULL)
+             ORDER BY org_id",
+        );
+        all(&mut self.backend.reader(), statement, |row| row.uuid("org_id")).await
+    }
+
     async fn notes(&self, org_id: Uuid, opportunity_id: Uuid, page: Page) -> Result<Vec<Note>> {
         let statement = history_page(&NOTES, org_id, opportunity_id, page);
         all(&mut self.backend.reader(), statement, NOTES.read).await

@@ -124,6 +124,8 @@ pub(super) fn opportunity_view(row: &dyn RowReader) -> Result<OpportunityView> {
         assigned_staff,
         notes_count: row.int("notes_count")?,
         activities_count: row.int("activities_count")?,
+        // Rotting depends on the organization's settings and the time: the caller knows them.
+        rotting: false,
     })
 }
 

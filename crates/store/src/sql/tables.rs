@@ -118,6 +118,7 @@ pub(super) const OPPORTUNITIES: Table<Opportunity> = Table {
         kept("created_by", |o| o.created_by.into()),
         kept("created_at", |o| o.created_at.into()),
         set("updated_at", |o| o.updated_at.into()),
+        set("last_activity_at", |o| o.last_activity_at.into()),
         set("version", |o| o.version.into()),
     ],
     read: |row| {
@@ -147,6 +148,7 @@ pub(super) const OPPORTUNITIES: Table<Opportunity> = Table {
             created_by: row.uuid("created_by")?,
             created_at: row.timestamp("created_at")?,
             updated_at: row.timestamp("updated_at")?,
+            last_activity_at: row.timestamp("last_activity_at")?,
             version: row.int("version")?,
         })
     },

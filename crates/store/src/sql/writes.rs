@@ -19,7 +19,7 @@ use domain::{FieldErrors, Result, Timestamp};
 use uuid::Uuid;
 
 use super::duplicates;
-use super::list::push_in;
+use super::list::{push_in, push_rotting};
 use super::organization;
 use super::reads::{all, by_id, optional, view_by_id, webhooks_of};
 use super::rows;
@@ -46,6 +46,14 @@ impl<B: Backend> SqlTx<B> {
             self.run(table.insert_many(chunk.iter().copied())).await?;
         }
         Ok(())
+    }
+
+    /// Moves the lead's last activity on to `at` (never back), in the transaction that wrote
+    /// the note or activity of `at`, so that rotting never needs to read notes.
+    async fn touch_opportunity(&mut self, org_id: Uuid, id: Uuid, at: Timestamp) -> Result<()> {
+        let statement =
+            Statement::new("UPDATE opportunities SET last_activity_at = $1 WHERE org_id = $2 AND id = $3 AND last_activity_at < $4");
+        self.run(statement.bind(at).bind(org_id).bind(id).bind(at)).await
     }
 
     fn locked(&self) -> &'static str {
@@ -132,6 +140,23 @@ impl<B: Backend> Tx for SqlTx<B> {
         self.settings_row(org_id, B::DIALECT.for_update).await
     }
 
+    async fn pipeline_settings_to_sweep(&mut self, org_id: Uuid) -> Result<Option<PipelineSettings>> {
+        let statement = PIPELINE_SETTINGS.select(&format!("WHERE org_id = $1{}", B::DIALECT.sweep_lock)).bind(org_id);
+        optional(&mut self.tx, statement, PIPELINE_SETTINGS.read).await
+    }
+
+    /// By the index on (org_id, status, last_activity_at): a range per stage that rots.
+    async fn rotted_leads(&mut self, org_id: Uuid, cutoffs: &[(Status, Timestamp)], limit: i64) -> Result<Vec<Uuid>> {
+        if cutoffs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut statement = Statement::new("SELECT o.id FROM opportunities o WHERE o.org_id = ");
+        statement.push_bind(org_id).push(" AND ");
+        push_rotting(&mut statement, cutoffs);
+        statement.push(" ORDER BY o.last_activity_at, o.id LIMIT ").push_bind(limit);
+        self.tx.fetch_all(statement).await?.iter().map(|row| row.uuid("id")).collect()
+    }
+
     async fn save_pipeline_settings(&mut self, settings: &PipelineSettings) -> Result<()> {
         self.run(PIPELINE_SETTINGS.upsert(settings)).await
     }
@@ -180,11 +205,13 @@ impl<B: Backend> Tx for SqlTx<B> {
     }
 
     async fn insert_note(&mut self, n: &Note) -> Result<()> {
-        self.run(NOTES.insert(n)).await
+        self.run(NOTES.insert(n)).await?;
+        self.touch_opportunity(n.org_id, n.opportunity_id, n.created_at).await
     }
 
     async fn insert_activity(&mut self, a: &Activity) -> Result<()> {
-        self.run(ACTIVITIES.insert(a)).await
+        self.run(ACTIVITIES.insert(a)).await?;
+        self.touch_opportunity(a.org_id, a.opportunity_id, a.created_at).await
     }
 
     async fn insert_stage_entry(&mut self, e: &StageEntry) -> Result<()> {
