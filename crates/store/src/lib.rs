@@ -31,6 +31,7 @@ use domain::client::Client;
 use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry};
 use domain::query::{ClientFilter, OpportunityFilter, Page, StatsFilter};
+use domain::report::{FunnelCounts, LostReason, LostTotal, ReportScope, SourceResponseCounts};
 use domain::search::Total;
 use domain::session::{PasswordLink, WebSession};
 use domain::settings::PipelineSettings;
@@ -108,6 +109,12 @@ pub trait Store: Send + Sync {
     /// count as due up to `today`, the day in the organization's time zone.
     async fn stats(&self, org_id: Uuid, filter: &StatsFilter, today: Day) -> Result<PipelineTotals>;
     async fn pipeline_settings(&self, org_id: Uuid) -> Result<PipelineSettings>;
+    /// The funnel of the leads created in the scope (see [`domain::report`]).
+    async fn funnel_report(&self, org_id: Uuid, scope: &ReportScope) -> Result<FunnelCounts>;
+    /// Per source, how fast the leads created in the scope were first answered.
+    async fn response_times_report(&self, org_id: Uuid, scope: &ReportScope) -> Result<Vec<SourceResponseCounts>>;
+    /// The leads lost in the scope, by reason: the `limit` most frequent, and the total.
+    async fn lost_reasons_report(&self, org_id: Uuid, scope: &ReportScope, limit: i64) -> Result<(Vec<LostReason>, LostTotal)>;
     async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)>;
     async fn client(&self, org_id: Uuid, id: Uuid) -> Result<Option<Client>>;
     /// Up to `limit` of the leads the filter matches (its page and sort aside), in the order of
