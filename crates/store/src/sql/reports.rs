@@ -1,6 +1,6 @@
 //! The reports (issue 12), each computed in the database in one or two statements: the leads of
 //! the window are found through `opportunities_by_created` (lost ones through
-//! `opportunities_lost`), their history and first answers through the per-lead indexes, and
+//! `opportunities_by_status`), their history and first answers through the per-lead indexes, and
 //! medians and percentiles ranked with `ROW_NUMBER()` (nearest rank, see [`domain::report`]),
 //! so nothing but the answer's few rows leaves the database.
 
