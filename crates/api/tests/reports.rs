@@ -86,7 +86,14 @@ async fn write(app: &TestApp, caller: &Caller, lead: Lead) -> Uuid {
     let mut tx = app.store.begin().await.expect("a transaction");
     tx.save_opportunity(&opportunity).await.expect("save the lead");
     for (status, after) in [(Status::Open, 0)].into_iter().chain(lead.moves) {
-        let entry = StageEntry { id: Uuid::now_v7(), org_id, opportunity_id: opportunity.id, status, entered_at: at(lead.created + after), changed_by: Some(staff) };
+        let entry = StageEntry {
+            id: Uuid::now_v7(),
+            org_id,
+            opportunity_id: opportunity.id,
+            status,
+            entered_at: at(lead.created + after),
+            changed_by: Some(staff),
+        };
         tx.insert_stage_entry(&entry).await.expect("an entry");
     }
     for (activity_type, after) in lead.activities {
@@ -217,7 +224,8 @@ async fn the_window_is_the_organizations_days(app: TestApp) {
 
 async fn the_filters_narrow_every_report(app: TestApp) {
     let member = app.staff("member").await;
-    let category: Uuid = app.post(&app.owner, "/opportunity-categories", json!({"name": "Injectables"})).await.expect(201).id().parse().unwrap();
+    let category: Uuid =
+        app.post(&app.owner, "/opportunity-categories", json!({"name": "Injectables"})).await.expect(201).id().parse().unwrap();
     let assignee: Uuid = member.staff_id.parse().unwrap();
     for (source, assigned) in [("website", true), ("website", false), ("referral", true)] {
         let mut lead = Lead::new(Some(source), 0);

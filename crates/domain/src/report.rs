@@ -99,13 +99,7 @@ impl ReportQuery {
             errors.add("from", "must be a date between the years 1 and 9999");
             return Err(Error::Validation(errors));
         };
-        Ok(ReportScope {
-            start,
-            end,
-            assigned_to: self.assigned_to,
-            category_id: self.category_id,
-            source: self.source.clone(),
-        })
+        Ok(ReportScope { start, end, assigned_to: self.assigned_to, category_id: self.category_id, source: self.source.clone() })
     }
 }
 

@@ -21,9 +21,9 @@ use uuid::Uuid;
 use super::list::{self, totals_scope};
 use super::rows::{self, view_select};
 use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, PIPELINE_SETTINGS, STAFF, STAGE_HISTORY, Table, WEBHOOKS};
-use super::{reports, webhooks};
 use super::writes::SqlTx;
 use super::{Backend, Dialect, RowReader, Run, Statement};
+use super::{reports, webhooks};
 use crate::{AfterAttempt, Claim, DueDelivery, KeyScope, PasswordHolder, Store, Tx};
 
 /// Organizations one e-mail may sign in to: each costs a password check per attempt.

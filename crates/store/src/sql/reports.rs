@@ -77,7 +77,12 @@ pub(super) async fn funnel<R: Run>(run: &mut R, dialect: &Dialect, org_id: Uuid,
                FROM opportunities o WHERE {leads} AND o.status IN ('won', 'lost')) closed"
     ));
     let closed = run.fetch_one(statement).await?;
-    Ok(FunnelCounts { stages, won: closed.int("won")?, lost: closed.int("lost")?, median_seconds_to_close: closed.opt_int("median_seconds")? })
+    Ok(FunnelCounts {
+        stages,
+        won: closed.int("won")?,
+        lost: closed.int("lost")?,
+        median_seconds_to_close: closed.opt_int("median_seconds")?,
+    })
 }
 
 fn stage_counts(row: &dyn RowReader) -> Result<StageCounts> {
