@@ -85,7 +85,8 @@ enum Command {
         /// Unmeasured seconds before each scenario (connections open, caches warm).
         #[arg(long, default_value_t = 1.0)]
         warmup: f64,
-        /// Comma-separated; default all: get,status_page,search_common,search_rare,stats,create,update,note,mixed,hangup
+        /// Comma-separated; default all: get,status_page,search_common,search_rare,stats,report_funnel,
+        /// report_response_times,report_lost_reasons,create,update,note,mixed,hangup
         #[arg(long)]
         scenarios: Option<String>,
         /// The server's database: also measure the same operations on the store in-process.

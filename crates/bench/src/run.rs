@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use domain::activity::CreateNote;
 use domain::auth::Actor;
-use domain::calendar::TimeZone;
+use domain::calendar::{Day, TimeZone};
 use domain::opportunity::{CreateOpportunity, UpdateOpportunity};
 use domain::query::{OpportunityFilter, QueryParams, StatsFilter};
+use domain::report::ReportQuery;
 use domain::stats::PipelineStats;
 use domain::{Input, Money, Patch, Timestamp};
 use http_body_util::{BodyExt, Full};
@@ -36,6 +37,11 @@ pub enum Scenario {
     SearchCommon,
     SearchRare,
     Stats,
+    /// The reports (issue 12) over the last 90 days, the dashboard's window. (The agenda's
+    /// scenario goes beside them.)
+    Funnel,
+    ResponseTimes,
+    LostReasons,
     Create,
     Update,
     Note,
@@ -46,12 +52,15 @@ pub enum Scenario {
 impl Scenario {
     /// Reads first, so that they see the seeded data; writes grow it; hang-ups last, as a load
     /// tool stopping mid-request does.
-    pub const DEFAULT: [Scenario; 10] = [
+    pub const DEFAULT: [Scenario; 13] = [
         Scenario::Get,
         Scenario::StatusPage,
         Scenario::SearchCommon,
         Scenario::SearchRare,
         Scenario::Stats,
+        Scenario::Funnel,
+        Scenario::ResponseTimes,
+        Scenario::LostReasons,
         Scenario::Create,
         Scenario::Update,
         Scenario::Note,
@@ -67,6 +76,9 @@ impl Scenario {
             Scenario::SearchCommon => "search_common",
             Scenario::SearchRare => "search_rare",
             Scenario::Stats => "stats",
+            Scenario::Funnel => "report_funnel",
+            Scenario::ResponseTimes => "report_response_times",
+            Scenario::LostReasons => "report_lost_reasons",
             Scenario::Create => "create",
             Scenario::Update => "update",
             Scenario::Note => "note",
@@ -533,6 +545,9 @@ impl Conn {
             Scenario::SearchCommon => format!("/api/v1/opportunities?search={}&limit=20", data::encode(&work.manifest.common_search)),
             Scenario::SearchRare => work.rare_query.clone(),
             Scenario::Stats => "/api/v1/opportunities/stats".to_owned(),
+            Scenario::Funnel => format!("/api/v1/reports/funnel?{}", report_window()),
+            Scenario::ResponseTimes => format!("/api/v1/reports/response-times?{}", report_window()),
+            Scenario::LostReasons => format!("/api/v1/reports/lost-reasons?{}", report_window()),
             Scenario::Create => "/api/v1/opportunities".to_owned(),
             Scenario::Note => format!("/api/v1/opportunities/{}/notes", self.random_id(work)),
             Scenario::Update => return self.http_update(auth).await,
@@ -604,6 +619,14 @@ impl Conn {
             Scenario::Stats => {
                 let totals = service::stats(store, actor.org_id, &StatsFilter::default(), Timestamp::now()).await;
                 totals.map(|t| drop(PipelineStats::from_totals(&t)))
+            }
+            Scenario::Funnel | Scenario::ResponseTimes | Scenario::LostReasons => {
+                let query = report_query();
+                match op {
+                    Scenario::Funnel => service::funnel_report(store, actor, &query).await.map(drop),
+                    Scenario::ResponseTimes => service::response_times_report(store, actor, &query).await.map(drop),
+                    _ => service::lost_reasons_report(store, actor, &query).await.map(drop),
+                }
             }
             Scenario::Create => {
                 let lead = self.new_lead(work);
@@ -785,6 +808,20 @@ impl Report {
 }
 
 /// a ÷ b to three significant digits (two decimals at least).
+/// The reports' window: the last 90 days, today included (the seeded organizations count their
+/// days in UTC).
+fn report_query() -> ReportQuery {
+    let today = TimeZone::utc().day_of(Timestamp::now());
+    let from = Day::from_number(today.number() - 89);
+    ReportQuery { from, to: today, assigned_to: None, category_id: None, source: None }
+}
+
+fn report_window() -> String {
+    let query = report_query();
+    let date = |day: Day| day.date().map(|date| date.to_string()).unwrap_or_default();
+    format!("from={}&to={}", date(query.from), date(query.to))
+}
+
 pub fn ratio(a: f64, b: f64) -> Option<f64> {
     (b > 0.0).then(|| {
         let r = a / b;

@@ -10,7 +10,7 @@ use domain::auth::{ApiToken, Role, Staff};
 use domain::calendar::TimeZone;
 use domain::category::{Category, CreateCategory};
 use domain::client::Client;
-use domain::opportunity::{Opportunity, Stage, Status};
+use domain::opportunity::{Opportunity, Stage, StageEntry, Status};
 use domain::{Money, Timestamp};
 use serde::{Deserialize, Serialize};
 use store::{Store, Tx};
@@ -344,6 +344,9 @@ async fn write_opportunities(tx: &mut dyn Tx, ctx: &OrgContext, range: Range<u64
         }
         tx.save_opportunity(&opportunity).await.map_err(|error| error.describe())?;
         written.opportunities += 1;
+        for entry in stage_path(plan.seed, ctx, i, &opportunity, updated) {
+            tx.insert_stage_entry(&entry).await.map_err(|error| error.describe())?;
+        }
         if ctx.org_index == 0 && is_sample(plan.seed, i, ctx.total, plan.sample) {
             written.samples.push((i, opportunity.id));
         }
@@ -400,6 +403,48 @@ async fn write_opportunities(tx: &mut dyn Tx, ctx: &OrgContext, range: Range<u64
         }
     }
     Ok(written)
+}
+
+/// The stage history that led the lead to its status, for the funnel report to have something
+/// to count: open at creation, then each open stage in pipeline order up to a random one, then
+/// the lead's status (if it is not that stage) at `last`, its last change. Drawn from a stream of
+/// its own so that the rest of the seeded data stays what it was before history was seeded.
+fn stage_path(seed: u64, ctx: &OrgContext, i: u64, opportunity: &Opportunity, last: i64) -> Vec<StageEntry> {
+    const OPEN_STAGES: [Status; 4] = [Status::Open, Status::Contacted, Status::Qualified, Status::Proposal];
+    let mut rng = Rng::stream(seed ^ 0x5747_4745_4849_5354, (ctx.org_index << 40) ^ i);
+    let status = opportunity.stage.status();
+    let reached = match OPEN_STAGES.iter().position(|s| *s == status) {
+        Some(index) => index,
+        None => rng.range(0, 3) as usize,
+    };
+    let mut statuses = OPEN_STAGES[..=reached].to_vec();
+    if !OPEN_STAGES.contains(&status) {
+        statuses.push(status);
+    }
+    let created = opportunity.created_at.unix_micros();
+    let span = (last - created).max(statuses.len() as i64);
+    let step = span / statuses.len() as i64;
+    let count = statuses.len();
+    statuses
+        .into_iter()
+        .enumerate()
+        .map(|(k, status)| {
+            // Open at creation, the status it is in now at its last change (a close's closed_at).
+            let at = match k {
+                0 => created,
+                k if k + 1 == count => last.max(created + k as i64),
+                k => created + step * k as i64 + rng.range(0, step.max(1) - 1),
+            };
+            StageEntry {
+                id: data::uuid_at(&mut rng, at),
+                org_id: ctx.org_id,
+                opportunity_id: opportunity.id,
+                status,
+                entered_at: ts(at),
+                changed_by: (k > 0).then(|| rng.pick(&ctx.staff).0),
+            }
+        })
+        .collect()
 }
 
 fn ts(unix_micros: i64) -> Timestamp {

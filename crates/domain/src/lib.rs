@@ -17,6 +17,7 @@ pub mod money;
 pub mod opportunity;
 pub mod patch;
 pub mod query;
+pub mod report;
 pub mod search;
 pub mod session;
 pub mod settings;

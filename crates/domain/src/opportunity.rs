@@ -461,7 +461,8 @@ impl Opportunity {
         fill(&mut next.follow_up_date, &from.follow_up_date);
         let description = format!("Merged the lead \"{}\" ({}) into this one by {}", from.title, from.id, actor.name);
         let activity = Activity::logged(actor, self.id, ActivityType::Other, description, now);
-        let mut change = self.changed(Mover::Staff(actor), settings, next, StageRequest::default(), Some(activity), now, FieldErrors::default())?;
+        let mut change =
+            self.changed(Mover::Staff(actor), settings, next, StageRequest::default(), Some(activity), now, FieldErrors::default())?;
         // Even with no field filled the lead changed (it took in another's records): an ETag
         // read before the merge must not pass for the lead after it.
         if change.opportunity.version == self.version {

@@ -34,6 +34,7 @@ use domain::duplicates::Candidate;
 use domain::lead_form::LeadForm;
 use domain::opportunity::{Opportunity, OpportunityView, References, StageEntry, Status};
 use domain::query::{ClientFilter, OpportunityFilter, Page, StatsFilter};
+use domain::report::{FunnelCounts, LostReason, LostTotal, ReportScope, SourceResponseCounts};
 use domain::search::Total;
 use domain::session::{PasswordLink, WebSession};
 use domain::settings::PipelineSettings;
@@ -114,6 +115,12 @@ pub trait Store: Send + Sync {
     /// The organizations whose leads the stale sweep may move: `auto_stale` on and a stage that
     /// rots.
     async fn sweepable_organizations(&self) -> Result<Vec<Uuid>>;
+    /// The funnel of the leads created in the scope (see [`domain::report`]).
+    async fn funnel_report(&self, org_id: Uuid, scope: &ReportScope) -> Result<FunnelCounts>;
+    /// Per source, how fast the leads created in the scope were first answered.
+    async fn response_times_report(&self, org_id: Uuid, scope: &ReportScope) -> Result<Vec<SourceResponseCounts>>;
+    /// The leads lost in the scope, by reason: the `limit` most frequent, and the total.
+    async fn lost_reasons_report(&self, org_id: Uuid, scope: &ReportScope, limit: i64) -> Result<(Vec<LostReason>, LostTotal)>;
     async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)>;
     async fn client(&self, org_id: Uuid, id: Uuid) -> Result<Option<Client>>;
     /// The open leads and the clients with the e-mail or the phone digits of `keys`: a few more

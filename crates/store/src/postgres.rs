@@ -79,6 +79,7 @@ impl Backend for Postgres15 {
         // Within the 65,535 a statement may bind; fewer statements, fewer round trips (and fewer
         // scans when the planner has not yet seen a big import's rows).
         values_per_statement: 30_000,
+        seconds_between: |earlier, later| format!("CAST(TRUNC(EXTRACT(EPOCH FROM ({later}) - ({earlier}))) AS BIGINT)"),
     };
 
     fn reader(&self) -> PgPool {

@@ -16,6 +16,7 @@ use domain::opportunity::{
     StageSpan, UpdateOpportunity, spans,
 };
 use domain::query::{Page, StatsFilter};
+use domain::report::{FunnelReport, LOST_REASONS_MAX, LostReasonsReport, ReportQuery, ReportScope, ResponseTimesReport};
 use domain::settings::{PipelineSettings, UpdatePipelineSettings};
 use domain::stats::PipelineTotals;
 use domain::webhook::{self, CreateWebhook, CreatedWebhook, Delivery, Event, EventType, TargetPolicy, UpdateWebhook, Webhook};
@@ -445,6 +446,29 @@ async fn sweep_organization(store: &dyn Store, org_id: Uuid, now: Timestamp) -> 
             return Ok(moved);
         }
     }
+}
+
+// ---- reports (any role) ------------------------------------------------------------------
+
+/// The scope of a report's days in the organization's time zone.
+async fn report_scope(store: &dyn Store, org_id: Uuid, query: &ReportQuery) -> Result<ReportScope> {
+    query.scope(&time_zone(store, org_id).await?)
+}
+
+pub async fn funnel_report(store: &dyn Store, actor: &Actor, query: &ReportQuery) -> Result<FunnelReport> {
+    let scope = report_scope(store, actor.org_id, query).await?;
+    Ok(FunnelReport::new(query, store.funnel_report(actor.org_id, &scope).await?))
+}
+
+pub async fn response_times_report(store: &dyn Store, actor: &Actor, query: &ReportQuery) -> Result<ResponseTimesReport> {
+    let scope = report_scope(store, actor.org_id, query).await?;
+    Ok(ResponseTimesReport::new(query, store.response_times_report(actor.org_id, &scope).await?))
+}
+
+pub async fn lost_reasons_report(store: &dyn Store, actor: &Actor, query: &ReportQuery) -> Result<LostReasonsReport> {
+    let scope = report_scope(store, actor.org_id, query).await?;
+    let (reasons, total) = store.lost_reasons_report(actor.org_id, &scope, LOST_REASONS_MAX).await?;
+    Ok(LostReasonsReport::new(query, reasons, total))
 }
 
 // ---- clients ----------------------------------------------------------------------------

@@ -10,11 +10,13 @@ use axum::routing::get;
 use domain::calendar::{Day, TimeZone};
 use domain::opportunity::{OpportunityView, Status};
 use domain::query::{OpportunityFilter, QueryParams, StatsFilter};
+use domain::report::{FunnelReport, LostReasonsReport, ReportQuery, ResponseTimesReport};
 use domain::search::Total;
 use domain::session::WebSession;
 use domain::stats::{PipelineStats, SourceStats, StageTotals};
 use domain::{Money, Timestamp};
 use maud::{Markup, html};
+use store::service;
 
 use crate::WebState;
 use crate::pages::{Filters, FollowUp, Section, error_page, label, leads, money, staff_page, time_zone};
@@ -48,6 +50,10 @@ async fn dashboard(State(state): State<WebState>, SignedIn(session): SignedIn, Q
         Ok(found) => found,
         Err(error) => return error_page(&error),
     };
+    let reports = match last_90_days(&state, &session, &filters, today).await {
+        Ok(reports) => reports,
+        Err(error) => return error_page(&error),
+    };
     let staff = state.store.staff_members(session.org_id).await.unwrap_or_default();
     let categories = state.store.categories(session.org_id, false).await.unwrap_or_default();
     let stats = PipelineStats::from_totals(&totals);
@@ -64,6 +70,7 @@ async fn dashboard(State(state): State<WebState>, SignedIn(session): SignedIn, Q
             (stage_section(&totals.per_stage(None), &links))
             (source_section(&stats.by_source, &links))
         }
+        (reports_section(&reports))
     };
     staff_page("Dashboard", &session, Section::Dashboard, main, &[]).into_response()
 }
@@ -80,6 +87,109 @@ async fn my_follow_ups(state: &WebState, session: &WebSession, zone: &TimeZone) 
     let filter =
         OpportunityFilter::parse(QueryParams::new(pairs.map(|(name, value)| (name.to_owned(), value)).to_vec())?, zone, Timestamp::now())?;
     state.store.opportunities(session.org_id, &filter).await
+}
+
+/// How many days back the dashboard's reports look, today included.
+const REPORT_DAYS: i64 = 90;
+
+struct Reports {
+    funnel: FunnelReport,
+    response_times: ResponseTimesReport,
+    lost_reasons: LostReasonsReport,
+}
+
+/// The three reports of the API over the last [`REPORT_DAYS`] days, for the dashboard's owner
+/// and category.
+async fn last_90_days(state: &WebState, session: &WebSession, filters: &Filters, today: Day) -> domain::Result<Reports> {
+    let query = ReportQuery {
+        from: Day::from_number(today.number() - (REPORT_DAYS - 1)),
+        to: today,
+        assigned_to: filters.assigned_to,
+        category_id: filters.category_id,
+        source: None,
+    };
+    let (store, actor) = (state.store.as_ref(), session.actor());
+    Ok(Reports {
+        funnel: service::funnel_report(store, &actor, &query).await?,
+        response_times: service::response_times_report(store, &actor, &query).await?,
+        lost_reasons: service::lost_reasons_report(store, &actor, &query).await?,
+    })
+}
+
+fn optional(value: Option<f64>, unit: &str) -> String {
+    value.map_or_else(|| "–".to_owned(), |value| format!("{value}{unit}"))
+}
+
+/// The funnel, response times and lost reasons as tables (the funnel with a chart of how many
+/// entered each stage), each titled with its window.
+fn reports_section(reports: &Reports) -> Markup {
+    let funnel = &reports.funnel;
+    let bars: Vec<Bar> = funnel
+        .stages
+        .iter()
+        .map(|stage| Bar {
+            name: label(stage.status).to_owned(),
+            length: stage.entered,
+            figure: format!("{} · {} on", stage.entered, optional(stage.conversion_rate, "%")),
+            class: format!("stage-{}", stage.status.as_str()),
+        })
+        .collect();
+    html! {
+        section.panel.reports aria-labelledby="reports-heading" {
+            h2 #reports-heading { "Last " (REPORT_DAYS) " days (" (funnel.from) " to " (funnel.to) ")" }
+            h3 #funnel-heading { "Funnel of the leads created" }
+            div.chart-and-table {
+                (bar_chart("funnel-chart", "Bar chart of the leads that entered each stage; the table beside it has the figures", &bars))
+                div.table-scroll role="region" aria-labelledby="funnel-caption" tabindex="0" {
+                    table {
+                        caption #funnel-caption { "Won " (funnel.won) ", lost " (funnel.lost) ", win rate " (optional(funnel.win_rate, "%"))
+                            ", median " (optional(funnel.median_days_to_close, " days")) " to close" }
+                        thead { tr { th scope="col" { "Stage" } th.number scope="col" { "Entered" } th.number scope="col" { "Went on" }
+                            th.number scope="col" { "Conversion" } th.number scope="col" { "Median days" } } }
+                        tbody {
+                            @for stage in &funnel.stages {
+                                tr data-stage=(stage.status.as_str()) {
+                                    th scope="row" { (label(stage.status)) }
+                                    td.number { (stage.entered) } td.number { (stage.advanced) }
+                                    td.number { (optional(stage.conversion_rate, "%")) } td.number { (optional(stage.median_days_in_stage, "")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h3 #response-heading { "Response times by source" }
+            div.table-scroll role="region" aria-labelledby="response-heading" tabindex="0" {
+                table {
+                    thead { tr { th scope="col" { "Source" } th.number scope="col" { "Leads" } th.number scope="col" { "Answered" }
+                        th.number scope="col" { "Median minutes" } th.number scope="col" { "90th percentile" } } }
+                    tbody {
+                        @for source in &reports.response_times.sources {
+                            tr {
+                                th scope="row" { (source.source.as_deref().unwrap_or("No source")) }
+                                td.number { (source.created) } td.number { (source.answered) }
+                                td.number { (optional(source.median_minutes, "")) } td.number { (optional(source.p90_minutes, "")) }
+                            }
+                        }
+                    }
+                }
+            }
+            h3 #lost-heading { "Lost reasons" }
+            div.table-scroll role="region" aria-labelledby="lost-heading" tabindex="0" {
+                table {
+                    thead { tr { th scope="col" { "Reason" } th.number scope="col" { "Leads" } th.number scope="col" { "Value" } } }
+                    tbody {
+                        @for reason in &reports.lost_reasons.reasons {
+                            tr {
+                                th scope="row" { (reason.reason.as_deref().unwrap_or("No reason given")) }
+                                td.number { (reason.count) } td.number { (money(reason.estimated_value)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Links to the list of the leads behind a figure, with the dashboard's owner and category.

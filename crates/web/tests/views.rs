@@ -74,6 +74,10 @@ async fn a_member_lists_their_own_leads_unless_they_ask_for_everyones(app: App) 
     assert!(dashboard.contains(r#"data-stat="total">1<"#), "the member's own figures first");
     let all = app.page_as("/dashboard?assigned_to=", &cookie).await.text().await.expect("a page");
     assert!(all.contains(r#"data-stat="total">2<"#), "everyone's on request");
+    // The last 90 days' funnel follows the same owner filter.
+    let open_row = |entered: i64| format!(r#"<tr data-stage="open"><th scope="row">Open</th><td class="number">{entered}<"#);
+    assert!(dashboard.contains("Funnel of the leads created") && dashboard.contains(&open_row(1)), "{dashboard}");
+    assert!(all.contains(&open_row(2)), "{all}");
 }
 
 async fn a_refused_filter_is_a_400_page_and_unreadable_values_are_ignored(app: App) {

@@ -4,6 +4,7 @@ mod categories;
 mod clients;
 mod lead_forms;
 mod opportunities;
+mod reports;
 mod settings;
 mod staff;
 pub mod system;
@@ -23,6 +24,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(categories::router())
         .merge(opportunities::router())
         .merge(settings::router())
+        .merge(reports::router())
         .merge(clients::router())
         .merge(staff::router())
         .merge(webhooks::router())

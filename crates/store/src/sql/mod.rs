@@ -7,6 +7,7 @@ mod duplicates;
 mod list;
 mod organization;
 mod reads;
+mod reports;
 mod rows;
 mod tables;
 mod webhooks;
@@ -47,6 +48,9 @@ pub(crate) struct Dialect {
     /// About how many values a statement of many rows or keys binds (a many-row insert, a
     /// look-up of many keys).
     pub values_per_statement: usize,
+    /// Whole seconds from the instant `earlier` to `later` (SQL expressions), truncated toward
+    /// zero, as a BIGINT: how the reports measure durations.
+    pub seconds_between: fn(earlier: &str, later: &str) -> String,
 }
 
 /// How a backend finds the opportunities a search matches (see [`domain::search`]).

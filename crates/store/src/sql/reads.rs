@@ -10,6 +10,7 @@ use domain::duplicates::{Candidate, DuplicateKeys, POSSIBLE_DUPLICATES_MAX};
 use domain::lead_form::LeadForm;
 use domain::opportunity::{OpportunityView, StageEntry};
 use domain::query::{ClientFilter, OpportunityFilter, Page, StatsFilter};
+use domain::report::{FunnelCounts, LostReason, LostTotal, ReportScope, SourceResponseCounts};
 use domain::search::Total;
 use domain::session::WebSession;
 use domain::settings::PipelineSettings;
@@ -23,9 +24,9 @@ use super::list::{self, totals_scope};
 use super::organization;
 use super::rows::{self, view_select};
 use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, PIPELINE_SETTINGS, STAFF, STAGE_HISTORY, Table, WEBHOOKS};
-use super::webhooks;
 use super::writes::SqlTx;
 use super::{Backend, Dialect, RowReader, Run, Statement};
+use super::{reports, webhooks};
 use crate::{AfterAttempt, Claim, DueDelivery, KeyScope, PasswordHolder, Store, Tx};
 
 /// Rows an organization's export reads at once.
@@ -188,6 +189,18 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn pipeline_settings(&self, org_id: Uuid) -> Result<PipelineSettings> {
         let statement = PIPELINE_SETTINGS.select("WHERE org_id = $1").bind(org_id);
         optional(&mut self.backend.reader(), statement, PIPELINE_SETTINGS.read).await?.ok_or_else(rows::no_pipeline_settings)
+    }
+
+    async fn funnel_report(&self, org_id: Uuid, scope: &ReportScope) -> Result<FunnelCounts> {
+        reports::funnel(&mut self.backend.reader(), Self::dialect(), org_id, scope).await
+    }
+
+    async fn response_times_report(&self, org_id: Uuid, scope: &ReportScope) -> Result<Vec<SourceResponseCounts>> {
+        reports::response_times(&mut self.backend.reader(), Self::dialect(), org_id, scope).await
+    }
+
+    async fn lost_reasons_report(&self, org_id: Uuid, scope: &ReportScope, limit: i64) -> Result<(Vec<LostReason>, LostTotal)> {
+        reports::lost_reasons(&mut self.backend.reader(), Self::dialect(), org_id, scope, limit).await
     }
 
     async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)> {
