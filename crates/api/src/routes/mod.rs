@@ -1,5 +1,6 @@
 //! One file per resource, each with a `router()`; `api()` merges them.
 
+mod agenda;
 mod categories;
 mod clients;
 mod lead_forms;
@@ -23,6 +24,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(categories::router())
         .merge(opportunities::router())
         .merge(settings::router())
+        .merge(agenda::router())
         .merge(clients::router())
         .merge(staff::router())
         .merge(webhooks::router())

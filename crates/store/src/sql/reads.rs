@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use domain::activity::{Activity, Note};
+use domain::agenda::{AgendaItem, DueWindow};
 use domain::auth::{Actor, Staff, TokenInfo};
 use domain::calendar::Day;
 use domain::category::Category;
@@ -17,6 +18,7 @@ use domain::webhook::{Attempt, Delivery, Webhook};
 use domain::{Result, Timestamp};
 use uuid::Uuid;
 
+use super::agenda;
 use super::list::{self, totals_scope};
 use super::rows::{self, view_select};
 use super::tables::{ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, PIPELINE_SETTINGS, STAFF, STAGE_HISTORY, Table, WEBHOOKS};
@@ -173,6 +175,10 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn pipeline_settings(&self, org_id: Uuid) -> Result<PipelineSettings> {
         let statement = PIPELINE_SETTINGS.select("WHERE org_id = $1").bind(org_id);
         optional(&mut self.backend.reader(), statement, PIPELINE_SETTINGS.read).await?.ok_or_else(rows::no_pipeline_settings)
+    }
+
+    async fn agenda(&self, org_id: Uuid, assignee: Option<Uuid>, window: DueWindow, limit: i64) -> Result<Vec<AgendaItem>> {
+        agenda::agenda(&mut self.backend.reader(), org_id, assignee, window, limit).await
     }
 
     async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)> {
