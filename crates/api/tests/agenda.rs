@@ -77,7 +77,7 @@ async fn an_item_due_at_half_past_eleven_is_today_in_los_angeles(mut app: TestAp
     assert_eq!(section(&found, "overdue"), ["follow_up:2026-02-28T20:00:00Z"]);
     assert_eq!(
         section(&found, "today"),
-        ["follow_up:2026-03-01T08:00:00Z", "activity:call at 23:00", "activity:call at 23:30", "follow_up:2026-03-02T07:30:00Z"],
+        ["follow_up:2026-03-01T08:00:00Z", "activity:call at 23:00", "follow_up:2026-03-02T07:30:00Z", "activity:call at 23:30"],
         "ordered by due time; at the same time a follow-up before an activity"
     );
     assert_eq!(section(&found, "upcoming"), ["follow_up:2026-03-02T08:00:00Z", "follow_up:2026-03-09T07:59:00Z"]);
