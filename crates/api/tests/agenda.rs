@@ -62,8 +62,8 @@ async fn an_item_due_at_half_past_eleven_is_today_in_los_angeles(mut app: TestAp
         "2026-03-01T08:00:00Z", // 00:00 on 1 March
         "2026-03-02T07:30:00Z", // 23:30 on 1 March
         "2026-03-02T08:00:00Z", // 00:00 on 2 March
-        "2026-03-09T07:59:00Z", // 23:59 on 8 March (daylight saving time since the 8th)
-        "2026-03-09T08:00:00Z", // 01:00 on 9 March: past the seven days
+        "2026-03-09T06:59:00Z", // 23:59 on 8 March (UTC−7: daylight saving time since the 8th)
+        "2026-03-09T07:00:00Z", // 00:00 on 9 March: past the seven days
     ] {
         follow_up(&app, &clinic, &clinic, at).await;
     }
@@ -80,7 +80,7 @@ async fn an_item_due_at_half_past_eleven_is_today_in_los_angeles(mut app: TestAp
         ["follow_up:2026-03-01T08:00:00Z", "activity:call at 23:00", "follow_up:2026-03-02T07:30:00Z", "activity:call at 23:30"],
         "ordered by due time; at the same time a follow-up before an activity"
     );
-    assert_eq!(section(&found, "upcoming"), ["follow_up:2026-03-02T08:00:00Z", "follow_up:2026-03-09T07:59:00Z"]);
+    assert_eq!(section(&found, "upcoming"), ["follow_up:2026-03-02T08:00:00Z", "follow_up:2026-03-09T06:59:00Z"]);
     assert_eq!(found["truncated"], json!({"overdue": false, "today": false, "upcoming": false}));
 
     let item = &found["today"][1];
@@ -101,7 +101,7 @@ async fn an_item_due_at_half_past_eleven_is_today_in_los_angeles(mut app: TestAp
     assert_eq!(later["date"], "2026-03-02");
     assert_eq!(section(&later, "overdue").len(), 5);
     assert_eq!(section(&later, "today"), ["follow_up:2026-03-02T08:00:00Z"]);
-    assert_eq!(section(&later, "upcoming"), ["follow_up:2026-03-09T07:59:00Z", "follow_up:2026-03-09T08:00:00Z"]);
+    assert_eq!(section(&later, "upcoming"), ["follow_up:2026-03-09T06:59:00Z", "follow_up:2026-03-09T07:00:00Z"]);
 }
 
 async fn an_item_due_at_half_past_eleven_is_today_in_tonga(mut app: TestApp) {
