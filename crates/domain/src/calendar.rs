@@ -84,6 +84,15 @@ impl TimeZone {
         Day((micros + i64::from(offset) * 1_000_000).div_euclid(DAY_MICROS))
     }
 
+    /// The local hour and minute of `at` (on the wall clock, daylight saving time included),
+    /// for showing when something is due.
+    pub fn time_of_day(&self, at: Timestamp) -> (i64, i64) {
+        let micros = at.unix_micros();
+        let offset = jiff::Timestamp::from_microsecond(micros).map_or(0, |instant| self.zone.to_offset(instant).seconds());
+        let minutes = (micros + i64::from(offset) * 1_000_000).rem_euclid(DAY_MICROS) / 60_000_000;
+        (minutes / 60, minutes % 60)
+    }
+
     /// The first instant of the day: its midnight, or the end of the gap when the clocks skip
     /// midnight (as Chile's and Lebanon's have). `None` beyond the years 1 to 9999.
     pub fn start_of(&self, day: Day) -> Option<Timestamp> {
