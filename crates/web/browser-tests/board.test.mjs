@@ -44,6 +44,7 @@ before(async () => {
   await owner.fill('#password', OWNER_PASSWORD);
   await owner.click('button[type=submit]');
   await owner.waitForURL(/\/agenda/);
+  await owner.goto(`${server.url}/board`);
 });
 
 after(async () => {
