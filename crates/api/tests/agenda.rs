@@ -48,10 +48,7 @@ async fn agenda(app: &TestApp, caller: &Caller, query: &str) -> Value {
 /// Each item of a section as `kind:title` of its lead, in order.
 fn section(agenda: &Value, name: &str) -> Vec<String> {
     let items = agenda[name].as_array().unwrap_or_else(|| panic!("{name} in {agenda}"));
-    items
-        .iter()
-        .map(|item| format!("{}:{}", item["kind"].as_str().unwrap(), item["opportunity"]["title"].as_str().unwrap()))
-        .collect()
+    items.iter().map(|item| format!("{}:{}", item["kind"].as_str().unwrap(), item["opportunity"]["title"].as_str().unwrap())).collect()
 }
 
 async fn an_item_due_at_half_past_eleven_is_today_in_los_angeles(mut app: TestApp) {
@@ -247,7 +244,9 @@ async fn bad_activity_changes_are_refused_by_field(app: TestApp) {
     app.patch(&app.owner, &format!("/opportunities/{lead}"), json!({"status": "contacted"})).await.expect(200);
     let listed = app.get(&app.owner, &format!("/opportunities/{lead}/activities")).await.expect(200);
     let change = listed.data().as_array().unwrap().iter().find(|a| a["activity_type"] == "status_change").expect("logged").clone();
-    let reply = app.patch(&app.owner, &format!("/opportunities/{lead}/activities/{}", change["id"].as_str().unwrap()), json!({"outcome": "x"})).await;
+    let reply = app
+        .patch(&app.owner, &format!("/opportunities/{lead}/activities/{}", change["id"].as_str().unwrap()), json!({"outcome": "x"}))
+        .await;
     assert_eq!(reply.expect_error(422, "validation_failed").bad_fields(), ["activity_type"]);
     app.patch(&app.owner, &format!("/opportunities/{lead}/activities/not-an-id"), json!({})).await.expect_error(400, "bad_request");
 }

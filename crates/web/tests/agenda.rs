@@ -35,7 +35,9 @@ async fn the_agenda_lists_my_items_and_marks_activities_done(app: App) {
     app.api_data(Method::POST, "/opportunities", overdue).await;
     let someone_elses = json!({ "title": "Not mine", "prospect_name": "Lee", "follow_up_date": at(-72) });
     app.api_data(Method::POST, "/opportunities", someone_elses).await;
-    let lead = app.api_data(Method::POST, "/opportunities", json!({ "title": "Filler consult", "prospect_name": "Ann", "assigned_to": owner })).await;
+    let lead = app
+        .api_data(Method::POST, "/opportunities", json!({ "title": "Filler consult", "prospect_name": "Ann", "assigned_to": owner }))
+        .await;
     let lead_id = lead["id"].as_str().expect("an id").to_owned();
     let activity = json!({ "activity_type": "call", "description": "Confirm the appointment", "scheduled_at": at(48) });
     let activity = app.api_data(Method::POST, &format!("/opportunities/{lead_id}/activities"), activity).await;

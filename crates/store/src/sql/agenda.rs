@@ -12,8 +12,7 @@ use super::tables::ACTIVITIES;
 use super::{RowReader, Run, Statement};
 
 /// The lead's brief and the item's due time, under names no activity column has.
-const LEAD_COLUMNS: &str =
-    "o.id AS lead_id, o.title AS lead_title, o.status AS lead_status, COALESCE(c.name, o.prospect_name) AS lead_name, o.assigned_to AS lead_assigned_to";
+const LEAD_COLUMNS: &str = "o.id AS lead_id, o.title AS lead_title, o.status AS lead_status, COALESCE(c.name, o.prospect_name) AS lead_name, o.assigned_to AS lead_assigned_to";
 const CLIENT_JOIN: &str = "LEFT JOIN clients c ON c.org_id = o.org_id AND c.id = o.client_id";
 
 pub(super) async fn agenda<R: Run>(

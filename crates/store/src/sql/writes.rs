@@ -185,7 +185,8 @@ impl<B: Backend> Tx for SqlTx<B> {
     }
 
     async fn activity(&mut self, org_id: Uuid, opportunity_id: Uuid, id: Uuid) -> Result<Option<Activity>> {
-        let statement = ACTIVITIES.select("WHERE org_id = $1 AND id = $2 AND opportunity_id = $3").bind(org_id).bind(id).bind(opportunity_id);
+        let statement =
+            ACTIVITIES.select("WHERE org_id = $1 AND id = $2 AND opportunity_id = $3").bind(org_id).bind(id).bind(opportunity_id);
         optional(&mut self.tx, statement, ACTIVITIES.read).await
     }
 
