@@ -18,6 +18,7 @@ suite!(
     an_activity_is_completed_rescheduled_and_described,
     bad_activity_changes_are_refused_by_field,
     activities_of_another_organization_are_not_found,
+    a_section_holds_at_most_500_items_the_earliest_due,
 );
 
 async fn clinic_in(app: &mut TestApp, zone: &str, now: &str) -> Caller {
@@ -267,4 +268,21 @@ async fn activities_of_another_organization_are_not_found(app: TestApp) {
     // A member may complete activities like they may log them.
     let member = app.staff("member").await;
     app.patch(&member, &path, json!({"completed_at": "2026-03-01T16:00:00Z"})).await.expect(200);
+}
+
+async fn a_section_holds_at_most_500_items_the_earliest_due(mut app: TestApp) {
+    app.clock_at("2026-03-01T12:00:00Z").await;
+    // 502 overdue follow-ups, one a minute from 1 February on, imported in one request.
+    let mut file = String::from("name,title,follow_up_date\r\n");
+    for minute in 0..502 {
+        file.push_str(&format!("Pat,Lead {minute:03},2026-02-01T{:02}:{:02}:00Z\r\n", minute / 60, minute % 60));
+    }
+    let request = app.request(reqwest::Method::POST, "/imports/opportunities").bearer_auth(&app.owner.token);
+    TestApp::reply(request.header("content-type", "text/csv").body(file)).await.expect(200);
+
+    let found = agenda(&app, &app.owner, "?staff_id=all").await;
+    let overdue = section(&found, "overdue");
+    assert_eq!(overdue.len(), 500);
+    assert_eq!((overdue[0].as_str(), overdue[499].as_str()), ("follow_up:Lead 000", "follow_up:Lead 499"), "the earliest due");
+    assert_eq!(found["truncated"], json!({"overdue": true, "today": false, "upcoming": false}));
 }
