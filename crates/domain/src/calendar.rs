@@ -149,6 +149,16 @@ mod tests {
         Timestamp::parse(text).expect("an RFC 3339 instant")
     }
 
+    #[test]
+    fn the_time_of_day_is_the_wall_clocks() {
+        let los_angeles = TimeZone::named("America/Los_Angeles").unwrap();
+        assert_eq!(los_angeles.time_of_day(at("2026-03-02T07:30:00Z")), (23, 30), "UTC−8 in winter");
+        assert_eq!(los_angeles.time_of_day(at("2026-03-08T10:05:00Z")), (3, 5), "UTC−7 after springing forward");
+        let tonga = TimeZone::named("Pacific/Tongatapu").unwrap();
+        assert_eq!(tonga.time_of_day(at("2026-03-01T10:30:00Z")), (23, 30));
+        assert_eq!(TimeZone::utc().time_of_day(at("1969-12-31T23:59:00Z")), (23, 59), "before 1970 too");
+    }
+
     fn zone(name: &str) -> TimeZone {
         TimeZone::named(name).expect("a zone of the database")
     }
