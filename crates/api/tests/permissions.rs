@@ -151,6 +151,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("POST", "/opportunities/{id}/notes"),
     ("GET", "/opportunities/{id}/activities"),
     ("POST", "/opportunities/{id}/activities"),
+    ("PATCH", "/opportunities/{id}/activities/{activity_id}"),
     ("GET", "/opportunities/export"),
     ("GET", "/clients/export"),
     ("POST", "/imports/opportunities"),
@@ -178,6 +179,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("POST", "/webhooks/{id}/deliveries/{delivery_id}/redeliver"),
     ("GET", "/pipeline-settings"),
     ("PATCH", "/pipeline-settings"),
+    ("GET", "/agenda"),
 ];
 
 /// Whether `rule` lets a caller with `role` act on `target`.
@@ -290,6 +292,12 @@ async fn exercise(app: &TestApp, caller: Option<&Caller>, method: &Method, route
             format!("/opportunities/{}/activities", new_lead(app).await),
             Some(json!({"activity_type": "call", "description": "Intro call"})),
         ),
+        ("PATCH", "/opportunities/{id}/activities/{activity_id}") => {
+            let lead = new_lead(app).await;
+            let activity = json!({"activity_type": "call", "description": "Call back", "scheduled_at": "2026-03-01T10:00:00Z"});
+            let activity = app.post(&app.owner, &format!("/opportunities/{lead}/activities"), activity).await.expect(201).id();
+            (format!("/opportunities/{lead}/activities/{activity}"), Some(json!({"completed_at": "2026-03-01T10:30:00Z"})))
+        }
 
         ("GET", "/clients") => (route.into(), None),
         ("POST", "/clients") => (route.into(), Some(json!({"name": unique("Client"), "email": unique_email()}))),
@@ -336,6 +344,7 @@ async fn exercise(app: &TestApp, caller: Option<&Caller>, method: &Method, route
 
         ("GET", "/pipeline-settings") => (route.into(), None),
         ("PATCH", "/pipeline-settings") => (route.into(), Some(json!({"stages": {"open": {"rot_after_days": 30}}}))),
+        ("GET", "/agenda") => (route.into(), None),
 
         _ => panic!("permissions.rs does not know how to exercise {method} {PREFIX}{route}: add it to `exercise` and `KNOWN`"),
     };

@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Actor;
-use crate::{FieldErrors, Result, Timestamp, text};
+use crate::{FieldErrors, Patch, Result, Timestamp, text};
 
 pub const NOTE_MAX: usize = 10_000;
 pub const DESCRIPTION_MAX: usize = 2_000;
@@ -118,6 +118,28 @@ pub struct CreateActivity {
     pub completed_at: Option<Timestamp>,
 }
 
+/// A change of an activity: only the fields given; `null` clears `outcome`, `scheduled_at` or
+/// `completed_at`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateActivity {
+    /// 1 to 2,000 characters.
+    #[serde(default)]
+    #[schema(value_type = String, min_length = 1)]
+    pub description: Patch<String>,
+    /// Up to 2,000 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub outcome: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Timestamp>)]
+    pub scheduled_at: Patch<Timestamp>,
+    /// When it was done: set it to take the activity off the agenda.
+    #[serde(default)]
+    #[schema(value_type = Option<Timestamp>)]
+    pub completed_at: Patch<Timestamp>,
+}
+
 impl Activity {
     pub fn new(actor: &Actor, opportunity_id: Uuid, input: CreateActivity, now: Timestamp) -> Result<Activity> {
         let mut errors = FieldErrors::default();
@@ -141,6 +163,32 @@ impl Activity {
             completed_at: input.completed_at,
             created_by: actor.staff_id,
             created_at: now,
+        };
+        errors.into_result(activity)
+    }
+
+    /// The activity with the changes applied. Status changes are the pipeline's history, written
+    /// by the service, so they cannot be edited.
+    pub fn updated(&self, input: UpdateActivity) -> Result<Activity> {
+        let mut errors = FieldErrors::default();
+        if self.activity_type == ActivityType::StatusChange {
+            errors.add("activity_type", "a status_change entry is the pipeline's history and cannot be changed");
+        }
+        let description = match input.description {
+            Patch::Absent => self.description.clone(),
+            Patch::Null => text::required(&mut errors, "description", None, DESCRIPTION_MAX),
+            Patch::Value(value) => text::required(&mut errors, "description", Some(value), DESCRIPTION_MAX),
+        };
+        let outcome = match input.outcome {
+            Patch::Absent => self.outcome.clone(),
+            given => text::optional(&mut errors, "outcome", given.apply(None), OUTCOME_MAX),
+        };
+        let activity = Activity {
+            description,
+            outcome,
+            scheduled_at: input.scheduled_at.apply(self.scheduled_at),
+            completed_at: input.completed_at.apply(self.completed_at),
+            ..self.clone()
         };
         errors.into_result(activity)
     }

@@ -84,6 +84,15 @@ impl TimeZone {
         Day((micros + i64::from(offset) * 1_000_000).div_euclid(DAY_MICROS))
     }
 
+    /// The local hour and minute of `at` (on the wall clock, daylight saving time included),
+    /// for showing when something is due.
+    pub fn time_of_day(&self, at: Timestamp) -> (i64, i64) {
+        let micros = at.unix_micros();
+        let offset = jiff::Timestamp::from_microsecond(micros).map_or(0, |instant| self.zone.to_offset(instant).seconds());
+        let minutes = (micros + i64::from(offset) * 1_000_000).rem_euclid(DAY_MICROS) / 60_000_000;
+        (minutes / 60, minutes % 60)
+    }
+
     /// The first instant of the day: its midnight, or the end of the gap when the clocks skip
     /// midnight (as Chile's and Lebanon's have). `None` beyond the years 1 to 9999.
     pub fn start_of(&self, day: Day) -> Option<Timestamp> {
@@ -138,6 +147,16 @@ mod tests {
 
     fn at(text: &str) -> Timestamp {
         Timestamp::parse(text).expect("an RFC 3339 instant")
+    }
+
+    #[test]
+    fn the_time_of_day_is_the_wall_clocks() {
+        let los_angeles = TimeZone::named("America/Los_Angeles").unwrap();
+        assert_eq!(los_angeles.time_of_day(at("2026-03-02T07:30:00Z")), (23, 30), "UTC−8 in winter");
+        assert_eq!(los_angeles.time_of_day(at("2026-03-08T10:05:00Z")), (3, 5), "UTC−7 after springing forward");
+        let tonga = TimeZone::named("Pacific/Tongatapu").unwrap();
+        assert_eq!(tonga.time_of_day(at("2026-03-01T10:30:00Z")), (23, 30));
+        assert_eq!(TimeZone::utc().time_of_day(at("1969-12-31T23:59:00Z")), (23, 59), "before 1970 too");
     }
 
     fn zone(name: &str) -> TimeZone {

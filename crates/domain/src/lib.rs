@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod activity;
+pub mod agenda;
 pub mod auth;
 pub mod calendar;
 pub mod category;

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::activity::{Activity, Note};
+use domain::agenda::{AgendaItem, DueWindow};
 use domain::auth::{Actor, ApiToken, Staff, TokenInfo};
 use domain::calendar::{Day, TimeZone};
 use domain::category::Category;
@@ -121,6 +122,10 @@ pub trait Store: Send + Sync {
     async fn response_times_report(&self, org_id: Uuid, scope: &ReportScope) -> Result<Vec<SourceResponseCounts>>;
     /// The leads lost in the scope, by reason: the `limit` most frequent, and the total.
     async fn lost_reasons_report(&self, org_id: Uuid, scope: &ReportScope, limit: i64) -> Result<(Vec<LostReason>, LostTotal)>;
+    /// Up to `limit` agenda items due in `window`, earliest first: follow-ups of leads not won
+    /// or lost and scheduled activities not completed, of leads assigned to `assignee` (of every
+    /// lead when `None`). Indexed reads of at most `limit` rows of each kind.
+    async fn agenda(&self, org_id: Uuid, assignee: Option<Uuid>, window: DueWindow, limit: i64) -> Result<Vec<AgendaItem>>;
     async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)>;
     async fn client(&self, org_id: Uuid, id: Uuid) -> Result<Option<Client>>;
     /// The open leads and the clients with the e-mail or the phone digits of `keys`: a few more
@@ -285,6 +290,10 @@ pub trait Tx: Send {
     async fn delete_opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<()>;
     async fn insert_note(&mut self, note: &Note) -> Result<()>;
     async fn insert_activity(&mut self, activity: &Activity) -> Result<()>;
+    /// The activity of this opportunity with this id.
+    async fn activity(&mut self, org_id: Uuid, opportunity_id: Uuid, id: Uuid) -> Result<Option<Activity>>;
+    /// Writes an existing activity's description, outcome, schedule and completion.
+    async fn save_activity(&mut self, activity: &Activity) -> Result<()>;
     /// Appends to the stage history, which is never updated.
     async fn insert_stage_entry(&mut self, entry: &StageEntry) -> Result<()>;
     /// A message for each referenced record that does not exist in the organization or may not

@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use domain::activity::{Activity, CreateActivity, CreateNote, EMBEDDED_LATEST, Note};
+use domain::activity::{Activity, CreateActivity, CreateNote, EMBEDDED_LATEST, Note, UpdateActivity};
+use domain::agenda::{self, Agenda, AgendaQuery, Boundaries, DueWindow, Truncated};
 use domain::auth::{Actor, ApiToken, CreateStaff, CreateToken, IssuedToken, Role, Staff, TokenInfo, UpdateStaff};
-use domain::calendar::TimeZone;
+use domain::calendar::{Day, TimeZone};
 use domain::category::{self, Category, CreateCategory, Direction, UpdateCategory};
 use domain::client::{Client, ClientRef, CreateClient, UpdateClient};
 use domain::lead_form::{CreateLeadForm, LeadForm, Submission, UpdateLeadForm};
@@ -285,6 +286,54 @@ pub async fn log_activity(store: &dyn Store, actor: &Actor, opportunity_id: Uuid
     })
     .await?;
     Ok(activity)
+}
+
+/// Changes an activity of the opportunity: completes it, reschedules it, records its outcome.
+/// Like logging one, it locks the lead (so it cannot be deleted meanwhile) but leaves the lead's
+/// version alone: activities have no version of their own and need no `If-Match`.
+pub async fn update_activity(
+    store: &dyn Store,
+    actor: &Actor,
+    opportunity_id: Uuid,
+    id: Uuid,
+    input: Input<UpdateActivity>,
+) -> Result<Activity> {
+    retrying(|| async {
+        let mut tx = store.begin().await?;
+        locked_opportunity(tx.as_mut(), actor, opportunity_id, None).await?;
+        let current = tx.activity(actor.org_id, opportunity_id, id).await?.ok_or(Error::NotFound("activity"))?;
+        let activity = input.clone().check(|fields| current.updated(fields))?;
+        if activity != current {
+            tx.save_activity(&activity).await?;
+            tx.commit().await?;
+        }
+        Ok(activity)
+    })
+    .await
+}
+
+/// What the staff member the query names has to do: follow-ups and scheduled activities,
+/// overdue, today's and upcoming, by the days of the organization's time zone at `now`.
+pub async fn agenda(store: &dyn Store, actor: &Actor, query: AgendaQuery, now: Timestamp) -> Result<Agenda> {
+    let zone = time_zone(store, actor.org_id).await?;
+    let bounds = Boundaries::at(now, &zone, query.days).ok_or(Error::parameter("days", "reaches beyond the year 9999"))?;
+    // One more than a section shows, to know whether it was cut.
+    let limit = i64::try_from(agenda::SECTION_MAX).unwrap_or(i64::MAX) + 1;
+    let assignee = query.assignee();
+    let section = |from, until| store.agenda(actor.org_id, assignee, DueWindow { from, until }, limit);
+    let mut overdue = section(None, bounds.today).await?;
+    let mut today = section(Some(bounds.today), bounds.tomorrow).await?;
+    let mut upcoming = section(Some(bounds.tomorrow), bounds.until).await?;
+    let truncated = Truncated { overdue: agenda::cut(&mut overdue), today: agenda::cut(&mut today), upcoming: agenda::cut(&mut upcoming) };
+    Ok(Agenda {
+        date: agenda::date_text(bounds.day),
+        timezone: zone,
+        upcoming_until: agenda::date_text(Day::from_number(bounds.day.number() + query.days)),
+        overdue,
+        today,
+        upcoming,
+        truncated,
+    })
 }
 
 /// A page of the opportunity's notes, newest first, and how many it has.

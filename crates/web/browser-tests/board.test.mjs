@@ -43,7 +43,8 @@ before(async () => {
   await owner.getByText('at least 12 characters').first().waitFor();
   await owner.fill('#password', OWNER_PASSWORD);
   await owner.click('button[type=submit]');
-  await owner.waitForURL(/\/board/);
+  await owner.waitForURL(/\/agenda/);
+  await owner.goto(`${server.url}/board`);
 });
 
 after(async () => {
@@ -73,7 +74,7 @@ test('a wrong password and an unknown e-mail get the same answer', async () => {
   const unknownEmail = await page.locator('#sign-in-error').textContent();
   assert.equal(wrongPassword, unknownEmail);
   await signIn(page, 'admin@localhost', OWNER_PASSWORD);
-  await page.waitForURL(/\/board/);
+  await page.waitForURL(/\/agenda/);
   await page.context().close();
 });
 
@@ -90,7 +91,8 @@ test('an invited member signs in, sees their own leads first, and is signed out 
   await page.goto(invitation.json.data.url);
   await page.fill('#password', MEMBER_PASSWORD);
   await page.click('button[type=submit]');
-  await page.waitForURL(/\/board/);
+  await page.waitForURL(/\/agenda/);
+  await page.goto(`${server.url}/board`);
   assert.equal(await page.locator('#filter-owner').inputValue(), member.id, 'a member sees their own leads by default');
   await page.locator('.card-title', { hasText: 'Maria lead' }).waitFor();
   assert.equal(await page.locator('.card-title', { hasText: 'Owner lead' }).count(), 0);
@@ -100,7 +102,7 @@ test('an invited member signs in, sees their own leads first, and is signed out 
   await page.goto(`${server.url}/board`);
   assert.match(page.url(), /\/sign-in$/, 'signed out');
   await signIn(page, 'maria@example.com', MEMBER_PASSWORD);
-  await page.waitForURL(/\/board/);
+  await page.waitForURL(/\/agenda/);
 
   const deactivated = await api('PATCH', `/staff/${member.id}`, { is_active: false });
   assert.equal(deactivated.status, 200);

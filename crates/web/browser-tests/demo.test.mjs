@@ -25,7 +25,8 @@ test('serve --demo opens on a populated board', async () => {
   await page.goto(server.printed.find((line) => line.setup_url).setup_url);
   await page.fill('#password', 'owner password for tests');
   await page.click('button[type=submit]');
-  await page.waitForURL(/\/board/);
+  await page.waitForURL(/\/agenda/);
+  await page.goto(`${server.url}/board`);
 
   const counts = await page.locator('[data-count]').allTextContents();
   assert.equal(counts.length, 7);

@@ -116,7 +116,7 @@ export async function ownerPage(browser, server, password, contextOptions = { vi
   await page.goto(setupUrl);
   await page.fill('#password', password);
   await page.click('button[type=submit]');
-  await page.waitForURL(/\/board/);
+  await page.waitForURL(/\/(agenda|board)/);
   return page;
 }
 

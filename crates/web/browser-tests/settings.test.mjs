@@ -33,7 +33,7 @@ before(async () => {
   await owner.goto(server.printed.find((line) => line.setup_url).setup_url);
   await owner.fill('#password', OWNER_PASSWORD);
   await owner.click('button[type=submit]');
-  await owner.waitForURL(/\/board/);
+  await owner.waitForURL(/\/agenda/);
 });
 
 after(async () => {
@@ -108,7 +108,7 @@ test('the owner invites a member with the button; the member sets a password and
   await member.goto(link);
   await member.fill('#password', MEMBER_PASSWORD);
   await member.click('button[type=submit]');
-  await member.waitForURL(/\/board/);
+  await member.waitForURL(/\/agenda/);
   assert.equal(await member.getByRole('link', { name: 'Settings' }).count(), 0, 'no Settings in a member\'s banner');
   for (const path of ['/settings', '/settings/categories', '/settings/staff', '/settings/tokens', '/settings/lead-forms']) {
     const response = await member.goto(`${server.url}${path}`);
@@ -186,7 +186,7 @@ test('the settings fit a phone', async () => {
   await page.fill('#email', 'admin@localhost');
   await page.fill('#password', OWNER_PASSWORD);
   await page.click('button[type=submit]');
-  await page.waitForURL(/\/board/);
+  await page.waitForURL(/\/agenda/);
   for (const path of ['/settings/categories', '/settings/staff', '/settings/tokens', '/settings/lead-forms']) {
     await page.goto(`${server.url}${path}`);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);

@@ -43,6 +43,7 @@ test('the website lead workflow: create, assign, log a call, move by drag and ke
   await visitor.context().close();
 
   const staff = await ownerPage(browser, server, 'owner password for the workflow', { viewport: { width: 1920, height: 1000 } });
+  await staff.goto(`${server.url}/board`);
   const card = staff.locator('li.card', { hasText: 'Website Inquiry - Botox' });
   const id = await card.getAttribute('data-id');
   assert.equal(await columnOf(staff, id), 'open');

@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod agenda;
 mod assets;
 mod board;
 mod dashboard;
@@ -55,6 +56,7 @@ pub fn router_with_limits(store: Arc<dyn Store>, config: WebConfig, sign_in_limi
         .merge(settings::routes(state.clone()))
         .merge(assets::routes())
         .merge(sign_in::routes())
+        .merge(agenda::routes())
         .merge(board::routes())
         .merge(new_lead::routes())
         .merge(lead::routes())

@@ -23,6 +23,7 @@ use crate::session::CSRF_FIELD;
 /// Which part of the banner's navigation a page belongs to.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Section {
+    Agenda,
     Board,
     List,
     Dashboard,
@@ -44,6 +45,7 @@ fn banner(session: &WebSession, section: Section) -> Markup {
             a.brand href="/board" { "Opportunities" }
             nav aria-label="Main" {
                 ul {
+                    li { a href="/agenda" aria-current=[current(Section::Agenda)] { "Agenda" } }
                     li { a href="/board" aria-current=[current(Section::Board)] { "Board" } }
                     li { a href="/leads" aria-current=[current(Section::List)] { "List" } }
                     li { a href="/dashboard" aria-current=[current(Section::Dashboard)] { "Dashboard" } }

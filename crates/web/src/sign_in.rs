@@ -27,9 +27,9 @@ pub fn routes() -> Router<WebState> {
         .route("/sign-out", post(sign_out))
 }
 
-/// The board for staff, the sign-in page for everyone else.
+/// The agenda for staff (what they have to do today), the sign-in page for everyone else.
 async fn start(signed_in: Result<SignedIn, Response>) -> Redirect {
-    Redirect::to(if signed_in.is_ok() { "/board" } else { "/sign-in" })
+    Redirect::to(if signed_in.is_ok() { "/agenda" } else { "/sign-in" })
 }
 
 /// The one answer for an unknown e-mail and a wrong password alike.
@@ -37,7 +37,7 @@ const NOT_SIGNED_IN: &str = "That e-mail and password do not match an account. C
 
 async fn sign_in_page(signed_in: Result<SignedIn, Response>) -> Response {
     if signed_in.is_ok() {
-        return Redirect::to("/board").into_response();
+        return Redirect::to("/agenda").into_response();
     }
     sign_in_form("", None).into_response()
 }
@@ -92,9 +92,9 @@ async fn sign_in(State(state): State<WebState>, parts: Parts, jar: CookieJar, Fo
     }
 }
 
-/// Sets the new session's cookie and opens the board.
+/// Sets the new session's cookie and opens the agenda.
 fn signed_in(state: &WebState, jar: CookieJar, new: NewSession) -> Response {
-    (jar.add(session_cookie(state, new.secret)), Redirect::to("/board")).into_response()
+    (jar.add(session_cookie(state, new.secret)), Redirect::to("/agenda")).into_response()
 }
 
 async fn setup_page(Path(secret): Path<String>) -> Markup {

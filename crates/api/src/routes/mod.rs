@@ -1,5 +1,6 @@
 //! One file per resource, each with a `router()`; `api()` merges them.
 
+mod agenda;
 mod categories;
 mod clients;
 mod lead_forms;
@@ -25,6 +26,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(opportunities::router())
         .merge(settings::router())
         .merge(reports::router())
+        .merge(agenda::router())
         .merge(clients::router())
         .merge(staff::router())
         .merge(webhooks::router())

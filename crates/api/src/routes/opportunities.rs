@@ -1,7 +1,7 @@
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use domain::activity::{Activity, CreateActivity, CreateNote, Note};
+use domain::activity::{Activity, CreateActivity, CreateNote, Note, UpdateActivity};
 use domain::duplicates::{CreatedOpportunity, MergeOpportunities, PossibleDuplicate};
 use domain::opportunity::{
     CloseOpportunity, Conversion, CreateOpportunity, OpportunityDetail, OpportunityView, StageSpan, UpdateOpportunity,
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use super::ApiResult;
 use crate::AppState;
 use crate::envelope::{Deleted, Envelope, ListEnvelope, Tagged, created, list, ok, tagged};
-use crate::extract::{Auth, Body, Id, IfMatch, IfMatchHeader, Params};
+use crate::extract::{Auth, Body, Id, IfMatch, IfMatchHeader, Params, uuid_in_path};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(possible_duplicates))
         .routes(routes!(list_notes, add_note))
         .routes(routes!(list_activities, log_activity))
+        .routes(routes!(update_activity))
 }
 
 /// getOpportunities: filtered, sorted and paged, each with its client, category, assignee and counts.
@@ -273,4 +274,20 @@ async fn log_activity(
     Body(input): Body<CreateActivity>,
 ) -> ApiResult<(StatusCode, Json<Envelope<Activity>>)> {
     Ok(created(service::log_activity(state.store.as_ref(), &actor, id, input).await?))
+}
+
+/// updateOpportunityActivity: completes, reschedules or describes an activity; only the fields
+/// given change, and `null` clears `outcome`, `scheduled_at` or `completed_at`. An activity with
+/// `completed_at` leaves the agenda. `status_change` entries are history and cannot be changed
+/// (422). Activities have no version: no `If-Match` is needed, and the lead's version stays.
+#[utoipa::path(patch, path = "/opportunities/{id}/activities/{activity_id}", tag = "activities", request_body = UpdateActivity,
+    params(("id" = uuid::Uuid, Path), ("activity_id" = uuid::Uuid, Path)), responses((status = 200, body = Envelope<Activity>)))]
+async fn update_activity(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path((id, activity_id)): Path<(String, String)>,
+    Body(input): Body<UpdateActivity>,
+) -> ApiResult<Json<Envelope<Activity>>> {
+    let (id, activity_id) = (uuid_in_path(&id)?, uuid_in_path(&activity_id)?);
+    Ok(ok(service::update_activity(state.store.as_ref(), &actor, id, activity_id, input).await?))
 }

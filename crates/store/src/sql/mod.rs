@@ -3,6 +3,7 @@
 //! differences named in [`Dialect`]. A backend only runs them: it binds [`Param`]s with its
 //! own types, reads rows through [`RowReader`], and opens transactions.
 
+mod agenda;
 mod duplicates;
 mod list;
 mod organization;

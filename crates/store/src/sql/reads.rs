@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use domain::activity::{Activity, Note};
+use domain::agenda::{AgendaItem, DueWindow};
 use domain::auth::{Actor, Staff, TokenInfo};
 use domain::calendar::Day;
 use domain::category::Category;
@@ -19,6 +20,7 @@ use domain::webhook::{Attempt, Delivery, Webhook};
 use domain::{Result, Timestamp};
 use uuid::Uuid;
 
+use super::agenda;
 use super::duplicates;
 use super::list::{self, totals_scope};
 use super::organization;
@@ -201,6 +203,10 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn lost_reasons_report(&self, org_id: Uuid, scope: &ReportScope, limit: i64) -> Result<(Vec<LostReason>, LostTotal)> {
         reports::lost_reasons(&mut self.backend.reader(), Self::dialect(), org_id, scope, limit).await
+    }
+
+    async fn agenda(&self, org_id: Uuid, assignee: Option<Uuid>, window: DueWindow, limit: i64) -> Result<Vec<AgendaItem>> {
+        agenda::agenda(&mut self.backend.reader(), org_id, assignee, window, limit).await
     }
 
     async fn clients(&self, org_id: Uuid, filter: &ClientFilter) -> Result<(Vec<Client>, i64)> {

@@ -214,6 +214,16 @@ impl<B: Backend> Tx for SqlTx<B> {
         self.touch_opportunity(a.org_id, a.opportunity_id, a.created_at).await
     }
 
+    async fn activity(&mut self, org_id: Uuid, opportunity_id: Uuid, id: Uuid) -> Result<Option<Activity>> {
+        let statement =
+            ACTIVITIES.select("WHERE org_id = $1 AND id = $2 AND opportunity_id = $3").bind(org_id).bind(id).bind(opportunity_id);
+        optional(&mut self.tx, statement, ACTIVITIES.read).await
+    }
+
+    async fn save_activity(&mut self, a: &Activity) -> Result<()> {
+        self.run(ACTIVITIES.upsert(a)).await
+    }
+
     async fn insert_stage_entry(&mut self, e: &StageEntry) -> Result<()> {
         self.run(STAGE_HISTORY.insert(e)).await
     }
