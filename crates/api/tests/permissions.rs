@@ -180,6 +180,9 @@ const KNOWN: &[(&str, &str)] = &[
     ("GET", "/pipeline-settings"),
     ("PATCH", "/pipeline-settings"),
     ("GET", "/agenda"),
+    ("GET", "/reports/funnel"),
+    ("GET", "/reports/response-times"),
+    ("GET", "/reports/lost-reasons"),
 ];
 
 /// Whether `rule` lets a caller with `role` act on `target`.
@@ -345,6 +348,9 @@ async fn exercise(app: &TestApp, caller: Option<&Caller>, method: &Method, route
         ("GET", "/pipeline-settings") => (route.into(), None),
         ("PATCH", "/pipeline-settings") => (route.into(), Some(json!({"stages": {"open": {"rot_after_days": 30}}}))),
         ("GET", "/agenda") => (route.into(), None),
+        ("GET", "/reports/funnel" | "/reports/response-times" | "/reports/lost-reasons") => {
+            (format!("{route}?from=2026-01-01&to=2026-03-31"), None)
+        }
 
         _ => panic!("permissions.rs does not know how to exercise {method} {PREFIX}{route}: add it to `exercise` and `KNOWN`"),
     };
