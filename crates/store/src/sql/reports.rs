@@ -46,7 +46,9 @@ pub(super) async fn funnel<R: Run>(run: &mut R, dialect: &Dialect, org_id: Uuid,
     // The window's leads are an `IN` list rather than a join: joined, SQLite walked the whole
     // organization's history in index order (it suits the window functions' partitions) and
     // looked each entry's lead up, 3x slower at 100K leads than reading only the window's leads'
-    // entries (docs/decisions.md, "Reports performance").
+    // entries (docs/decisions.md, "Reports performance"). `medians` is MATERIALIZED because
+    // PostgreSQL's generic plan (from a statement's sixth run on a connection) guesses one
+    // entry, joins `medians` by nested loop and ranked the stays again for every lead: >10 s.
     statement.push(&format!(
         "WITH entries AS (
              SELECT h.opportunity_id, h.status, h.entered_at, {STAGE_RANK} AS stage_rank,
@@ -65,7 +67,7 @@ pub(super) async fn funnel<R: Run>(run: &mut R, dialect: &Dialect, org_id: Uuid,
                     COUNT(*) OVER (PARTITION BY status) AS {n}
              FROM (SELECT e.status, {stay} AS seconds FROM entries e WHERE e.stage_rank <= 4 AND e.left_at IS NOT NULL) s
          ),
-         medians AS (SELECT status, MIN(seconds) AS seconds FROM stays WHERE rn = {median} GROUP BY status)
+         medians AS MATERIALIZED (SELECT status, MIN(seconds) AS seconds FROM stays WHERE rn = {median} GROUP BY status)
          SELECT p.status, COUNT(*) AS entered, CAST(SUM(p.advanced) AS BIGINT) AS advanced, MIN(m.seconds) AS median_seconds
          FROM per_lead p LEFT JOIN medians m ON m.status = p.status
          GROUP BY p.status"
