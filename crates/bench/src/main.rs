@@ -86,7 +86,7 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         warmup: f64,
         /// Comma-separated; default all: get,status_page,search_common,search_rare,stats,report_funnel,
-        /// report_response_times,report_lost_reasons,create,update,note,mixed,hangup
+        /// report_response_times,report_lost_reasons,agenda,create,update,note,mixed,hangup
         #[arg(long)]
         scenarios: Option<String>,
         /// The server's database: also measure the same operations on the store in-process.

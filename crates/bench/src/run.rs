@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use domain::activity::CreateNote;
+use domain::agenda::{AgendaQuery, Whose};
 use domain::auth::Actor;
 use domain::calendar::{Day, TimeZone};
 use domain::opportunity::{CreateOpportunity, UpdateOpportunity};
@@ -37,11 +38,12 @@ pub enum Scenario {
     SearchCommon,
     SearchRare,
     Stats,
-    /// The reports (issue 12) over the last 90 days, the dashboard's window. (The agenda's
-    /// scenario goes beside them.)
+    /// The reports (issue 12) over the last 90 days, the dashboard's window.
     Funnel,
     ResponseTimes,
     LostReasons,
+    /// Everyone's agenda for the next 7 days (`staff_id=all`), the owner's start page.
+    Agenda,
     Create,
     Update,
     Note,
@@ -52,7 +54,7 @@ pub enum Scenario {
 impl Scenario {
     /// Reads first, so that they see the seeded data; writes grow it; hang-ups last, as a load
     /// tool stopping mid-request does.
-    pub const DEFAULT: [Scenario; 13] = [
+    pub const DEFAULT: [Scenario; 14] = [
         Scenario::Get,
         Scenario::StatusPage,
         Scenario::SearchCommon,
@@ -61,6 +63,7 @@ impl Scenario {
         Scenario::Funnel,
         Scenario::ResponseTimes,
         Scenario::LostReasons,
+        Scenario::Agenda,
         Scenario::Create,
         Scenario::Update,
         Scenario::Note,
@@ -79,6 +82,7 @@ impl Scenario {
             Scenario::Funnel => "report_funnel",
             Scenario::ResponseTimes => "report_response_times",
             Scenario::LostReasons => "report_lost_reasons",
+            Scenario::Agenda => "agenda",
             Scenario::Create => "create",
             Scenario::Update => "update",
             Scenario::Note => "note",
@@ -548,6 +552,7 @@ impl Conn {
             Scenario::Funnel => format!("/api/v1/reports/funnel?{}", report_window()),
             Scenario::ResponseTimes => format!("/api/v1/reports/response-times?{}", report_window()),
             Scenario::LostReasons => format!("/api/v1/reports/lost-reasons?{}", report_window()),
+            Scenario::Agenda => format!("/api/v1/agenda?staff_id=all&days={AGENDA_DAYS}"),
             Scenario::Create => "/api/v1/opportunities".to_owned(),
             Scenario::Note => format!("/api/v1/opportunities/{}/notes", self.random_id(work)),
             Scenario::Update => return self.http_update(auth).await,
@@ -627,6 +632,10 @@ impl Conn {
                     Scenario::ResponseTimes => service::response_times_report(store, actor, &query).await.map(drop),
                     _ => service::lost_reasons_report(store, actor, &query).await.map(drop),
                 }
+            }
+            Scenario::Agenda => {
+                let query = AgendaQuery { whose: Whose::All, days: AGENDA_DAYS };
+                service::agenda(store, actor, query, Timestamp::now()).await.map(drop)
             }
             Scenario::Create => {
                 let lead = self.new_lead(work);
@@ -806,6 +815,9 @@ impl Report {
         out
     }
 }
+
+/// The `agenda` scenario's `days`: the route's default.
+const AGENDA_DAYS: i64 = 7;
 
 /// a ÷ b to three significant digits (two decimals at least).
 /// The reports' window: the last 90 days, today included (the seeded organizations count their

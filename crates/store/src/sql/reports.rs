@@ -37,19 +37,26 @@ pub(super) async fn funnel<R: Run>(run: &mut R, dialect: &Dialect, org_id: Uuid,
     let seconds = dialect.seconds_between;
     let mut statement = Statement::new("");
     let leads = scope_condition(&mut statement, org_id, scope, "created_at");
+    let org = statement.param(org_id);
     let stay = seconds("e.entered_at", "e.left_at");
     let (median, n) = (rank_sql(50, "n"), "n");
     // Each history entry with the time its stage was left and the furthest stage reached after
     // it; a lead "advanced" from a stage when any of its entries there was followed by a later
     // stage. Stays still going on (no next entry) have no length and are not ranked.
+    // The window's leads are an `IN` list rather than a join: joined, SQLite walked the whole
+    // organization's history in index order (it suits the window functions' partitions) and
+    // looked each entry's lead up, 3x slower at 100K leads than reading only the window's leads'
+    // entries (docs/decisions.md, "Reports performance"). `medians` is MATERIALIZED because
+    // PostgreSQL's generic plan (from a statement's sixth run on a connection) guesses one
+    // entry, joins `medians` by nested loop and ranked the stays again for every lead: >10 s.
     statement.push(&format!(
         "WITH entries AS (
              SELECT h.opportunity_id, h.status, h.entered_at, {STAGE_RANK} AS stage_rank,
                     LEAD(h.entered_at) OVER (PARTITION BY h.opportunity_id ORDER BY h.entered_at, h.id) AS left_at,
                     MAX({STAGE_RANK}) OVER (PARTITION BY h.opportunity_id ORDER BY h.entered_at, h.id
                                             ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS later_rank
-             FROM opportunities o JOIN stage_history h ON h.org_id = o.org_id AND h.opportunity_id = o.id
-             WHERE {leads}
+             FROM stage_history h
+             WHERE h.org_id = {org} AND h.opportunity_id IN (SELECT o.id FROM opportunities o WHERE {leads})
          ),
          per_lead AS (
              SELECT status, MAX(CASE WHEN later_rank > stage_rank THEN 1 ELSE 0 END) AS advanced
@@ -60,7 +67,7 @@ pub(super) async fn funnel<R: Run>(run: &mut R, dialect: &Dialect, org_id: Uuid,
                     COUNT(*) OVER (PARTITION BY status) AS {n}
              FROM (SELECT e.status, {stay} AS seconds FROM entries e WHERE e.stage_rank <= 4 AND e.left_at IS NOT NULL) s
          ),
-         medians AS (SELECT status, MIN(seconds) AS seconds FROM stays WHERE rn = {median} GROUP BY status)
+         medians AS MATERIALIZED (SELECT status, MIN(seconds) AS seconds FROM stays WHERE rn = {median} GROUP BY status)
          SELECT p.status, COUNT(*) AS entered, CAST(SUM(p.advanced) AS BIGINT) AS advanced, MIN(m.seconds) AS median_seconds
          FROM per_lead p LEFT JOIN medians m ON m.status = p.status
          GROUP BY p.status"
@@ -102,34 +109,32 @@ pub(super) async fn response_times<R: Run>(
 ) -> Result<Vec<SourceResponseCounts>> {
     let mut statement = Statement::new("");
     let leads = scope_condition(&mut statement, org_id, scope, "created_at");
-    let waited = (dialect.seconds_between)("l.created_at", "l.answered_at");
+    let answered_at = "(SELECT MIN(f.at) FROM (
+                 SELECT MIN(a.created_at) AS at FROM activities a WHERE a.org_id = o.org_id AND a.opportunity_id = o.id
+                     AND a.activity_type IN ('call', 'email', 'meeting')
+                 UNION ALL
+                 SELECT MIN(h.entered_at) FROM stage_history h WHERE h.org_id = o.org_id AND h.opportunity_id = o.id
+                     AND h.status <> 'open'
+             ) f)";
+    let waited = (dialect.seconds_between)("o.created_at", answered_at);
     let (median, p90, binary_order) = (rank_sql(50, "n"), rank_sql(90, "n"), dialect.binary_order);
     // A lead's first answer: the earlier of its first call, e-mail or meeting and its first
-    // move out of `open`, each one indexed look-up. Unanswered leads rank after the answered
-    // ones of their source (their own partition), and `n` counts only the answered.
+    // move out of `open`, each one indexed look-up (`MIN` over both skips the one missing).
+    // `waits` is MATERIALIZED because PostgreSQL otherwise inlines it and copies the look-ups
+    // into every use of `seconds` (21 sub-plans; 3 s at 100K leads, most of it JIT-compiling
+    // them) — see docs/decisions.md, "Reports performance". Unanswered leads rank after the
+    // answered ones of their source (their own partition), and `n` counts only the answered.
     statement.push(&format!(
-        "SELECT source, COUNT(*) AS created, COUNT(seconds) AS answered,
+        "WITH waits AS MATERIALIZED (
+             SELECT o.source, {waited} AS seconds FROM opportunities o WHERE {leads}
+         )
+         SELECT source, COUNT(*) AS created, COUNT(seconds) AS answered,
                 MIN(CASE WHEN seconds IS NOT NULL AND rn = {median} THEN seconds END) AS median_seconds,
                 MIN(CASE WHEN seconds IS NOT NULL AND rn = {p90} THEN seconds END) AS p90_seconds
          FROM (
              SELECT source, seconds, COUNT(seconds) OVER (PARTITION BY source) AS n,
                     ROW_NUMBER() OVER (PARTITION BY source, seconds IS NULL ORDER BY seconds) AS rn
-             FROM (
-                 SELECT l.source, {waited} AS seconds
-                 FROM (
-                     SELECT source, created_at,
-                            CASE WHEN activity_at IS NULL THEN moved_at
-                                 WHEN moved_at IS NULL OR activity_at <= moved_at THEN activity_at ELSE moved_at END AS answered_at
-                     FROM (
-                         SELECT o.source, o.created_at,
-                                (SELECT MIN(a.created_at) FROM activities a WHERE a.org_id = o.org_id AND a.opportunity_id = o.id
-                                     AND a.activity_type IN ('call', 'email', 'meeting')) AS activity_at,
-                                (SELECT MIN(h.entered_at) FROM stage_history h WHERE h.org_id = o.org_id AND h.opportunity_id = o.id
-                                     AND h.status <> 'open') AS moved_at
-                         FROM opportunities o WHERE {leads}
-                     ) firsts
-                 ) l
-             ) waits
+             FROM waits
          ) ranked
          GROUP BY source
          ORDER BY created DESC, source IS NULL, source{binary_order}"
