@@ -4,6 +4,29 @@
  */
 
 export interface paths {
+    "/api/v1/agenda": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The follow-up agenda: the follow-up dates of leads not won or lost and the scheduled
+         *     activities not yet completed, of the leads assigned to the staff member, split into
+         *     `overdue` (due before today began), `today` and `upcoming` (the `days` days after today),
+         *     by the days of the organization's time zone (pipeline settings). Each section is ordered by
+         *     `due_at` and holds at most 500 items, the earliest due; `truncated` says which were cut.
+         */
+        get: operations["get_agenda"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/clients": {
         parameters: {
             query?: never;
@@ -238,6 +261,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/opportunities/{id}/activities/{activity_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * updateOpportunityActivity: completes, reschedules or describes an activity; only the fields
+         *     given change, and `null` clears `outcome`, `scheduled_at` or `completed_at`. An activity with
+         *     `completed_at` leaves the agenda. `status_change` entries are history and cannot be changed
+         *     (422). Activities have no version: no `If-Match` is needed, and the lead's version stays.
+         */
+        patch: operations["update_activity"];
+        trace?: never;
+    };
     "/api/v1/opportunities/{id}/close": {
         parameters: {
             query?: never;
@@ -433,6 +478,70 @@ export interface paths {
          *     thank-you page (303), and a refusal is a readable HTML page with the same status.
          */
         post: operations["submit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/funnel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * getFunnelReport: for the leads created in the window, per stage in pipeline order, how many
+         *     entered it, how many afterwards entered a later stage or were won, the conversion rate and
+         *     the median (nearest-rank) days of the stays in it that have ended; then won, lost, the win
+         *     rate and the median days from creation to close.
+         */
+        get: operations["funnel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/lost-reasons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * getLostReasonsReport: the leads closed as lost in the window, grouped by reason (trimmed,
+         *     ignoring case), with their count and estimated value, the most frequent first (at most 100,
+         *     `total` counts them all).
+         */
+        get: operations["lost_reasons"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/response-times": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * getResponseTimesReport: per source (the most leads first), the leads created in the window,
+         *     how many were answered (a call, e-mail or meeting activity, or a move out of `open`), and the
+         *     median and 90th percentile (nearest-rank) of the minutes from creation to the first answer.
+         */
+        get: operations["response_times"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -639,6 +748,46 @@ export interface components {
         };
         /** @enum {string} */
         ActivityType: "call" | "email" | "meeting" | "note" | "status_change" | "task" | "other";
+        Agenda: {
+            /**
+             * Format: date
+             * @description Today's date in the organization's time zone.
+             */
+            date: string;
+            /** @description Due before today began, earliest first (at most 500). */
+            overdue: components["schemas"]["AgendaItem"][];
+            /** @description The organization's time zone, which the days are counted in. */
+            timezone: string;
+            /** @description Due today, earliest first (at most 500). */
+            today: components["schemas"]["AgendaItem"][];
+            truncated: components["schemas"]["Truncated"];
+            /** @description Due in the `days` days after today, earliest first (at most 500). */
+            upcoming: components["schemas"]["AgendaItem"][];
+            /**
+             * Format: date
+             * @description The last day `upcoming` covers.
+             */
+            upcoming_until: string;
+        };
+        AgendaItem: {
+            activity?: components["schemas"]["Activity"] | null;
+            due_at: components["schemas"]["Timestamp"];
+            kind: components["schemas"]["AgendaKind"];
+            opportunity: components["schemas"]["AgendaOpportunity"];
+        };
+        /** @enum {string} */
+        AgendaKind: "follow_up" | "activity";
+        /** @description The lead an item is about, in brief. */
+        AgendaOpportunity: {
+            /** Format: uuid */
+            assigned_to?: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description The client's name when the lead has a client, else the prospect's. */
+            name?: string | null;
+            status: components["schemas"]["Status"];
+            title: string;
+        };
         /** @description One POST of a delivery and what came of it. */
         Attempt: {
             /** Format: int64 */
@@ -856,6 +1005,31 @@ export interface components {
             /** @description Always `true`. */
             success: boolean;
         };
+        Envelope_Agenda: {
+            data: {
+                /**
+                 * Format: date
+                 * @description Today's date in the organization's time zone.
+                 */
+                date: string;
+                /** @description Due before today began, earliest first (at most 500). */
+                overdue: components["schemas"]["AgendaItem"][];
+                /** @description The organization's time zone, which the days are counted in. */
+                timezone: string;
+                /** @description Due today, earliest first (at most 500). */
+                today: components["schemas"]["AgendaItem"][];
+                truncated: components["schemas"]["Truncated"];
+                /** @description Due in the `days` days after today, earliest first (at most 500). */
+                upcoming: components["schemas"]["AgendaItem"][];
+                /**
+                 * Format: date
+                 * @description The last day `upcoming` covers.
+                 */
+                upcoming_until: string;
+            };
+            /** @description Always `true`. */
+            success: boolean;
+        };
         Envelope_Category: {
             data: {
                 /** @description `#rrggbb`, lowercase. */
@@ -926,6 +1100,34 @@ export interface components {
             data: {
                 /** Format: uuid */
                 id: string;
+            };
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        Envelope_FunnelReport: {
+            /** @description `GET /reports/funnel`: the leads created in the window, through the pipeline. */
+            data: {
+                from: string;
+                /** Format: int64 */
+                lost: number;
+                /**
+                 * Format: double
+                 * @description The median (nearest-rank) of the days from creation to close of the won and lost ones.
+                 */
+                median_days_to_close?: number | null;
+                /** @description `open`, `contacted`, `qualified`, `proposal`, in that order. */
+                stages: components["schemas"]["FunnelStage"][];
+                to: string;
+                /**
+                 * Format: double
+                 * @description `won / (won + lost)` in percent, one decimal; null when none is closed.
+                 */
+                win_rate?: number | null;
+                /**
+                 * Format: int64
+                 * @description Leads created in the window that are won now.
+                 */
+                won: number;
             };
             /** @description Always `true`. */
             success: boolean;
@@ -1005,6 +1207,19 @@ export interface components {
             /** @description Always `true`. */
             success: boolean;
         };
+        Envelope_LostReasonsReport: {
+            /** @description `GET /reports/lost-reasons`: the leads lost (closed as lost) in the window, by reason. */
+            data: {
+                from: string;
+                /** @description The most frequent first, at most 100. */
+                reasons: components["schemas"]["LostReason"][];
+                to: string;
+                /** @description Every lost lead of the window, listed or not. */
+                total: components["schemas"]["LostTotal"];
+            };
+            /** @description Always `true`. */
+            success: boolean;
+        };
         Envelope_Note: {
             data: {
                 content: string;
@@ -1042,6 +1257,11 @@ export interface components {
                 client?: components["schemas"]["ClientRef"] | null;
                 /** Format: int64 */
                 notes_count: number;
+                /**
+                 * @description In a stage whose `rot_after_days` (pipeline settings) have passed since
+                 *     `last_activity_at`; never for won, lost or stale leads.
+                 */
+                rotting: boolean;
             };
             /** @description Always `true`. */
             success: boolean;
@@ -1102,6 +1322,19 @@ export interface components {
             data: {
                 /** @description Always `true`: the inquiry was received. */
                 received: boolean;
+            };
+            /** @description Always `true`. */
+            success: boolean;
+        };
+        Envelope_ResponseTimesReport: {
+            /**
+             * @description `GET /reports/response-times`: how fast new leads are answered, per source, the sources with
+             *     the most leads first.
+             */
+            data: {
+                from: string;
+                sources: components["schemas"]["SourceResponseTimes"][];
+                to: string;
             };
             /** @description Always `true`. */
             success: boolean;
@@ -1181,6 +1414,54 @@ export interface components {
          * @enum {string}
          */
         EventType: "opportunity.created" | "opportunity.updated" | "opportunity.stage_changed" | "opportunity.won" | "opportunity.lost" | "opportunity.deleted" | "note.created" | "activity.created" | "client.created";
+        /** @description `GET /reports/funnel`: the leads created in the window, through the pipeline. */
+        FunnelReport: {
+            from: string;
+            /** Format: int64 */
+            lost: number;
+            /**
+             * Format: double
+             * @description The median (nearest-rank) of the days from creation to close of the won and lost ones.
+             */
+            median_days_to_close?: number | null;
+            /** @description `open`, `contacted`, `qualified`, `proposal`, in that order. */
+            stages: components["schemas"]["FunnelStage"][];
+            to: string;
+            /**
+             * Format: double
+             * @description `won / (won + lost)` in percent, one decimal; null when none is closed.
+             */
+            win_rate?: number | null;
+            /**
+             * Format: int64
+             * @description Leads created in the window that are won now.
+             */
+            won: number;
+        };
+        FunnelStage: {
+            /**
+             * Format: int64
+             * @description Of those, the leads that afterwards entered a later stage or were won.
+             */
+            advanced: number;
+            /**
+             * Format: double
+             * @description `advanced / entered` in percent, one decimal; null when none entered.
+             */
+            conversion_rate?: number | null;
+            /**
+             * Format: int64
+             * @description Leads created in the window that entered this stage.
+             */
+            entered: number;
+            /**
+             * Format: double
+             * @description The median (nearest-rank) of the stays in this stage that have ended, in days (two
+             *     decimals); null when none has ended.
+             */
+            median_days_in_stage?: number | null;
+            status: components["schemas"]["Status"];
+        };
         /** @description What an import did, or with `dry_run` would do. */
         ImportReport: {
             /** Format: int64 */
@@ -1382,6 +1663,11 @@ export interface components {
                 client?: components["schemas"]["ClientRef"] | null;
                 /** Format: int64 */
                 notes_count: number;
+                /**
+                 * @description In a stage whose `rot_after_days` (pipeline settings) have passed since
+                 *     `last_activity_at`; never for won, lost or stale leads.
+                 */
+                rotting: boolean;
             })[];
             meta: components["schemas"]["Meta"];
             /** @description Always `true`. */
@@ -1458,6 +1744,33 @@ export interface components {
             /** @description Always `true`. */
             success: boolean;
         };
+        /** @description Lost leads that share a reason. */
+        LostReason: {
+            /** Format: int64 */
+            count: number;
+            /** @description A sum of amounts, with at most two decimal places. */
+            estimated_value: number;
+            /**
+             * @description The reason trimmed, as first written in code-point order among the spellings that
+             *     differ only in case; null for leads lost without a reason.
+             */
+            reason?: string | null;
+        };
+        /** @description `GET /reports/lost-reasons`: the leads lost (closed as lost) in the window, by reason. */
+        LostReasonsReport: {
+            from: string;
+            /** @description The most frequent first, at most 100. */
+            reasons: components["schemas"]["LostReason"][];
+            to: string;
+            /** @description Every lost lead of the window, listed or not. */
+            total: components["schemas"]["LostTotal"];
+        };
+        LostTotal: {
+            /** Format: int64 */
+            count: number;
+            /** @description A sum of amounts, with at most two decimal places. */
+            estimated_value: number;
+        };
         /**
          * @description Which key two records share.
          * @enum {string}
@@ -1514,6 +1827,11 @@ export interface components {
             follow_up_date?: components["schemas"]["Timestamp"] | null;
             /** Format: uuid */
             id: string;
+            /**
+             * @description The latest of its creation, its last change, and its latest note or activity: what
+             *     rotting counts from.
+             */
+            last_activity_at: components["schemas"]["Timestamp"];
             /** Format: uuid */
             org_id: string;
             prospect_email?: string | null;
@@ -1544,6 +1862,11 @@ export interface components {
             client?: components["schemas"]["ClientRef"] | null;
             /** Format: int64 */
             notes_count: number;
+            /**
+             * @description In a stage whose `rot_after_days` (pipeline settings) have passed since
+             *     `last_activity_at`; never for won, lost or stale leads.
+             */
+            rotting: boolean;
         };
         PipelineSettings: {
             /** @description Whether leads that rot (see `rot_after_days`) are moved to `stale`. */
@@ -1602,6 +1925,15 @@ export interface components {
          * @enum {string}
          */
         RecordKind: "opportunity" | "client";
+        /**
+         * @description `GET /reports/response-times`: how fast new leads are answered, per source, the sources with
+         *     the most leads first.
+         */
+        ResponseTimesReport: {
+            from: string;
+            sources: components["schemas"]["SourceResponseTimes"][];
+            to: string;
+        };
         /** @enum {string} */
         Role: "owner" | "admin" | "member";
         /** @description The records a row of an import may duplicate. */
@@ -1623,6 +1955,30 @@ export interface components {
              * @description The row as a spreadsheet numbers it: the header is row 1.
              */
             row: number;
+        };
+        SourceResponseTimes: {
+            /**
+             * Format: int64
+             * @description Of those, the ones with a call, e-mail or meeting activity or a move out of `open`.
+             */
+            answered: number;
+            /**
+             * Format: int64
+             * @description Leads created in the window.
+             */
+            created: number;
+            /**
+             * Format: double
+             * @description The median (nearest-rank) of the minutes from creation to the first answer, one decimal.
+             */
+            median_minutes?: number | null;
+            /**
+             * Format: double
+             * @description The 90th percentile (nearest-rank) of the same.
+             */
+            p90_minutes?: number | null;
+            /** @description Null for the leads with no source. */
+            source?: string | null;
         };
         SourceStats: {
             /** Format: int64 */
@@ -1762,6 +2118,24 @@ export interface components {
             revoked_at?: components["schemas"]["Timestamp"] | null;
             /** Format: uuid */
             staff_id: string;
+        };
+        /** @description Which sections were cut at 500 items (more are due than shown). */
+        Truncated: {
+            overdue: boolean;
+            today: boolean;
+            upcoming: boolean;
+        };
+        /**
+         * @description A change of an activity: only the fields given; `null` clears `outcome`, `scheduled_at` or
+         *     `completed_at`.
+         */
+        UpdateActivity: {
+            completed_at?: components["schemas"]["Timestamp"] | null;
+            /** @description 1 to 2,000 characters. */
+            description?: string;
+            /** @description Up to 2,000 characters. */
+            outcome?: string | null;
+            scheduled_at?: components["schemas"]["Timestamp"] | null;
         };
         UpdateCategory: {
             /** @description `#rrggbb`; `null` resets it to the default grey. */
@@ -2022,6 +2396,45 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    get_agenda: {
+        parameters: {
+            query?: {
+                /** @description `me` (the default), a staff member's id, or `all` (every lead, assigned or not). Members may only ask for themselves: anything else is a 403. */
+                staff_id?: string;
+                /** @description How many days after today `upcoming` covers; default 7. Out of range is a 422. */
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Agenda"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
     list_clients: {
         parameters: {
             query?: {
@@ -2438,6 +2851,8 @@ export interface operations {
                 search?: string;
                 /** @description Only leads not won or lost whose follow-up is due by the end of today in the organization's time zone (pipeline settings). */
                 follow_up_due?: boolean;
+                /** @description true: only the leads rotting now (in a stage whose `rot_after_days`, pipeline settings, have passed since `last_activity_at`); false: only the others. */
+                rotting?: boolean;
                 /** @description created_at, updated_at, follow_up_date or estimated_value; prefix - for descending. Default -created_at. */
                 sort?: string;
                 limit?: number;
@@ -2788,6 +3203,47 @@ export interface operations {
         responses: {
             /** @description Created */
             201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Activity"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    update_activity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                activity_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["UpdateActivity"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3359,6 +3815,132 @@ export interface operations {
                 };
                 content?: never;
             };
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    funnel: {
+        parameters: {
+            query: {
+                /** @description The first day, `YYYY-MM-DD`, in the organization's time zone (pipeline settings). */
+                from: string;
+                /** @description The last day, included. */
+                to: string;
+                assigned_to?: string;
+                category_id?: string;
+                source?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_FunnelReport"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    lost_reasons: {
+        parameters: {
+            query: {
+                /** @description The first day, `YYYY-MM-DD`, in the organization's time zone (pipeline settings). */
+                from: string;
+                /** @description The last day, included. */
+                to: string;
+                assigned_to?: string;
+                category_id?: string;
+                source?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_LostReasonsReport"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
+            431: components["responses"]["Error431"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    response_times: {
+        parameters: {
+            query: {
+                /** @description The first day, `YYYY-MM-DD`, in the organization's time zone (pipeline settings). */
+                from: string;
+                /** @description The last day, included. */
+                to: string;
+                assigned_to?: string;
+                category_id?: string;
+                source?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_ResponseTimesReport"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            408: components["responses"]["Error408"];
+            409: components["responses"]["Error409"];
+            412: components["responses"]["Error412"];
+            413: components["responses"]["Error413"];
+            414: components["responses"]["Error414"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
             431: components["responses"]["Error431"];
             500: components["responses"]["Error500"];
             503: components["responses"]["Error503"];
