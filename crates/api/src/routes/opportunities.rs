@@ -193,7 +193,7 @@ async fn merge_opportunities(
     IfMatch(expected): IfMatch,
     Body(input): Body<MergeOpportunities>,
 ) -> ApiResult<Tagged<OpportunityView>> {
-    let view = service::merge_opportunities(state.store.as_ref(), &actor, id, expected, input).await?;
+    let view = rotting(&state, service::merge_opportunities(state.store.as_ref(), &actor, id, expected, input).await?).await?;
     Ok(tagged(StatusCode::OK, view.opportunity.version, view))
 }
 
