@@ -140,6 +140,13 @@ async fn bad_rows_aliases_and_duplicates_are_reported_cell_by_cell(app: TestApp)
     assert_eq!(notes.data()[0]["content"], "Paid in cash");
     let stats = app.get(owner, "/opportunities/stats").await.expect(200);
     assert_eq!(stats.data()["counts"]["won"], 1, "the maintained totals count imported leads");
+    // The reports read the facts an import keeps as if the history had happened here: open
+    // for 14 days 10 hours, then won, which answered the lead.
+    let funnel = app.get(owner, "/reports/funnel?from=2026-01-01&to=2026-01-31").await.expect(200);
+    let open = &funnel.data()["stages"][0];
+    assert_eq!((&open["entered"], &open["advanced"], &open["median_days_in_stage"]), (&json!(1), &json!(1), &json!(14.42)));
+    let times = app.get(owner, "/reports/response-times?from=2026-01-01&to=2026-01-31").await.expect(200);
+    assert_eq!(times.data()["sources"][0]["median_minutes"], json!(20760.0), "{}", times.data());
 }
 
 async fn duplicates_update_the_lead_or_are_created_as_asked(app: TestApp) {

@@ -12,6 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::activity::ActivityType;
 use crate::calendar::{Day, TimeZone};
 use crate::opportunity::Status;
 use crate::query::QueryParams;
@@ -275,6 +276,63 @@ impl LostReasonsReport {
     }
 }
 
+// ---- what every lead keeps for the reports ---------------------------------------------------
+//
+// The funnel and the response times read, per lead of the window, a few facts that every write
+// keeps up to date (docs/decisions.md, "Reports at a million leads"): the stages the lead has
+// reached and those it advanced from, as bits, and when it was first answered. A report is then
+// one pass over the window's leads, with no look-up into their history or activities.
+
+/// A stage's place in the pipeline, for "went on to a later stage": won comes after every stage
+/// a lead is worked in; lost and stale are not progress.
+fn stage_rank(status: Status) -> Option<u32> {
+    match status {
+        Status::Open => Some(0),
+        Status::Contacted => Some(1),
+        Status::Qualified => Some(2),
+        Status::Proposal => Some(3),
+        Status::Won => Some(4),
+        Status::Lost | Status::Stale => None,
+    }
+}
+
+/// The bit of `status` in a lead's `stages_reached` and `stages_advanced`; 0 for lost and stale.
+pub fn stage_bit(status: Status) -> i64 {
+    stage_rank(status).map_or(0, |rank| 1 << rank)
+}
+
+/// The bits of the stages before `status`: entering it advances the lead from each of them it
+/// has reached. None for lost and stale.
+pub fn stages_before(status: Status) -> i64 {
+    stage_rank(status).map_or(0, |rank| (1 << rank) - 1)
+}
+
+/// Whether entering `status` answers a lead: any move out of `open` does.
+pub fn move_answers(status: Status) -> bool {
+    status != Status::Open
+}
+
+/// Whether logging an activity of this type answers a lead: a call, an e-mail or a meeting.
+pub fn activity_answers(activity_type: ActivityType) -> bool {
+    matches!(activity_type, ActivityType::Call | ActivityType::Email | ActivityType::Meeting)
+}
+
+/// SQL: the [`stage_bit`] of the status held in `column`, NULL for lost and stale.
+pub fn stage_bit_sql(column: &str) -> String {
+    let cases: String = Status::ALL
+        .iter()
+        .filter(|&&status| stage_bit(status) != 0)
+        .map(|&status| format!(" WHEN '{}' THEN {}", status.as_str(), stage_bit(status)))
+        .collect();
+    format!("CASE {column}{cases} END")
+}
+
+/// SQL: the activity types that answer a lead, as a list for `IN`.
+pub fn answering_activities_sql() -> String {
+    let types: Vec<String> = ActivityType::ALL.iter().filter(|&&t| activity_answers(t)).map(|t| format!("'{}'", t.as_str())).collect();
+    format!("({})", types.join(", "))
+}
+
 /// `part / whole` in percent, rounded to one decimal.
 fn percent(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| (part as f64 * 1000.0 / whole as f64).round() / 10.0)
@@ -328,5 +386,17 @@ mod tests {
         assert_eq!([1, 2, 3, 4].map(|n| rank(50, n)), [1, 1, 2, 2]);
         assert_eq!((rank(90, 10), rank(90, 11)), (9, 10));
         assert_eq!(rank_sql(90, "n"), "((n) * 90 + 99) / 100");
+    }
+
+    #[test]
+    fn each_stage_of_progress_has_its_own_bit_and_lost_or_stale_none() {
+        let bits: Vec<i64> = Status::ALL.iter().map(|&s| stage_bit(s)).filter(|&bit| bit != 0).collect();
+        assert_eq!(bits, [1, 2, 4, 8, 16]);
+        assert_eq!((stages_before(Status::Won), stages_before(Status::Open), stages_before(Status::Lost)), (15, 0, 0));
+        assert_eq!(
+            stage_bit_sql("s"),
+            "CASE s WHEN 'open' THEN 1 WHEN 'contacted' THEN 2 WHEN 'qualified' THEN 4 WHEN 'proposal' THEN 8 WHEN 'won' THEN 16 END"
+        );
+        assert_eq!(answering_activities_sql(), "('call', 'email', 'meeting')");
     }
 }

@@ -3,7 +3,8 @@
 //! dialect) equals a recount of the opportunities, after every single write. Follow-ups are
 //! recounted by their day in the organization's time zone, which the writes change now and then.
 //! So does SQLite's word index, which triggers maintain too, and each lead's latest stage history
-//! entry is its current status (merges included). One body, run on both engines. The demo clinic of `serve --demo`
+//! entry is its current status (merges included), and the facts each lead keeps for the reports
+//! are what its history and activities say. One body, run on both engines. The demo clinic of `serve --demo`
 //! is held to the same recount.
 //!
 //! The writes are random but replayable: a failure names its seed, and
@@ -14,7 +15,7 @@ mod common;
 use std::fmt::Debug;
 
 use common::Engine;
-use domain::activity::CreateNote;
+use domain::activity::{CreateActivity, CreateNote};
 use domain::auth::{Actor, CreateStaff};
 use domain::calendar::TimeZone;
 use domain::category::CreateCategory;
@@ -172,6 +173,8 @@ enum Write {
     Delete(Uuid),
     Convert(Uuid),
     Note(Uuid, Value),
+    /// A logged call, e-mail, meeting (each answers the lead), task or other.
+    Activity(Uuid, Value),
     /// A PATCH of the pipeline settings: another time zone.
     Settings(Value),
     /// The second lead merged into the first (the same one now and then, which is refused).
@@ -198,14 +201,18 @@ impl Write {
     fn random(rng: &mut Rng, organization: &Organization) -> Write {
         let Some(&lead) = organization.leads.choose(rng) else { return Write::Create(new_lead(rng, organization)) };
         match rng.random_range(0..100) {
-            0..30 => Write::Create(new_lead(rng, organization)),
-            30..55 => Write::Edit(lead, edit(rng, organization)),
-            55..70 => Write::Edit(lead, json!({ "status": status(rng) })),
-            70..80 => Write::Close(lead, close(rng)),
-            80..85 => Write::Delete(lead),
-            85..91 => Write::Convert(lead),
-            91..94 => Write::Settings(json!({ "timezone": ZONES.choose(rng) })),
-            94..98 => Write::Merge(lead, *organization.leads.choose(rng).expect("a lead")),
+            0..28 => Write::Create(new_lead(rng, organization)),
+            28..52 => Write::Edit(lead, edit(rng, organization)),
+            52..66 => Write::Edit(lead, json!({ "status": status(rng) })),
+            66..76 => Write::Close(lead, close(rng)),
+            76..80 => Write::Delete(lead),
+            80..86 => Write::Convert(lead),
+            86..89 => Write::Settings(json!({ "timezone": ZONES.choose(rng) })),
+            89..94 => Write::Merge(lead, *organization.leads.choose(rng).expect("a lead")),
+            94..98 => {
+                let activity_type = ["call", "email", "meeting", "task", "other"].choose(rng);
+                Write::Activity(lead, json!({ "activity_type": activity_type, "description": words(rng, 1, 6) }))
+            }
             _ => Write::Note(lead, json!({ "content": words(rng, 1, 6) })),
         }
     }
@@ -229,6 +236,9 @@ impl Write {
             }
             Write::Convert(id) => service::convert_to_client(store, owner, *id, None).await.map(drop),
             Write::Note(id, fields) => service::add_note(store, owner, *id, input::<CreateNote>(fields.clone())).await.map(drop),
+            Write::Activity(id, fields) => {
+                service::log_activity(store, owner, *id, input::<CreateActivity>(fields.clone())).await.map(drop)
+            }
             Write::Settings(fields) => {
                 service::update_pipeline_settings(store, owner, input::<UpdatePipelineSettings>(fields.clone())).await.map(drop)
             }

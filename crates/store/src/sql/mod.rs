@@ -8,6 +8,7 @@ mod duplicates;
 mod list;
 mod organization;
 mod reads;
+mod report_facts;
 mod reports;
 mod rows;
 mod tables;

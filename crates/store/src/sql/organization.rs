@@ -139,6 +139,9 @@ pub(crate) const COPIED: &[CopiedTable] = &[
             ("updated_at", Time),
             ("last_activity_at", Time),
             ("version", Int),
+            ("stages_reached", Int),
+            ("stages_advanced", Int),
+            ("first_response_at", Time),
         ],
     },
     CopiedTable {
@@ -168,7 +171,15 @@ pub(crate) const COPIED: &[CopiedTable] = &[
         name: "stage_history",
         owner: "org_id",
         key: "id",
-        columns: &[("org_id", Id), ("id", Id), ("opportunity_id", Id), ("status", Text), ("entered_at", Time), ("changed_by", Id)],
+        columns: &[
+            ("org_id", Id),
+            ("id", Id),
+            ("opportunity_id", Id),
+            ("status", Text),
+            ("entered_at", Time),
+            ("changed_by", Id),
+            ("left_at", Time),
+        ],
     },
     CopiedTable {
         name: "lead_forms",

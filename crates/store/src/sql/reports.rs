@@ -1,21 +1,17 @@
-//! The reports (issue 12), each computed in the database in one or two statements: the leads of
-//! the window are found through `opportunities_by_created` (lost ones through
-//! `opportunities_by_status`), their history and first answers through the per-lead indexes, and
-//! medians and percentiles ranked with `ROW_NUMBER()` (nearest rank, see [`domain::report`]),
-//! so nothing but the answer's few rows leaves the database.
+//! The reports (issue 12), each computed in the database in a few statements: the leads of the
+//! window are found through `opportunities_by_created` (lost ones through
+//! `opportunities_by_status`) and read with the facts every write keeps on them
+//! ([`super::report_facts`]); the funnel's stays come from the window's leads' history entries
+//! through the per-lead index. Medians and percentiles are ranked with `ROW_NUMBER()` (nearest
+//! rank, see [`domain::report`]), so nothing but the answer's few rows leaves the database.
 
-use domain::opportunity::Status;
-use domain::report::{FunnelCounts, LostReason, LostTotal, ReportScope, SourceResponseCounts, StageCounts, rank_sql};
+use domain::report::{
+    FUNNEL_STAGES, FunnelCounts, LostReason, LostTotal, ReportScope, SourceResponseCounts, StageCounts, rank_sql, stage_bit,
+};
 use domain::{Money, Result};
 use uuid::Uuid;
 
-use super::rows::corrupt;
 use super::{Dialect, RowReader, Run, Statement};
-
-/// A stage's place in the pipeline, for "went on to a later stage": won comes after every
-/// stage a lead is worked in; lost and stale are not progress.
-const STAGE_RANK: &str = "CASE h.status WHEN 'open' THEN 1 WHEN 'contacted' THEN 2 WHEN 'qualified' THEN 3 \
-                          WHEN 'proposal' THEN 4 WHEN 'won' THEN 5 END";
 
 /// The leads of the scope, as a condition on `o`, its values bound to `statement`. `at` is the
 /// column the window applies to.
@@ -35,69 +31,73 @@ fn scope_condition(statement: &mut Statement, org_id: Uuid, scope: &ReportScope,
 
 pub(super) async fn funnel<R: Run>(run: &mut R, dialect: &Dialect, org_id: Uuid, scope: &ReportScope) -> Result<FunnelCounts> {
     let seconds = dialect.seconds_between;
+    let (median, n) = (rank_sql(50, "n"), "n");
+
+    // Entered and advanced: one pass over the window's leads, reading the stages each reached
+    // and advanced from (docs/decisions.md, "Reports at a million leads").
+    let mut statement = Statement::new("");
+    let leads = scope_condition(&mut statement, org_id, scope, "created_at");
+    let counts: Vec<String> = FUNNEL_STAGES
+        .iter()
+        .map(|&status| {
+            let (name, bit) = (status.as_str(), stage_bit(status));
+            format!(
+                "COUNT(*) FILTER (WHERE (o.stages_reached & {bit}) <> 0) AS {name}_entered,
+                 COUNT(*) FILTER (WHERE (o.stages_advanced & {bit}) <> 0) AS {name}_advanced"
+            )
+        })
+        .collect();
+    let to_close = seconds("o.created_at", "o.closed_at");
+    statement.push(&format!(
+        "SELECT {}, COUNT(*) FILTER (WHERE o.status = 'won') AS won, COUNT(*) FILTER (WHERE o.status = 'lost') AS lost
+         FROM opportunities o WHERE {leads}",
+        counts.join(", ")
+    ));
+    let reached = run.fetch_one(statement).await?;
+
+    // The medians of the stays that ended, per stage: only the window's leads' entries are read
+    // (an `IN` list, not a join: joined, SQLite walked the organization's whole history).
     let mut statement = Statement::new("");
     let leads = scope_condition(&mut statement, org_id, scope, "created_at");
     let org = statement.param(org_id);
-    let stay = seconds("e.entered_at", "e.left_at");
-    let (median, n) = (rank_sql(50, "n"), "n");
-    // Each history entry with the time its stage was left and the furthest stage reached after
-    // it; a lead "advanced" from a stage when any of its entries there was followed by a later
-    // stage. Stays still going on (no next entry) have no length and are not ranked.
-    // The window's leads are an `IN` list rather than a join: joined, SQLite walked the whole
-    // organization's history in index order (it suits the window functions' partitions) and
-    // looked each entry's lead up, 3x slower at 100K leads than reading only the window's leads'
-    // entries (docs/decisions.md, "Reports performance"). `medians` is MATERIALIZED because
-    // PostgreSQL's generic plan (from a statement's sixth run on a connection) guesses one
-    // entry, joins `medians` by nested loop and ranked the stays again for every lead: >10 s.
+    let stay = seconds("h.entered_at", "h.left_at");
+    let stages: Vec<String> = FUNNEL_STAGES.iter().map(|status| format!("'{}'", status.as_str())).collect();
     statement.push(&format!(
-        "WITH entries AS (
-             SELECT h.opportunity_id, h.status, h.entered_at, {STAGE_RANK} AS stage_rank,
-                    LEAD(h.entered_at) OVER (PARTITION BY h.opportunity_id ORDER BY h.entered_at, h.id) AS left_at,
-                    MAX({STAGE_RANK}) OVER (PARTITION BY h.opportunity_id ORDER BY h.entered_at, h.id
-                                            ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS later_rank
-             FROM stage_history h
-             WHERE h.org_id = {org} AND h.opportunity_id IN (SELECT o.id FROM opportunities o WHERE {leads})
-         ),
-         per_lead AS (
-             SELECT status, MAX(CASE WHEN later_rank > stage_rank THEN 1 ELSE 0 END) AS advanced
-             FROM entries WHERE stage_rank <= 4 GROUP BY opportunity_id, status
-         ),
-         stays AS (
-             SELECT status, seconds, ROW_NUMBER() OVER (PARTITION BY status ORDER BY seconds) AS rn,
-                    COUNT(*) OVER (PARTITION BY status) AS {n}
-             FROM (SELECT e.status, {stay} AS seconds FROM entries e WHERE e.stage_rank <= 4 AND e.left_at IS NOT NULL) s
-         ),
-         medians AS MATERIALIZED (SELECT status, MIN(seconds) AS seconds FROM stays WHERE rn = {median} GROUP BY status)
-         SELECT p.status, COUNT(*) AS entered, CAST(SUM(p.advanced) AS BIGINT) AS advanced, MIN(m.seconds) AS median_seconds
-         FROM per_lead p LEFT JOIN medians m ON m.status = p.status
-         GROUP BY p.status"
+        "SELECT status, MIN(CASE WHEN rn = {median} THEN seconds END) AS median_seconds
+         FROM (SELECT h.status, {stay} AS seconds, ROW_NUMBER() OVER (PARTITION BY h.status ORDER BY {stay}) AS rn,
+                      COUNT(*) OVER (PARTITION BY h.status) AS {n}
+               FROM stage_history h
+               WHERE h.org_id = {org} AND h.opportunity_id IN (SELECT o.id FROM opportunities o WHERE {leads})
+                 AND h.status IN ({}) AND h.left_at IS NOT NULL) stays
+         GROUP BY status",
+        stages.join(", ")
     ));
-    let stages = run.fetch_all(statement).await?.iter().map(|row| stage_counts(row)).collect::<Result<Vec<_>>>()?;
+    let medians = run.fetch_all(statement).await?;
+    let mut stages = Vec::with_capacity(FUNNEL_STAGES.len());
+    for status in FUNNEL_STAGES {
+        let name = status.as_str();
+        let median = medians.iter().find(|row| row.text("status").is_ok_and(|text| text == name));
+        stages.push(StageCounts {
+            status,
+            entered: reached.int(&format!("{name}_entered"))?,
+            advanced: reached.int(&format!("{name}_advanced"))?,
+            median_seconds: median.map(|row| row.opt_int("median_seconds")).transpose()?.flatten(),
+        });
+    }
 
     let mut statement = Statement::new("");
     let leads = scope_condition(&mut statement, org_id, scope, "created_at");
-    let to_close = seconds("o.created_at", "o.closed_at");
     statement.push(&format!(
-        "SELECT COUNT(*) FILTER (WHERE status = 'won') AS won, COUNT(*) FILTER (WHERE status = 'lost') AS lost,
-                MIN(CASE WHEN rn = {median} THEN seconds END) AS median_seconds
-         FROM (SELECT o.status, {to_close} AS seconds, ROW_NUMBER() OVER (ORDER BY {to_close}) AS rn, COUNT(*) OVER () AS {n}
+        "SELECT MIN(CASE WHEN rn = {median} THEN seconds END) AS median_seconds
+         FROM (SELECT {to_close} AS seconds, ROW_NUMBER() OVER (ORDER BY {to_close}) AS rn, COUNT(*) OVER () AS {n}
                FROM opportunities o WHERE {leads} AND o.status IN ('won', 'lost')) closed"
     ));
     let closed = run.fetch_one(statement).await?;
     Ok(FunnelCounts {
         stages,
-        won: closed.int("won")?,
-        lost: closed.int("lost")?,
+        won: reached.int("won")?,
+        lost: reached.int("lost")?,
         median_seconds_to_close: closed.opt_int("median_seconds")?,
-    })
-}
-
-fn stage_counts(row: &dyn RowReader) -> Result<StageCounts> {
-    Ok(StageCounts {
-        status: Status::parse(&row.text("status")?).ok_or_else(|| corrupt("status"))?,
-        entered: row.int("entered")?,
-        advanced: row.int("advanced")?,
-        median_seconds: row.opt_int("median_seconds")?,
     })
 }
 
@@ -109,20 +109,11 @@ pub(super) async fn response_times<R: Run>(
 ) -> Result<Vec<SourceResponseCounts>> {
     let mut statement = Statement::new("");
     let leads = scope_condition(&mut statement, org_id, scope, "created_at");
-    let answered_at = "(SELECT MIN(f.at) FROM (
-                 SELECT MIN(a.created_at) AS at FROM activities a WHERE a.org_id = o.org_id AND a.opportunity_id = o.id
-                     AND a.activity_type IN ('call', 'email', 'meeting')
-                 UNION ALL
-                 SELECT MIN(h.entered_at) FROM stage_history h WHERE h.org_id = o.org_id AND h.opportunity_id = o.id
-                     AND h.status <> 'open'
-             ) f)";
-    let waited = (dialect.seconds_between)("o.created_at", answered_at);
+    let waited = (dialect.seconds_between)("o.created_at", "o.first_response_at");
     let (median, p90, binary_order) = (rank_sql(50, "n"), rank_sql(90, "n"), dialect.binary_order);
-    // A lead's first answer: the earlier of its first call, e-mail or meeting and its first
-    // move out of `open`, each one indexed look-up (`MIN` over both skips the one missing).
-    // `waits` is MATERIALIZED because PostgreSQL otherwise inlines it and copies the look-ups
-    // into every use of `seconds` (21 sub-plans; 3 s at 100K leads, most of it JIT-compiling
-    // them) — see docs/decisions.md, "Reports performance". Unanswered leads rank after the
+    // A lead's first answer is kept on the lead (`first_response_at`). `waits` stays
+    // MATERIALIZED so that PostgreSQL computes each wait once rather than in every use of
+    // `seconds` (docs/decisions.md, "Reports performance"). Unanswered leads rank after the
     // answered ones of their source (their own partition), and `n` counts only the answered.
     statement.push(&format!(
         "WITH waits AS MATERIALIZED (

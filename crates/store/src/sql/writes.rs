@@ -22,6 +22,7 @@ use super::duplicates;
 use super::list::{push_in, push_rotting};
 use super::organization;
 use super::reads::{all, by_id, optional, view_by_id, webhooks_of};
+use super::report_facts;
 use super::rows;
 use super::tables::{
     ACTIVITIES, CATEGORIES, CLIENTS, LEAD_FORMS, NOTES, OPPORTUNITIES, PIPELINE_SETTINGS, STAFF, STAGE_HISTORY, Table, WEBHOOKS,
@@ -48,12 +49,14 @@ impl<B: Backend> SqlTx<B> {
         Ok(())
     }
 
-    /// Moves the lead's last activity on to `at` (never back), in the transaction that wrote
-    /// the note or activity of `at`, so that rotting never needs to read notes.
-    async fn touch_opportunity(&mut self, org_id: Uuid, id: Uuid, at: Timestamp) -> Result<()> {
-        let statement =
-            Statement::new("UPDATE opportunities SET last_activity_at = $1 WHERE org_id = $2 AND id = $3 AND last_activity_at < $4");
-        self.run(statement.bind(at).bind(org_id).bind(id).bind(at)).await
+    /// [`report_facts::recomputed`], as many leads to a statement as the backend binds well.
+    async fn recompute_report_facts(&mut self, org_id: Uuid, ids: &[Uuid]) -> Result<()> {
+        for ids in ids.chunks(B::DIALECT.values_per_statement) {
+            for statement in report_facts::recomputed(org_id, ids) {
+                self.run(statement).await?;
+            }
+        }
+        Ok(())
     }
 
     fn locked(&self) -> &'static str {
@@ -206,12 +209,12 @@ impl<B: Backend> Tx for SqlTx<B> {
 
     async fn insert_note(&mut self, n: &Note) -> Result<()> {
         self.run(NOTES.insert(n)).await?;
-        self.touch_opportunity(n.org_id, n.opportunity_id, n.created_at).await
+        self.run(report_facts::activity_logged(n.org_id, n.opportunity_id, n.created_at, None)).await
     }
 
     async fn insert_activity(&mut self, a: &Activity) -> Result<()> {
         self.run(ACTIVITIES.insert(a)).await?;
-        self.touch_opportunity(a.org_id, a.opportunity_id, a.created_at).await
+        self.run(report_facts::activity_logged(a.org_id, a.opportunity_id, a.created_at, Some(a.activity_type))).await
     }
 
     async fn activity(&mut self, org_id: Uuid, opportunity_id: Uuid, id: Uuid) -> Result<Option<Activity>> {
@@ -225,7 +228,9 @@ impl<B: Backend> Tx for SqlTx<B> {
     }
 
     async fn insert_stage_entry(&mut self, e: &StageEntry) -> Result<()> {
-        self.run(STAGE_HISTORY.insert(e)).await
+        self.run(report_facts::end_current_stay(e)).await?;
+        self.run(STAGE_HISTORY.insert(e)).await?;
+        self.run(report_facts::stage_entered(e)).await
     }
 
     /// A statement per few hundred keys on SQLite, per tens of thousands on PostgreSQL.
@@ -255,7 +260,7 @@ impl<B: Backend> Tx for SqlTx<B> {
             let statement = format!("UPDATE {table} SET opportunity_id = $3 WHERE org_id = $1 AND opportunity_id = $2");
             self.run(Statement::new(statement).bind(org_id).bind(from).bind(into)).await?;
         }
-        Ok(())
+        self.recompute_report_facts(org_id, &[into]).await
     }
 
     async fn latest_stage_entry(&mut self, org_id: Uuid, opportunity_id: Uuid) -> Result<Option<StageEntry>> {
@@ -267,7 +272,11 @@ impl<B: Backend> Tx for SqlTx<B> {
         self.insert_all(&OPPORTUNITIES, leads.iter().map(|lead| &lead.opportunity)).await?;
         self.insert_all(&STAGE_HISTORY, leads.iter().flat_map(|lead| &lead.entries)).await?;
         self.insert_all(&ACTIVITIES, leads.iter().flat_map(|lead| &lead.activities)).await?;
-        self.insert_all(&NOTES, leads.iter().flat_map(|lead| &lead.notes)).await
+        self.insert_all(&NOTES, leads.iter().flat_map(|lead| &lead.notes)).await?;
+        // An import is one organization's, and brings each lead with its history at once.
+        let Some(org_id) = leads.first().map(|lead| lead.opportunity.org_id) else { return Ok(()) };
+        let ids: Vec<Uuid> = leads.iter().map(|lead| lead.opportunity.id).collect();
+        self.recompute_report_facts(org_id, &ids).await
     }
 
     /// One statement for all the references given: each is a column, 0 when it is unusable.

@@ -1,6 +1,7 @@
 //! The recount every storage test holds the database to: every total the triggers maintain
-//! equals a recount of the opportunities, the word index holds what migration 0007 says, and
-//! each lead's latest stage history entry is its current status. The store's contract test runs
+//! equals a recount of the opportunities, the word index holds what migration 0007 says,
+//! each lead's latest stage history entry is its current status, and the facts each lead keeps
+//! for the reports are what its history and activities say. The store's contract test runs
 //! it after every write; the backup test runs it on a restored backup, and the organization
 //! export, import and delete tests on both databases.
 
@@ -10,6 +11,7 @@ use std::fmt::Debug;
 use domain::Timestamp;
 use domain::calendar::TimeZone;
 use domain::opportunity::Status;
+use domain::report;
 use domain::search;
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
@@ -89,6 +91,8 @@ pub async fn differences(db: &Db) -> Vec<String> {
     compare("follow_up_org_totals", &recounted.follow_ups_org, &stored.follow_ups_org, &mut out);
     let (statuses, latest_entries) = stage_history(db).await;
     compare("stage_history", &statuses, &latest_entries, &mut out);
+    let (expected, kept) = report_facts(db).await;
+    compare("report facts", &expected, &kept, &mut out);
     // PostgreSQL's searched text is a generated column, which the engine itself keeps current.
     if let Db::Sqlite(pool) = db {
         compare("opportunity_words", &expected_words(pool).await, &indexed_words(pool).await, &mut out);
@@ -107,6 +111,83 @@ async fn stage_history(db: &Db) -> (BTreeMap<(Uuid, Uuid), Option<String>>, BTre
     let statuses = rows.iter().map(|(org, id, status, _)| ((*org, *id), Some(status.clone()))).collect();
     let latest = rows.into_iter().map(|(org, id, _, latest)| ((org, id), latest)).collect();
     (statuses, latest)
+}
+
+/// What a lead keeps for the reports: the stages reached and advanced from (bits), when it was
+/// first answered, and when each stay in its history ended, in microseconds.
+#[derive(Debug, PartialEq)]
+struct ReportFacts {
+    reached: i64,
+    advanced: i64,
+    first_response: Option<i64>,
+    stays_ended: Vec<Option<i64>>,
+}
+
+/// A history entry: the stage, when it was entered and when the stay ended as stored.
+type Stay = (Status, i64, Option<i64>);
+
+/// Each lead's report facts as its history and activities say (by the domain's rules, not the
+/// store's SQL), and as the writes kept them.
+async fn report_facts(db: &Db) -> (BTreeMap<(Uuid, Uuid), ReportFacts>, BTreeMap<(Uuid, Uuid), ReportFacts>) {
+    let (first, entered, left) = (micros(db, "first_response_at"), micros(db, "entered_at"), micros(db, "left_at"));
+    let leads = db
+        .rows::<(Uuid, Uuid, i64, i64, Option<i64>)>(&format!(
+            "SELECT org_id, id, stages_reached, stages_advanced, {first} FROM opportunities"
+        ))
+        .await;
+    let entries = db
+        .rows::<(Uuid, Uuid, String, i64, Option<i64>)>(&format!(
+            "SELECT org_id, opportunity_id, status, {entered}, {left} FROM stage_history ORDER BY org_id, opportunity_id, entered_at, id"
+        ))
+        .await;
+    let answers = db
+        .rows::<(Uuid, Uuid, Option<i64>)>(&format!(
+            "SELECT org_id, opportunity_id, MIN({}) FROM activities WHERE activity_type IN {} GROUP BY org_id, opportunity_id",
+            micros(db, "created_at"),
+            report::answering_activities_sql()
+        ))
+        .await;
+    let mut expected: BTreeMap<(Uuid, Uuid), ReportFacts> = BTreeMap::new();
+    let mut kept = BTreeMap::new();
+    for (org, id, reached, advanced, first_response) in leads {
+        let facts = |stays_ended| ReportFacts { reached: 0, advanced: 0, first_response: None, stays_ended };
+        expected.insert((org, id), facts(Vec::new()));
+        kept.insert((org, id), ReportFacts { reached, advanced, first_response, stays_ended: Vec::new() });
+    }
+    let mut history: BTreeMap<(Uuid, Uuid), Vec<Stay>> = BTreeMap::new();
+    for (org, id, status, entered_at, left_at) in entries {
+        let status = Status::parse(&status).expect("a stored status");
+        history.entry((org, id)).or_default().push((status, entered_at, left_at));
+    }
+    for (lead, entries) in &history {
+        let (Some(expected), Some(kept)) = (expected.get_mut(lead), kept.get_mut(lead)) else { continue };
+        for (i, &(status, entered_at, left_at)) in entries.iter().enumerate() {
+            let bit = report::stage_bit(status);
+            expected.reached |= bit;
+            if entries[i + 1..].iter().any(|&(later, ..)| report::stage_bit(later) > bit && bit != 0) {
+                expected.advanced |= bit;
+            }
+            if report::move_answers(status) {
+                expected.first_response = Some(expected.first_response.map_or(entered_at, |at| at.min(entered_at)));
+            }
+            expected.stays_ended.push(entries.get(i + 1).map(|next| next.1));
+            kept.stays_ended.push(left_at);
+        }
+    }
+    for (org, id, at) in answers {
+        if let (Some(expected), Some(at)) = (expected.get_mut(&(org, id)), at) {
+            expected.first_response = Some(expected.first_response.map_or(at, |first| first.min(at)));
+        }
+    }
+    (expected, kept)
+}
+
+/// The instant in `column` as microseconds since the Unix epoch, on either engine.
+fn micros(db: &Db, column: &str) -> String {
+    match db {
+        Db::Sqlite(_) => column.to_owned(),
+        Db::Postgres(_) => format!("CAST(EXTRACT(EPOCH FROM {column}) * 1000000 AS BIGINT)"),
+    }
 }
 
 fn leads_query(db: &Db) -> String {
