@@ -94,6 +94,7 @@ async fn write(app: &TestApp, caller: &Caller, lead: Lead) -> Uuid {
             status,
             entered_at: at(lead.created + after),
             changed_by: Some(staff),
+            left_at: None,
         };
         tx.insert_stage_entry(&entry).await.expect("an entry");
     }

@@ -15,7 +15,7 @@ use crate::client::{ClientRef, CreateClient};
 use crate::settings::PipelineSettings;
 use crate::{Error, FieldErrors, Money, Patch, Result, Timestamp, text};
 
-pub use self::history::{StageEntry, StageSpan, spans};
+pub use self::history::{StageEntry, StageSpan};
 pub use self::pipeline::{DefaultProbabilities, Stage, StageRequest, StatusMove, Transition};
 
 pub const TITLE_MAX: usize = 200;

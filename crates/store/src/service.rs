@@ -14,7 +14,7 @@ use domain::client::{Client, ClientRef, CreateClient, UpdateClient};
 use domain::lead_form::{CreateLeadForm, LeadForm, Submission, UpdateLeadForm};
 use domain::opportunity::{
     Change, CloseOpportunity, Conversion, CreateOpportunity, Creator, Opportunity, OpportunityDetail, OpportunityView, References,
-    StageSpan, UpdateOpportunity, spans,
+    StageSpan, UpdateOpportunity,
 };
 use domain::query::{Page, StatsFilter};
 use domain::report::{FunnelReport, LOST_REASONS_MAX, LostReasonsReport, ReportQuery, ReportScope, ResponseTimesReport};
@@ -343,13 +343,12 @@ pub async fn notes(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, page:
     Ok((notes, view.notes_count))
 }
 
-/// A page of the opportunity's stage history, oldest first, and how many entries it has. One
-/// entry past the page is read, for when the page's last stage ended.
+/// A page of the opportunity's stage history, oldest first, and how many entries it has.
 pub async fn stage_history(store: &dyn Store, actor: &Actor, opportunity_id: Uuid, page: Page) -> Result<(Vec<StageSpan>, i64)> {
-    let (entries, total) = store.stage_history(actor.org_id, opportunity_id, Page { limit: page.limit + 1, ..page }).await?;
+    let (entries, total) = store.stage_history(actor.org_id, opportunity_id, page).await?;
     view(store, actor, opportunity_id).await?;
-    let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
-    Ok((spans(&entries, limit, Timestamp::now()), total))
+    let now = Timestamp::now();
+    Ok((entries.iter().map(|entry| StageSpan::of(entry, now)).collect(), total))
 }
 
 /// A page of the opportunity's activities, newest first, and how many it has.

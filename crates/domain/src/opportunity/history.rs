@@ -19,12 +19,15 @@ pub struct StageEntry {
     pub entered_at: Timestamp,
     /// The staff member who moved it; `None` when the system did (a website form, a migration).
     pub changed_by: Option<Uuid>,
+    /// When the next stage began, set by the store when the next entry is appended; `None` for
+    /// the stage the opportunity is in now.
+    pub left_at: Option<Timestamp>,
 }
 
 impl StageEntry {
     /// The entry that a transition's status move appends.
     pub fn of_move(org_id: Uuid, opportunity_id: Uuid, moved: StatusMove, changed_by: Option<Uuid>, now: Timestamp) -> StageEntry {
-        StageEntry { id: Uuid::now_v7(), org_id, opportunity_id, status: moved.to, entered_at: now, changed_by }
+        StageEntry { id: Uuid::now_v7(), org_id, opportunity_id, status: moved.to, entered_at: now, changed_by, left_at: None }
     }
 }
 
@@ -41,22 +44,18 @@ pub struct StageSpan {
     pub changed_by: Option<Uuid>,
 }
 
-/// The spans of `entries` (oldest first), of which at most `limit` are answered: an entry past
-/// the page is only read for when the page's last stage ended.
-pub fn spans(entries: &[StageEntry], limit: usize, now: Timestamp) -> Vec<StageSpan> {
-    let next_starts = entries.iter().skip(1).map(|next| Some(next.entered_at)).chain(std::iter::once(None));
-    entries
-        .iter()
-        .zip(next_starts)
-        .take(limit)
-        .map(|(entry, left_at)| StageSpan {
+impl StageSpan {
+    /// The span of `entry`; the current stage's runs until `now`.
+    pub fn of(entry: &StageEntry, now: Timestamp) -> StageSpan {
+        let ended = entry.left_at.unwrap_or(now);
+        StageSpan {
             status: entry.status,
             entered_at: entry.entered_at,
-            left_at,
-            seconds_in_stage: (left_at.unwrap_or(now).unix_micros() - entry.entered_at.unix_micros()).max(0) / 1_000_000,
+            left_at: entry.left_at,
+            seconds_in_stage: (ended.unix_micros() - entry.entered_at.unix_micros()).max(0) / 1_000_000,
             changed_by: entry.changed_by,
-        })
-        .collect()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -67,26 +66,19 @@ mod tests {
         Timestamp::from_unix_micros(seconds * 1_000_000).expect("a valid instant")
     }
 
-    fn entry(status: Status, seconds: i64) -> StageEntry {
-        StageEntry {
+    #[test]
+    fn a_stage_lasts_until_it_was_left_or_until_now() {
+        let entry = |left_at| StageEntry {
             id: Uuid::now_v7(),
             org_id: Uuid::nil(),
             opportunity_id: Uuid::nil(),
-            status,
-            entered_at: at(seconds),
+            status: Status::Open,
+            entered_at: at(10),
             changed_by: None,
-        }
-    }
-
-    #[test]
-    fn each_stage_ends_when_the_next_begins_and_the_current_one_runs_until_now() {
-        let entries = [entry(Status::Open, 10), entry(Status::Contacted, 70), entry(Status::Won, 100)];
-        let all = spans(&entries, 3, at(160));
-        let ends: Vec<_> = all.iter().map(|span| (span.left_at, span.seconds_in_stage)).collect();
-        assert_eq!(ends, [(Some(at(70)), 60), (Some(at(100)), 30), (None, 60)]);
-
-        let page = spans(&entries[..2], 1, at(160));
-        assert_eq!(page.len(), 1, "the entry past the page is not answered");
-        assert_eq!(page[0].left_at, Some(at(70)), "but it ends the page's last stage");
+            left_at,
+        };
+        assert_eq!(StageSpan::of(&entry(Some(at(70))), at(160)).seconds_in_stage, 60);
+        assert_eq!(StageSpan::of(&entry(None), at(160)).seconds_in_stage, 150);
+        assert_eq!(StageSpan::of(&entry(None), at(5)).seconds_in_stage, 0, "never negative when clocks disagree");
     }
 }

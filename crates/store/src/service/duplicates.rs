@@ -72,6 +72,7 @@ pub async fn merge_opportunities(
                 status,
                 entered_at: now,
                 changed_by: Some(actor.staff_id),
+                left_at: None,
             };
             change.entered = Some(entry);
         }

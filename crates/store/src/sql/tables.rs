@@ -208,7 +208,8 @@ pub(super) const ACTIVITIES: Table<Activity> = Table {
     },
 };
 
-/// Append-only: an entry is inserted and never saved again.
+/// Append-only: an entry is inserted and never saved again; only `left_at` is set, when the
+/// next entry is appended ([`super::report_facts`]).
 pub(super) const STAGE_HISTORY: Table<StageEntry> = Table {
     name: "stage_history",
     key: "org_id, id",
@@ -219,6 +220,7 @@ pub(super) const STAGE_HISTORY: Table<StageEntry> = Table {
         kept("status", |e| e.status.as_str().into()),
         kept("entered_at", |e| e.entered_at.into()),
         kept("changed_by", |e| e.changed_by.into()),
+        kept("left_at", |e| e.left_at.into()),
     ],
     read: |row| {
         Ok(StageEntry {
@@ -228,6 +230,7 @@ pub(super) const STAGE_HISTORY: Table<StageEntry> = Table {
             status: parsed(row, "status", Status::parse)?,
             entered_at: row.timestamp("entered_at")?,
             changed_by: row.opt_uuid("changed_by")?,
+            left_at: row.opt_timestamp("left_at")?,
         })
     },
 };
