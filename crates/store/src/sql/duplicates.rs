@@ -30,12 +30,16 @@ pub(super) async fn candidates<R: Run>(
     for (kind, table, email, phone, condition) in SOURCES {
         for (column, keys) in [(email, emails), (phone, phone_digits)] {
             for keys in keys.chunks(per_statement) {
-                let sql = format!("SELECT id, {email} AS email, {phone} AS phone_digits FROM {table} WHERE org_id = ");
+                // Bounded, the matches are a MATERIALIZED set sorted afterwards: with `ORDER BY id`
+                // on the table itself, SQLite walked the organization's leads in id order to
+                // skip the sort instead of using the key's index (2–3 s a create at 1M leads).
+                let bounded = if limit.is_some() { "WITH matching AS MATERIALIZED (" } else { "" };
+                let sql = format!("{bounded}SELECT id, {email} AS email, {phone} AS phone_digits FROM {table} WHERE org_id = ");
                 let mut statement = Statement::new(sql);
                 statement.push_bind(org_id).push(condition);
                 push_in(&mut statement, column, keys.iter());
                 if let Some(limit) = limit {
-                    statement.push(" ORDER BY id LIMIT ").push_bind(limit);
+                    statement.push(") SELECT * FROM matching ORDER BY id LIMIT ").push_bind(limit);
                 }
                 for row in run.fetch_all(statement).await? {
                     let keys = DuplicateKeys { email: row.opt_text("email")?, phone_digits: row.opt_text("phone_digits")? };
