@@ -134,6 +134,12 @@ async fn migration_0014_gives_each_existing_lead_its_current_stage(app: TestApp)
     // Migration 0024 then adds when each stay ended: never yet, with one entry a lead.
     app.execute_sql("ALTER TABLE stage_history ADD COLUMN left_at INTEGER", "ALTER TABLE stage_history ADD COLUMN left_at timestamptz")
         .await;
+    // And migration 0025 when each lead was created.
+    app.execute_sql(
+        include_str!("../../store/migrations/sqlite/0025_stays_by_lead_creation.sql"),
+        include_str!("../../store/migrations/postgres/0025_stays_by_lead_creation.sql"),
+    )
+    .await;
 
     for (path, status, since) in [(&open, "open", "created_at"), (&contacted, "contacted", "updated_at"), (&won, "won", "closed_at")] {
         let lead = app.get(owner, path).await.expect(200);

@@ -95,6 +95,7 @@ async fn write(app: &TestApp, caller: &Caller, lead: Lead) -> Uuid {
             entered_at: at(lead.created + after),
             changed_by: Some(staff),
             left_at: None,
+            lead_created_at: opportunity.created_at,
         };
         tx.insert_stage_entry(&entry).await.expect("an entry");
     }
@@ -229,20 +230,21 @@ async fn the_filters_narrow_every_report(app: TestApp) {
     let category: Uuid =
         app.post(&app.owner, "/opportunity-categories", json!({"name": "Injectables"})).await.expect(201).id().parse().unwrap();
     let assignee: Uuid = member.staff_id.parse().unwrap();
-    for (source, assigned) in [("website", true), ("website", false), ("referral", true)] {
+    // Open for 1, 2 and 3 days: the median stay (nearest rank) tells which leads were read.
+    for (days, (source, assigned)) in (1..).zip([("website", true), ("website", false), ("referral", true)]) {
         let mut lead = Lead::new(Some(source), 0);
-        lead.moves = vec![(Status::Lost, DAY)];
+        lead.moves = vec![(Status::Lost, days * DAY)];
         lead.reason = Some("price");
         lead.assigned_to = assigned.then_some(assignee);
         lead.category_id = (source == "referral").then_some(category);
         write(&app, &app.owner, lead).await;
     }
     let with = |filter: &str| format!("{MARCH}&{filter}");
-    let entered = |body: &Value| body["stages"][0]["entered"].clone();
-    assert_eq!(entered(&report(&app, &member, "funnel", MARCH).await), 3);
-    assert_eq!(entered(&report(&app, &member, "funnel", &with("source=Website")).await), 2);
-    assert_eq!(entered(&report(&app, &member, "funnel", &with(&format!("assigned_to={assignee}"))).await), 2);
-    assert_eq!(entered(&report(&app, &member, "funnel", &with(&format!("category_id={category}"))).await), 1);
+    let open = |body: &Value| (body["stages"][0]["entered"].clone(), body["stages"][0]["median_days_in_stage"].clone());
+    assert_eq!(open(&report(&app, &member, "funnel", MARCH).await), (json!(3), json!(2.0)));
+    assert_eq!(open(&report(&app, &member, "funnel", &with("source=Website")).await), (json!(2), json!(1.0)));
+    assert_eq!(open(&report(&app, &member, "funnel", &with(&format!("assigned_to={assignee}"))).await), (json!(2), json!(1.0)));
+    assert_eq!(open(&report(&app, &member, "funnel", &with(&format!("category_id={category}"))).await), (json!(1), json!(3.0)));
     let lost = report(&app, &member, "lost-reasons", &with(&format!("assigned_to={assignee}&source=referral"))).await;
     assert_eq!(lost["total"]["count"], 1);
     let times = report(&app, &member, "response-times", &with("source=referral")).await;

@@ -443,6 +443,7 @@ fn stage_path(seed: u64, ctx: &OrgContext, i: u64, opportunity: &Opportunity, la
                 entered_at: ts(at),
                 changed_by: (k > 0).then(|| rng.pick(&ctx.staff).0),
                 left_at: None,
+                lead_created_at: opportunity.created_at,
             }
         })
         .collect()

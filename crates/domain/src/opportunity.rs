@@ -309,7 +309,7 @@ impl Opportunity {
             version: 1,
         };
         opportunity.check_party(&mut errors);
-        let entered = entered.moved.map(|moved| StageEntry::of_move(org_id, opportunity.id, moved, creator.changed_by(), now));
+        let entered = entered.moved.map(|moved| StageEntry::of_move(&opportunity, moved, creator.changed_by(), now));
         errors.into_result((Change { opportunity, activities: Vec::new(), entered }, references))
     }
 
@@ -498,7 +498,7 @@ impl Opportunity {
             Mover::Staff(actor) => Some(actor.staff_id),
             Mover::System => None,
         };
-        let entered = transition.moved.map(|moved| StageEntry::of_move(self.org_id, self.id, moved, changed_by, now));
+        let entered = transition.moved.map(|moved| StageEntry::of_move(self, moved, changed_by, now));
         let logged = transition.moved.and_then(|moved| {
             let from = moved.from?;
             let (from, to) = (from.as_str(), moved.to.as_str());

@@ -5,8 +5,9 @@
 //!
 //! Medians and percentiles are **nearest-rank**: the p-th percentile of n values sorted
 //! ascending is the value at rank ⌈p·n/100⌉ (1-based), an actual value, so the median of an
-//! even count is the lower middle one. Both databases rank with `ROW_NUMBER()` over the sorted
-//! values and pick that rank ([`rank_sql`]), so they agree to the second.
+//! even count is the lower middle one. Each database picks that rank in one aggregate over the
+//! values: PostgreSQL from the sorted array ([`rank_sql`]), SQLite through a function the store
+//! registers ([`nearest_rank`]), so they agree to the second.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -89,6 +90,13 @@ pub struct ReportScope {
     pub source: Option<String>,
 }
 
+impl ReportScope {
+    /// Whether the scope keeps fewer leads than all those created in its window.
+    pub fn narrows_beyond_window(&self) -> bool {
+        self.assigned_to.is_some() || self.category_id.is_some() || self.source.is_some()
+    }
+}
+
 impl ReportQuery {
     /// The scope of the query's days in `zone`: from the first instant of `from` to the first of
     /// the day after `to`.
@@ -104,10 +112,21 @@ impl ReportQuery {
     }
 }
 
-/// The SQL for the rank of the `percent`-th percentile of `n` values: ⌈percent·n/100⌉, in
-/// integer arithmetic, which both databases do alike.
+/// The rank of the `percent`-th percentile (1 to 100) of `n` values: ⌈percent·n/100⌉.
+fn rank(percent: u8, n: usize) -> usize {
+    (n * usize::from(percent)).div_ceil(100)
+}
+
+/// The SQL for [`rank`], in integer arithmetic, which PostgreSQL does alike.
 pub fn rank_sql(percent: u8, n: &str) -> String {
     format!("(({n}) * {percent} + 99) / 100")
+}
+
+/// The `percent`-th percentile (1 to 100) of `values`, nearest-rank; `None` when there are none.
+/// Reorders `values` (a selection, not a sort).
+pub fn nearest_rank(values: &mut [i64], percent: u8) -> Option<i64> {
+    let index = rank(percent.clamp(1, 100), values.len()).checked_sub(1)?;
+    Some(*values.select_nth_unstable(index).1)
 }
 
 /// One stage of the funnel as the database counts it.
@@ -382,10 +401,12 @@ mod tests {
     #[test]
     fn the_nearest_rank_is_the_ceiling() {
         // n = 1..4 → median ranks 1, 1, 2, 2; p90 of 10 is rank 9, of 11 rank 10.
-        let rank = |percent: i64, n: i64| (n * percent + 99) / 100;
         assert_eq!([1, 2, 3, 4].map(|n| rank(50, n)), [1, 1, 2, 2]);
-        assert_eq!((rank(90, 10), rank(90, 11)), (9, 10));
+        assert_eq!((rank(90, 10), rank(90, 11), rank(90, 70)), (9, 10, 63));
         assert_eq!(rank_sql(90, "n"), "((n) * 90 + 99) / 100");
+        assert_eq!(nearest_rank(&mut [40, 10, 30, 20], 50), Some(20));
+        assert_eq!(nearest_rank(&mut [5, 1, 9, 7, 3, 2, 8, 6, 4, 10], 90), Some(9));
+        assert_eq!(nearest_rank(&mut [], 50), None);
     }
 
     #[test]

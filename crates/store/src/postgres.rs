@@ -4,6 +4,7 @@
 use std::str::FromStr;
 
 use async_trait::async_trait;
+use domain::report::rank_sql;
 use domain::search::SearchWord;
 use domain::{Error, Result, Timestamp};
 use sqlx::migrate::Migrator;
@@ -80,6 +81,12 @@ impl Backend for Postgres15 {
         // scans when the planner has not yet seen a big import's rows).
         values_per_statement: 30_000,
         seconds_between: |earlier, later| format!("CAST(TRUNC(EXTRACT(EPOCH FROM ({later}) - ({earlier}))) AS BIGINT)"),
+        // The rank in integer arithmetic: `percentile_disc` computes it in floating point, which
+        // ranks 64th of 70 values for the 90th percentile, where the rule says 63rd.
+        percentile: |percent, value| {
+            let rank = rank_sql(percent, &format!("COUNT({value})"));
+            format!("(ARRAY_AGG({value} ORDER BY {value}) FILTER (WHERE {value} IS NOT NULL))[{rank}]")
+        },
     };
 
     fn reader(&self) -> PgPool {

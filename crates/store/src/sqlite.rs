@@ -97,6 +97,8 @@ impl Backend for Sqlite3 {
         values_per_statement: 500,
         // Instants are integer microseconds.
         seconds_between: |earlier, later| format!("((({later}) - ({earlier})) / 1000000)"),
+        // Registered on every reading connection (`sqlite_functions`).
+        percentile: |percent, value| format!("nearest_rank({value}, {percent})"),
     };
 
     fn reader(&self) -> SqlitePool {

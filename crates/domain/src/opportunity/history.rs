@@ -1,12 +1,12 @@
 //! The stage history: one entry each time an opportunity enters a status, appended by the same
-//! change that moves it and never updated. How long a lead stayed in a stage is not stored: it
-//! follows from when the next entry began, so no later write has to touch an earlier entry.
+//! change that moves it. What it says (which stage, when, who) never changes; the store sets when
+//! the stay ended once the next entry is appended.
 
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Status, StatusMove};
+use super::{Opportunity, Status, StatusMove};
 use crate::Timestamp;
 
 /// One entry of the history, as stored: the lead entered `status` at `entered_at`.
@@ -22,12 +22,24 @@ pub struct StageEntry {
     /// When the next stage began, set by the store when the next entry is appended; `None` for
     /// the stage the opportunity is in now.
     pub left_at: Option<Timestamp>,
+    /// When the lead was created, kept on each of its entries so that a report finds the stays
+    /// of the leads created in its window in one range of an index, not lead by lead.
+    pub lead_created_at: Timestamp,
 }
 
 impl StageEntry {
-    /// The entry that a transition's status move appends.
-    pub fn of_move(org_id: Uuid, opportunity_id: Uuid, moved: StatusMove, changed_by: Option<Uuid>, now: Timestamp) -> StageEntry {
-        StageEntry { id: Uuid::now_v7(), org_id, opportunity_id, status: moved.to, entered_at: now, changed_by, left_at: None }
+    /// The entry that a transition's status move of `lead` appends.
+    pub fn of_move(lead: &Opportunity, moved: StatusMove, changed_by: Option<Uuid>, now: Timestamp) -> StageEntry {
+        StageEntry {
+            id: Uuid::now_v7(),
+            org_id: lead.org_id,
+            opportunity_id: lead.id,
+            status: moved.to,
+            entered_at: now,
+            changed_by,
+            left_at: None,
+            lead_created_at: lead.created_at,
+        }
     }
 }
 
@@ -76,6 +88,7 @@ mod tests {
             entered_at: at(10),
             changed_by: None,
             left_at,
+            lead_created_at: at(0),
         };
         assert_eq!(StageSpan::of(&entry(Some(at(70))), at(160)).seconds_in_stage, 60);
         assert_eq!(StageSpan::of(&entry(None), at(160)).seconds_in_stage, 150);

@@ -73,6 +73,7 @@ pub async fn merge_opportunities(
                 entered_at: now,
                 changed_by: Some(actor.staff_id),
                 left_at: None,
+                lead_created_at: change.opportunity.created_at,
             };
             change.entered = Some(entry);
         }

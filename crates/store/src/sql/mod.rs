@@ -53,6 +53,9 @@ pub(crate) struct Dialect {
     /// Whole seconds from the instant `earlier` to `later` (SQL expressions), truncated toward
     /// zero, as a BIGINT: how the reports measure durations.
     pub seconds_between: fn(earlier: &str, later: &str) -> String,
+    /// An aggregate: the `percent`-th percentile, nearest-rank, of the non-NULL values of
+    /// `value` (a column; see [`domain::report`]), NULL when there are none.
+    pub percentile: fn(percent: u8, value: &str) -> String,
 }
 
 /// How a backend finds the opportunities a search matches (see [`domain::search`]).

@@ -179,6 +179,7 @@ pub(crate) const COPIED: &[CopiedTable] = &[
             ("entered_at", Time),
             ("changed_by", Id),
             ("left_at", Time),
+            ("lead_created_at", Time),
         ],
     },
     CopiedTable {

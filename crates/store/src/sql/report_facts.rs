@@ -63,16 +63,20 @@ fn first_response(statement: &mut Statement, at: Timestamp) -> String {
 }
 
 /// The facts of the leads `ids`, recomputed from their whole history and activities: after a
-/// merge interleaves two histories, after an import. The stays first, then the leads.
+/// merge interleaves two histories (and the other lead's entries become this one's), after an
+/// import. The stays first, then the leads.
 pub(super) fn recomputed(org_id: Uuid, ids: &[Uuid]) -> [Statement; 2] {
     let mut stays = Statement::new("");
     let org = stays.param(org_id);
     stays.push(&format!(
-        "UPDATE stage_history SET left_at = (
-             SELECT n.entered_at FROM stage_history n
-             WHERE n.org_id = stage_history.org_id AND n.opportunity_id = stage_history.opportunity_id
-               AND (n.entered_at, n.id) > (stage_history.entered_at, stage_history.id)
-             ORDER BY n.entered_at, n.id LIMIT 1)
+        "UPDATE stage_history SET
+             left_at = (
+                 SELECT n.entered_at FROM stage_history n
+                 WHERE n.org_id = stage_history.org_id AND n.opportunity_id = stage_history.opportunity_id
+                   AND (n.entered_at, n.id) > (stage_history.entered_at, stage_history.id)
+                 ORDER BY n.entered_at, n.id LIMIT 1),
+             lead_created_at = (
+                 SELECT o.created_at FROM opportunities o WHERE o.org_id = stage_history.org_id AND o.id = stage_history.opportunity_id)
          WHERE org_id = {org}"
     ));
     push_in(&mut stays, "opportunity_id", ids.iter().copied());

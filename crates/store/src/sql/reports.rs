@@ -1,13 +1,11 @@
 //! The reports (issue 12), each computed in the database in a few statements: the leads of the
 //! window are found through `opportunities_by_created` (lost ones through
 //! `opportunities_by_status`) and read with the facts every write keeps on them
-//! ([`super::report_facts`]); the funnel's stays come from the window's leads' history entries
-//! through the per-lead index. Medians and percentiles are ranked with `ROW_NUMBER()` (nearest
-//! rank, see [`domain::report`]), so nothing but the answer's few rows leaves the database.
+//! ([`super::report_facts`]); the funnel's stays are one range of `stage_history_by_lead_created`.
+//! Medians and percentiles are each database's nearest-rank aggregate ([`Dialect::percentile`]),
+//! so nothing but the answer's few rows leaves the database.
 
-use domain::report::{
-    FUNNEL_STAGES, FunnelCounts, LostReason, LostTotal, ReportScope, SourceResponseCounts, StageCounts, rank_sql, stage_bit,
-};
+use domain::report::{FUNNEL_STAGES, FunnelCounts, LostReason, LostTotal, ReportScope, SourceResponseCounts, StageCounts, stage_bit};
 use domain::{Money, Result};
 use uuid::Uuid;
 
@@ -30,11 +28,10 @@ fn scope_condition(statement: &mut Statement, org_id: Uuid, scope: &ReportScope,
 }
 
 pub(super) async fn funnel<R: Run>(run: &mut R, dialect: &Dialect, org_id: Uuid, scope: &ReportScope) -> Result<FunnelCounts> {
-    let seconds = dialect.seconds_between;
-    let (median, n) = (rank_sql(50, "n"), "n");
+    let (seconds, percentile) = (dialect.seconds_between, dialect.percentile);
 
-    // Entered and advanced: one pass over the window's leads, reading the stages each reached
-    // and advanced from (docs/decisions.md, "Reports at a million leads").
+    // Entered, advanced and closed: one pass over the window's leads, reading the stages each
+    // reached and advanced from (docs/decisions.md, "Reports at a million leads").
     let mut statement = Statement::new("");
     let leads = scope_condition(&mut statement, org_id, scope, "created_at");
     let counts: Vec<String> = FUNNEL_STAGES
@@ -49,27 +46,38 @@ pub(super) async fn funnel<R: Run>(run: &mut R, dialect: &Dialect, org_id: Uuid,
         .collect();
     let to_close = seconds("o.created_at", "o.closed_at");
     statement.push(&format!(
-        "SELECT {}, COUNT(*) FILTER (WHERE o.status = 'won') AS won, COUNT(*) FILTER (WHERE o.status = 'lost') AS lost
-         FROM opportunities o WHERE {leads}",
-        counts.join(", ")
+        "SELECT {}, COUNT(*) FILTER (WHERE o.status = 'won') AS won, COUNT(*) FILTER (WHERE o.status = 'lost') AS lost,
+                {} AS median_seconds_to_close
+         FROM (SELECT o.stages_reached, o.stages_advanced, o.status,
+                      CASE WHEN o.status IN ('won', 'lost') THEN {to_close} END AS to_close
+               FROM opportunities o WHERE {leads}) o",
+        counts.join(", "),
+        percentile(50, "o.to_close"),
     ));
     let reached = run.fetch_one(statement).await?;
 
-    // The medians of the stays that ended, per stage: only the window's leads' entries are read
-    // (an `IN` list, not a join: joined, SQLite walked the organization's whole history).
+    // The medians of the stays that ended, per stage: the entries of the leads created in the
+    // window, by the lead's creation each keeps; a scope narrower than the window also names
+    // its leads.
     let mut statement = Statement::new("");
-    let leads = scope_condition(&mut statement, org_id, scope, "created_at");
-    let org = statement.param(org_id);
+    let (org, start, end) = (statement.param(org_id), statement.param(scope.start), statement.param(scope.end));
+    let narrowed = if scope.narrows_beyond_window() {
+        format!(
+            " AND h.opportunity_id IN (SELECT o.id FROM opportunities o WHERE {})",
+            scope_condition(&mut statement, org_id, scope, "created_at")
+        )
+    } else {
+        String::new()
+    };
     let stay = seconds("h.entered_at", "h.left_at");
     let stages: Vec<String> = FUNNEL_STAGES.iter().map(|status| format!("'{}'", status.as_str())).collect();
     statement.push(&format!(
-        "SELECT status, MIN(CASE WHEN rn = {median} THEN seconds END) AS median_seconds
-         FROM (SELECT h.status, {stay} AS seconds, ROW_NUMBER() OVER (PARTITION BY h.status ORDER BY {stay}) AS rn,
-                      COUNT(*) OVER (PARTITION BY h.status) AS {n}
-               FROM stage_history h
-               WHERE h.org_id = {org} AND h.opportunity_id IN (SELECT o.id FROM opportunities o WHERE {leads})
-                 AND h.status IN ({}) AND h.left_at IS NOT NULL) stays
-         GROUP BY status",
+        "SELECT stays.status, {} AS median_seconds
+         FROM (SELECT h.status, {stay} AS seconds FROM stage_history h
+               WHERE h.org_id = {org} AND h.lead_created_at >= {start} AND h.lead_created_at < {end}
+                 AND h.status IN ({}) AND h.left_at IS NOT NULL{narrowed}) stays
+         GROUP BY stays.status",
+        percentile(50, "stays.seconds"),
         stages.join(", ")
     ));
     let medians = run.fetch_all(statement).await?;
@@ -84,20 +92,11 @@ pub(super) async fn funnel<R: Run>(run: &mut R, dialect: &Dialect, org_id: Uuid,
             median_seconds: median.map(|row| row.opt_int("median_seconds")).transpose()?.flatten(),
         });
     }
-
-    let mut statement = Statement::new("");
-    let leads = scope_condition(&mut statement, org_id, scope, "created_at");
-    statement.push(&format!(
-        "SELECT MIN(CASE WHEN rn = {median} THEN seconds END) AS median_seconds
-         FROM (SELECT {to_close} AS seconds, ROW_NUMBER() OVER (ORDER BY {to_close}) AS rn, COUNT(*) OVER () AS {n}
-               FROM opportunities o WHERE {leads} AND o.status IN ('won', 'lost')) closed"
-    ));
-    let closed = run.fetch_one(statement).await?;
     Ok(FunnelCounts {
         stages,
         won: reached.int("won")?,
         lost: reached.int("lost")?,
-        median_seconds_to_close: closed.opt_int("median_seconds")?,
+        median_seconds_to_close: reached.opt_int("median_seconds_to_close")?,
     })
 }
 
@@ -110,25 +109,17 @@ pub(super) async fn response_times<R: Run>(
     let mut statement = Statement::new("");
     let leads = scope_condition(&mut statement, org_id, scope, "created_at");
     let waited = (dialect.seconds_between)("o.created_at", "o.first_response_at");
-    let (median, p90, binary_order) = (rank_sql(50, "n"), rank_sql(90, "n"), dialect.binary_order);
-    // A lead's first answer is kept on the lead (`first_response_at`). `waits` stays
-    // MATERIALIZED so that PostgreSQL computes each wait once rather than in every use of
-    // `seconds` (docs/decisions.md, "Reports performance"). Unanswered leads rank after the
-    // answered ones of their source (their own partition), and `n` counts only the answered.
+    let (percentile, binary_order) = (dialect.percentile, dialect.binary_order);
+    // A lead's first answer is kept on the lead (`first_response_at`); an unanswered lead's
+    // wait is NULL, which the percentiles leave out.
     statement.push(&format!(
-        "WITH waits AS MATERIALIZED (
-             SELECT o.source, {waited} AS seconds FROM opportunities o WHERE {leads}
-         )
-         SELECT source, COUNT(*) AS created, COUNT(seconds) AS answered,
-                MIN(CASE WHEN seconds IS NOT NULL AND rn = {median} THEN seconds END) AS median_seconds,
-                MIN(CASE WHEN seconds IS NOT NULL AND rn = {p90} THEN seconds END) AS p90_seconds
-         FROM (
-             SELECT source, seconds, COUNT(seconds) OVER (PARTITION BY source) AS n,
-                    ROW_NUMBER() OVER (PARTITION BY source, seconds IS NULL ORDER BY seconds) AS rn
-             FROM waits
-         ) ranked
-         GROUP BY source
-         ORDER BY created DESC, source IS NULL, source{binary_order}"
+        "SELECT waits.source, COUNT(*) AS created, COUNT(waits.seconds) AS answered,
+                {} AS median_seconds, {} AS p90_seconds
+         FROM (SELECT o.source, {waited} AS seconds FROM opportunities o WHERE {leads}) waits
+         GROUP BY waits.source
+         ORDER BY created DESC, waits.source IS NULL, waits.source{binary_order}",
+        percentile(50, "waits.seconds"),
+        percentile(90, "waits.seconds"),
     ));
     let rows = run.fetch_all(statement).await?;
     rows.iter()

@@ -221,6 +221,7 @@ pub(super) const STAGE_HISTORY: Table<StageEntry> = Table {
         kept("entered_at", |e| e.entered_at.into()),
         kept("changed_by", |e| e.changed_by.into()),
         kept("left_at", |e| e.left_at.into()),
+        kept("lead_created_at", |e| e.lead_created_at.into()),
     ],
     read: |row| {
         Ok(StageEntry {
@@ -231,6 +232,7 @@ pub(super) const STAGE_HISTORY: Table<StageEntry> = Table {
             entered_at: row.timestamp("entered_at")?,
             changed_by: row.opt_uuid("changed_by")?,
             left_at: row.opt_timestamp("left_at")?,
+            lead_created_at: row.timestamp("lead_created_at")?,
         })
     },
 };

@@ -114,30 +114,34 @@ async fn stage_history(db: &Db) -> (BTreeMap<(Uuid, Uuid), Option<String>>, BTre
 }
 
 /// What a lead keeps for the reports: the stages reached and advanced from (bits), when it was
-/// first answered, and when each stay in its history ended, in microseconds.
+/// first answered, and for each stay in its history when it ended and when the lead was
+/// created, in microseconds.
 #[derive(Debug, PartialEq)]
 struct ReportFacts {
     reached: i64,
     advanced: i64,
     first_response: Option<i64>,
-    stays_ended: Vec<Option<i64>>,
+    stays: Vec<(Option<i64>, i64)>,
 }
 
-/// A history entry: the stage, when it was entered and when the stay ended as stored.
-type Stay = (Status, i64, Option<i64>);
+/// A history entry: the stage, when it was entered, and as stored when the stay ended and when
+/// its lead was created.
+type Stay = (Status, i64, Option<i64>, i64);
 
 /// Each lead's report facts as its history and activities say (by the domain's rules, not the
 /// store's SQL), and as the writes kept them.
 async fn report_facts(db: &Db) -> (BTreeMap<(Uuid, Uuid), ReportFacts>, BTreeMap<(Uuid, Uuid), ReportFacts>) {
-    let (first, entered, left) = (micros(db, "first_response_at"), micros(db, "entered_at"), micros(db, "left_at"));
+    let (first, created) = (micros(db, "first_response_at"), micros(db, "created_at"));
+    let (entered, left, lead_created) = (micros(db, "entered_at"), micros(db, "left_at"), micros(db, "lead_created_at"));
     let leads = db
-        .rows::<(Uuid, Uuid, i64, i64, Option<i64>)>(&format!(
-            "SELECT org_id, id, stages_reached, stages_advanced, {first} FROM opportunities"
+        .rows::<(Uuid, Uuid, i64, i64, Option<i64>, i64)>(&format!(
+            "SELECT org_id, id, stages_reached, stages_advanced, {first}, {created} FROM opportunities"
         ))
         .await;
     let entries = db
-        .rows::<(Uuid, Uuid, String, i64, Option<i64>)>(&format!(
-            "SELECT org_id, opportunity_id, status, {entered}, {left} FROM stage_history ORDER BY org_id, opportunity_id, entered_at, id"
+        .rows::<(Uuid, Uuid, String, i64, Option<i64>, i64)>(&format!(
+            "SELECT org_id, opportunity_id, status, {entered}, {left}, {lead_created} FROM stage_history
+             ORDER BY org_id, opportunity_id, entered_at, id"
         ))
         .await;
     let answers = db
@@ -149,19 +153,22 @@ async fn report_facts(db: &Db) -> (BTreeMap<(Uuid, Uuid), ReportFacts>, BTreeMap
         .await;
     let mut expected: BTreeMap<(Uuid, Uuid), ReportFacts> = BTreeMap::new();
     let mut kept = BTreeMap::new();
-    for (org, id, reached, advanced, first_response) in leads {
-        let facts = |stays_ended| ReportFacts { reached: 0, advanced: 0, first_response: None, stays_ended };
-        expected.insert((org, id), facts(Vec::new()));
-        kept.insert((org, id), ReportFacts { reached, advanced, first_response, stays_ended: Vec::new() });
+    let mut created_at = BTreeMap::new();
+    for (org, id, reached, advanced, first_response, created) in leads {
+        expected.insert((org, id), ReportFacts { reached: 0, advanced: 0, first_response: None, stays: Vec::new() });
+        kept.insert((org, id), ReportFacts { reached, advanced, first_response, stays: Vec::new() });
+        created_at.insert((org, id), created);
     }
     let mut history: BTreeMap<(Uuid, Uuid), Vec<Stay>> = BTreeMap::new();
-    for (org, id, status, entered_at, left_at) in entries {
+    for (org, id, status, entered_at, left_at, lead_created_at) in entries {
         let status = Status::parse(&status).expect("a stored status");
-        history.entry((org, id)).or_default().push((status, entered_at, left_at));
+        history.entry((org, id)).or_default().push((status, entered_at, left_at, lead_created_at));
     }
     for (lead, entries) in &history {
-        let (Some(expected), Some(kept)) = (expected.get_mut(lead), kept.get_mut(lead)) else { continue };
-        for (i, &(status, entered_at, left_at)) in entries.iter().enumerate() {
+        let (Some(expected), Some(kept), Some(&created)) = (expected.get_mut(lead), kept.get_mut(lead), created_at.get(lead)) else {
+            continue;
+        };
+        for (i, &(status, entered_at, left_at, lead_created_at)) in entries.iter().enumerate() {
             let bit = report::stage_bit(status);
             expected.reached |= bit;
             if entries[i + 1..].iter().any(|&(later, ..)| report::stage_bit(later) > bit && bit != 0) {
@@ -170,8 +177,8 @@ async fn report_facts(db: &Db) -> (BTreeMap<(Uuid, Uuid), ReportFacts>, BTreeMap
             if report::move_answers(status) {
                 expected.first_response = Some(expected.first_response.map_or(entered_at, |at| at.min(entered_at)));
             }
-            expected.stays_ended.push(entries.get(i + 1).map(|next| next.1));
-            kept.stays_ended.push(left_at);
+            expected.stays.push((entries.get(i + 1).map(|next| next.1), created));
+            kept.stays.push((left_at, lead_created_at));
         }
     }
     for (org, id, at) in answers {

@@ -1,0 +1,11 @@
+-- The funnel's stays found by one index range (issue 12): each history entry keeps when its lead
+-- was created, so that the stays of the leads created in a report's window are one range of
+-- stage_history_by_lead_created, which also holds everything the medians read, rather than one
+-- look-up per lead. docs/decisions.md, "Reports at a million leads".
+-- (SQLite adds a NOT NULL column only with a default; every row is set just below.)
+ALTER TABLE stage_history ADD COLUMN lead_created_at INTEGER NOT NULL DEFAULT 0;
+
+UPDATE stage_history SET lead_created_at = (
+    SELECT o.created_at FROM opportunities o WHERE o.org_id = stage_history.org_id AND o.id = stage_history.opportunity_id);
+
+CREATE INDEX stage_history_by_lead_created ON stage_history (org_id, lead_created_at, status, entered_at, left_at);
