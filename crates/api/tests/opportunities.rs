@@ -245,11 +245,14 @@ async fn search_matches_word_beginnings_ignoring_case(app: TestApp) {
     .expect(201);
     app.lead(owner, json!({"title": "100% off membership"})).await.expect(201);
     app.lead(owner, json!({"title": "Crème brûlée facial", "prospect_email": "annie@example.com"})).await.expect(201);
-    let count = |query: &'static str| {
-        let app = &app;
+    // A word longer than PostgreSQL's word index keeps (64 characters) is still matched whole.
+    let long = format!("{}bcdefg", "a".repeat(64));
+    app.lead(owner, json!({"title": "Code", "description": format!("voucher {long} applied")})).await.expect(201);
+    let count = |query: &str| {
+        let (app, path) = (&app, format!("/opportunities?search={query}"));
         async move {
-            let reply = app.get(&app.owner, &format!("/opportunities?search={query}")).await.expect(200);
-            assert_eq!(reply.body["meta"]["total_exact"], true, "search={query}");
+            let reply = app.get(&app.owner, &path).await.expect(200);
+            assert_eq!(reply.body["meta"]["total_exact"], true, "{path}");
             reply.body["meta"]["total"].clone()
         }
     };
@@ -269,6 +272,10 @@ async fn search_matches_word_beginnings_ignoring_case(app: TestApp) {
     assert_eq!(count("%25").await, 0, "punctuation alone is not a word and matches nothing");
     assert_eq!(count("_").await, 0);
     assert_eq!(count("'%20OR%201=1%20--").await, 0);
+    assert_eq!(count(&format!("{long}%20")).await, 1);
+    assert_eq!(count(&format!("{}%20", "a".repeat(64))).await, 0, "the first 64 characters are not the whole word");
+    assert_eq!(count(&format!("{}xyz", "a".repeat(64))).await, 0);
+    assert_eq!(count("aaaa").await, 1, "a prefix longer than 3 characters");
 }
 
 async fn a_search_matching_over_a_thousand_leads_pages_in_order_with_a_capped_total(app: TestApp) {

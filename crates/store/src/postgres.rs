@@ -11,6 +11,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, TextSearch, sqlx_plumbing};
 use crate::{DbResult, OpenOptions, PoolState};
@@ -40,12 +41,30 @@ pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Po
     Ok(SqlStore::new(Postgres15 { pool }))
 }
 
-/// The word as a regular expression over `search_text`, which the trigram index on it
-/// (migration 0006) serves. `[:alnum:]` follows the database's character classes, which in a
-/// UTF-8 locale are Unicode letters and digits, as on SQLite.
+/// The word as a regular expression over `search_text`, checked row by row. `[:alnum:]` follows
+/// the database's character classes, which in a UTF-8 locale are Unicode letters and digits, as
+/// on SQLite.
 fn word_pattern(word: &SearchWord) -> String {
     let end = if word.prefix { "" } else { "($|[^[:alnum:]])" };
     format!("(^|[^[:alnum:]]){}{end}", word.text)
+}
+
+/// How many characters of a word, and of a word being typed, a lead's terms keep (migration 0026).
+const WORD_TERM_CHARACTERS: usize = 64;
+const PREFIX_TERM_CHARACTERS: usize = 3;
+
+/// The term of the organization's word index a lead must hold for `word` to match, and whether
+/// holding it is enough (otherwise the row is checked too): a prefix's term is its first 3
+/// characters; a word's is its first 64, which a longer word cut to 64 shares.
+fn search_term(org_id: Uuid, word: &SearchWord) -> (String, bool) {
+    let length = word.text.chars().count();
+    let (separator, kept, exact) = if word.prefix {
+        ('\u{1}', PREFIX_TERM_CHARACTERS, length <= PREFIX_TERM_CHARACTERS)
+    } else {
+        (':', WORD_TERM_CHARACTERS, length < WORD_TERM_CHARACTERS)
+    };
+    let term: String = word.text.chars().take(kept).collect();
+    (format!("{org_id}{separator}{term}"), exact)
 }
 
 #[async_trait]
@@ -61,18 +80,26 @@ impl Backend for Postgres15 {
         for_share: " FOR KEY SHARE",
         binary_order: " COLLATE \"C\"",
         text_search: TextSearch {
+            // The leads holding every word's term, through the GIN index over `search_terms`;
+            // what a term does not say exactly is checked on the row.
             matching: |statement, org_id, words, limit| {
-                let mut query = format!("SELECT m.id AS key FROM opportunities m WHERE m.org_id = {}", statement.param(org_id));
-                for word in &words.0 {
-                    query.push_str(&format!(" AND m.search_text ~* {}", statement.param(word_pattern(word))));
+                let terms: Vec<(String, bool)> = words.0.iter().map(|word| search_term(org_id, word)).collect();
+                let org = statement.param(org_id);
+                let bound: Vec<String> = terms.iter().map(|(term, _)| statement.param(term.as_str())).collect();
+                let mut query = format!(
+                    "SELECT m.id AS key FROM opportunities m WHERE m.org_id = {org} AND m.search_terms @> ARRAY[{}]::text[]",
+                    bound.join(", ")
+                );
+                for (word, _) in words.0.iter().zip(&terms).filter(|(_, (_, exact))| !exact) {
+                    query.push_str(&format!(" AND (m.search_text || '') ~* {}", statement.param(word_pattern(word))));
                 }
                 format!("{query} LIMIT {}", statement.param(limit))
             },
             key: "o.id",
-            // Appending '' hides the column from its index: this check is for walking rows.
+            // Appending '' keeps the planner from looking for an index on the column.
             matches_word: |statement, word| format!("(o.search_text || '') ~* {}", statement.param(word_pattern(word))),
-            // The trigram index answers a prefix as cheaply as a whole word.
-            cheap_prefix_length: usize::MAX,
+            // The terms keep the first 1 to 3 characters of every word.
+            cheap_prefix_length: PREFIX_TERM_CHARACTERS,
         },
         sweep_lock: " FOR NO KEY UPDATE SKIP LOCKED",
         skip_locked: " FOR UPDATE SKIP LOCKED",
