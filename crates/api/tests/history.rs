@@ -136,8 +136,12 @@ async fn migration_0014_gives_each_existing_lead_its_current_stage(app: TestApp)
         .await;
     // And migration 0025 when each lead was created.
     app.execute_sql(
-        include_str!("../../store/migrations/sqlite/0025_stays_by_lead_creation.sql"),
-        include_str!("../../store/migrations/postgres/0025_stays_by_lead_creation.sql"),
+        "ALTER TABLE stage_history ADD COLUMN lead_created_at INTEGER NOT NULL DEFAULT 0;
+         UPDATE stage_history SET lead_created_at = (SELECT o.created_at FROM opportunities o
+             WHERE o.org_id = stage_history.org_id AND o.id = stage_history.opportunity_id)",
+        "ALTER TABLE stage_history ADD COLUMN lead_created_at timestamptz;
+         UPDATE stage_history SET lead_created_at = (SELECT o.created_at FROM opportunities o
+             WHERE o.org_id = stage_history.org_id AND o.id = stage_history.opportunity_id)",
     )
     .await;
 
