@@ -9,6 +9,7 @@ use domain::calendar::TimeZone;
 use domain::opportunity::{Opportunity, Stage, StageEntry, Status};
 use domain::{Money, Timestamp};
 use serde_json::{Value, json};
+use store::Stays;
 use uuid::Uuid;
 
 suite!(
@@ -86,7 +87,7 @@ async fn write(app: &TestApp, caller: &Caller, lead: Lead) -> Uuid {
     };
     let mut tx = app.store.begin().await.expect("a transaction");
     tx.save_opportunity(&opportunity).await.expect("save the lead");
-    for (status, after) in [(Status::Open, 0)].into_iter().chain(lead.moves) {
+    for (k, (status, after)) in [(Status::Open, 0)].into_iter().chain(lead.moves).enumerate() {
         let entry = StageEntry {
             id: Uuid::now_v7(),
             org_id,
@@ -97,7 +98,7 @@ async fn write(app: &TestApp, caller: &Caller, lead: Lead) -> Uuid {
             left_at: None,
             lead_created_at: opportunity.created_at,
         };
-        tx.insert_stage_entry(&entry).await.expect("an entry");
+        tx.insert_stage_entry(&entry, if k == 0 { Stays::None } else { Stays::Current }).await.expect("an entry");
     }
     for (activity_type, after) in lead.activities {
         let activity = Activity {

@@ -13,7 +13,7 @@ use domain::client::Client;
 use domain::opportunity::{Opportunity, Stage, StageEntry, Status};
 use domain::{Money, Timestamp};
 use serde::{Deserialize, Serialize};
-use store::{Store, Tx};
+use store::{Stays, Store, Tx};
 use uuid::Uuid;
 
 use crate::data;
@@ -344,8 +344,9 @@ async fn write_opportunities(tx: &mut dyn Tx, ctx: &OrgContext, range: Range<u64
         }
         tx.save_opportunity(&opportunity).await.map_err(|error| error.describe())?;
         written.opportunities += 1;
-        for entry in stage_path(plan.seed, ctx, i, &opportunity, updated) {
-            tx.insert_stage_entry(&entry).await.map_err(|error| error.describe())?;
+        for (k, entry) in stage_path(plan.seed, ctx, i, &opportunity, updated).iter().enumerate() {
+            let after = if k == 0 { Stays::None } else { Stays::Current };
+            tx.insert_stage_entry(entry, after).await.map_err(|error| error.describe())?;
         }
         if ctx.org_index == 0 && is_sample(plan.seed, i, ctx.total, plan.sample) {
             written.samples.push((i, opportunity.id));

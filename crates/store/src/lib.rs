@@ -255,6 +255,16 @@ pub enum Claim {
 }
 
 /// One write transaction. Dropping it without [`Tx::commit`] rolls everything back.
+/// What a new history entry follows: a new lead has no stay to end, which spares a statement
+/// on every create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stays {
+    /// The lead is new: this is its first entry.
+    None,
+    /// The entry ends the lead's current stay.
+    Current,
+}
+
 #[async_trait]
 pub trait Tx: Send {
     async fn commit(self: Box<Self>) -> Result<()>;
@@ -294,8 +304,9 @@ pub trait Tx: Send {
     async fn activity(&mut self, org_id: Uuid, opportunity_id: Uuid, id: Uuid) -> Result<Option<Activity>>;
     /// Writes an existing activity's description, outcome, schedule and completion.
     async fn save_activity(&mut self, activity: &Activity) -> Result<()>;
-    /// Appends to the stage history, which is never updated.
-    async fn insert_stage_entry(&mut self, entry: &StageEntry) -> Result<()>;
+    /// Appends to the lead's stage history, ending its current stay unless `entry` is a new
+    /// lead's first.
+    async fn insert_stage_entry(&mut self, entry: &StageEntry, after: Stays) -> Result<()>;
     /// A message for each referenced record that does not exist in the organization or may not
     /// be used (an inactive category, an inactive staff member).
     /// The organization's leads with one of these e-mails or phone digits, each with its keys

@@ -25,7 +25,7 @@ use domain::{Error, FieldErrors, Input, Result, Timestamp, text};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::{Store, Tx, tokens};
+use crate::{Stays, Store, Tx, tokens};
 
 mod duplicates;
 mod import;
@@ -399,7 +399,7 @@ async fn write_change(tx: &mut dyn Tx, before: Option<&Opportunity>, change: &Ch
         tx.insert_activity(activity).await?;
     }
     if let Some(entry) = &change.entered {
-        tx.insert_stage_entry(entry).await?;
+        tx.insert_stage_entry(entry, if before.is_some() { Stays::Current } else { Stays::None }).await?;
     }
     let events = webhook::opportunity_events(before.map(|before| before.stage.status()), opportunity.stage.status());
     announce(tx, opportunity.org_id, &events, Record::Opportunity(opportunity.id)).await

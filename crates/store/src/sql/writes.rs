@@ -29,7 +29,7 @@ use super::tables::{
 };
 use super::webhooks;
 use super::{Backend, RowReader, Run, Statement};
-use crate::Tx;
+use crate::{Stays, Tx};
 
 pub(super) struct SqlTx<B: Backend> {
     pub(super) tx: B::Tx,
@@ -227,8 +227,10 @@ impl<B: Backend> Tx for SqlTx<B> {
         self.run(ACTIVITIES.upsert(a)).await
     }
 
-    async fn insert_stage_entry(&mut self, e: &StageEntry) -> Result<()> {
-        self.run(report_facts::end_current_stay(e)).await?;
+    async fn insert_stage_entry(&mut self, e: &StageEntry, after: Stays) -> Result<()> {
+        if after == Stays::Current {
+            self.run(report_facts::end_current_stay(e)).await?;
+        }
         self.run(STAGE_HISTORY.insert(e)).await?;
         self.run(report_facts::stage_entered(e)).await
     }
