@@ -276,6 +276,7 @@ async fn search_matches_word_beginnings_ignoring_case(app: TestApp) {
     assert_eq!(count(&format!("{}%20", "a".repeat(64))).await, 0, "the first 64 characters are not the whole word");
     assert_eq!(count(&format!("{}xyz", "a".repeat(64))).await, 0);
     assert_eq!(count("aaaa").await, 1, "a prefix longer than 3 characters");
+    assert_eq!((count("aaaaaa").await, count("aaaaab").await), (json!(1), json!(0)), "a prefix of 6");
 }
 
 async fn a_search_matching_over_a_thousand_leads_pages_in_order_with_a_capped_total(app: TestApp) {

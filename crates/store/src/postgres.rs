@@ -49,22 +49,31 @@ fn word_pattern(word: &SearchWord) -> String {
     format!("(^|[^[:alnum:]]){}{end}", word.text)
 }
 
-/// How many characters of a word, and of a word being typed, a lead's terms keep (migration 0026).
+/// How many characters of a word a lead's terms keep, and the prefix lengths they keep of it:
+/// 1 to 3, then every multiple of 3 up to 63 (migration 0026).
 const WORD_TERM_CHARACTERS: usize = 64;
-const PREFIX_TERM_CHARACTERS: usize = 3;
+const PREFIX_TERM_STEP: usize = 3;
+const PREFIX_TERM_CHARACTERS: usize = 63;
 
 /// The term of the organization's word index a lead must hold for `word` to match, and whether
-/// holding it is enough (otherwise the row is checked too): a prefix's term is its first 3
-/// characters; a word's is its first 64, which a longer word cut to 64 shares.
+/// holding it is enough (otherwise the row is checked too): a prefix's term is its longest kept
+/// prefix; a word's is its first 64 characters, which a longer word cut to 64 shares.
 fn search_term(org_id: Uuid, word: &SearchWord) -> (String, bool) {
     let length = word.text.chars().count();
     let (separator, kept, exact) = if word.prefix {
-        ('\u{1}', PREFIX_TERM_CHARACTERS, length <= PREFIX_TERM_CHARACTERS)
+        let kept = if length <= PREFIX_TERM_STEP { length } else { (length - length % PREFIX_TERM_STEP).min(PREFIX_TERM_CHARACTERS) };
+        ('\u{1}', kept, kept == length)
     } else {
         (':', WORD_TERM_CHARACTERS, length < WORD_TERM_CHARACTERS)
     };
     let term: String = word.text.chars().take(kept).collect();
     (format!("{org_id}{separator}{term}"), exact)
+}
+
+/// The row check of `word`: `search_matches` (migration 0026) hides the regular expression
+/// from the planner, which would take a common word for a rare one.
+fn matches_on_row(statement: &mut Statement, row: &str, word: &SearchWord) -> String {
+    format!("search_matches({row}.search_text, {})", statement.param(word_pattern(word)))
 }
 
 #[async_trait]
@@ -81,25 +90,25 @@ impl Backend for Postgres15 {
         binary_order: " COLLATE \"C\"",
         text_search: TextSearch {
             // The leads holding every word's term, through the GIN index over `search_terms`;
-            // what a term does not say exactly is checked on the row.
+            // what a term does not say exactly is checked on the row. The terms name the
+            // organization, so the index alone answers for it (the lists around this also ask for
+            // `o.org_id`): a condition on `m.org_id` here made the generic plan of a prepared
+            // search AND the index with all of the organization's leads (50 ms against 0.1 ms).
             matching: |statement, org_id, words, limit| {
                 let terms: Vec<(String, bool)> = words.0.iter().map(|word| search_term(org_id, word)).collect();
-                let org = statement.param(org_id);
                 let bound: Vec<String> = terms.iter().map(|(term, _)| statement.param(term.as_str())).collect();
-                let mut query = format!(
-                    "SELECT m.id AS key FROM opportunities m WHERE m.org_id = {org} AND m.search_terms @> ARRAY[{}]::text[]",
-                    bound.join(", ")
-                );
+                let mut query =
+                    format!("SELECT m.id AS key FROM opportunities m WHERE m.search_terms @> ARRAY[{}]::text[]", bound.join(", "));
                 for (word, _) in words.0.iter().zip(&terms).filter(|(_, (_, exact))| !exact) {
-                    query.push_str(&format!(" AND (m.search_text || '') ~* {}", statement.param(word_pattern(word))));
+                    query.push_str(&format!(" AND {}", matches_on_row(statement, "m", word)));
                 }
                 format!("{query} LIMIT {}", statement.param(limit))
             },
             key: "o.id",
-            // Appending '' keeps the planner from looking for an index on the column.
-            matches_word: |statement, word| format!("(o.search_text || '') ~* {}", statement.param(word_pattern(word))),
-            // The terms keep the first 1 to 3 characters of every word.
-            cheap_prefix_length: PREFIX_TERM_CHARACTERS,
+            matches_word: |statement, word| matches_on_row(statement, "o", word),
+            // Prefixes of 1 to 3 characters are kept whole; a longer one is checked on the rows
+            // of its longest kept prefix.
+            cheap_prefix_length: PREFIX_TERM_STEP,
         },
         sweep_lock: " FOR NO KEY UPDATE SKIP LOCKED",
         skip_locked: " FOR UPDATE SKIP LOCKED",
