@@ -11,7 +11,6 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, TextSearch, sqlx_plumbing};
 use crate::{DbResult, OpenOptions, PoolState};
@@ -41,39 +40,18 @@ pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Po
     Ok(SqlStore::new(Postgres15 { pool }))
 }
 
-/// The word as a regular expression over `search_text`, checked row by row. `[:alnum:]` follows
-/// the database's character classes, which in a UTF-8 locale are Unicode letters and digits, as
-/// on SQLite.
+/// The word as a regular expression over `search_text`, which the trigram index on it
+/// (migration 0006) serves. `[:alnum:]` follows the database's character classes, which in a
+/// UTF-8 locale are Unicode letters and digits, as on SQLite.
 fn word_pattern(word: &SearchWord) -> String {
     let end = if word.prefix { "" } else { "($|[^[:alnum:]])" };
     format!("(^|[^[:alnum:]]){}{end}", word.text)
 }
 
-/// How many characters of a word a lead's terms keep, and the prefix lengths they keep of it:
-/// 1 to 3, then every multiple of 3 up to 63 (migration 0026).
-const WORD_TERM_CHARACTERS: usize = 64;
-const PREFIX_TERM_STEP: usize = 3;
-const PREFIX_TERM_CHARACTERS: usize = 63;
-
-/// The term of the organization's word index a lead must hold for `word` to match, and whether
-/// holding it is enough (otherwise the row is checked too): a prefix's term is its longest kept
-/// prefix; a word's is its first 64 characters, which a longer word cut to 64 shares.
-fn search_term(org_id: Uuid, word: &SearchWord) -> (String, bool) {
-    let length = word.text.chars().count();
-    let (separator, kept, exact) = if word.prefix {
-        let kept = if length <= PREFIX_TERM_STEP { length } else { (length - length % PREFIX_TERM_STEP).min(PREFIX_TERM_CHARACTERS) };
-        ('\u{1}', kept, kept == length)
-    } else {
-        (':', WORD_TERM_CHARACTERS, length < WORD_TERM_CHARACTERS)
-    };
-    let term: String = word.text.chars().take(kept).collect();
-    (format!("{org_id}{separator}{term}"), exact)
-}
-
-/// The row check of `word`: `search_matches` (migration 0026) hides the regular expression
-/// from the planner, which would take a common word for a rare one.
-fn matches_on_row(statement: &mut Statement, row: &str, word: &SearchWord) -> String {
-    format!("search_matches({row}.search_text, {})", statement.param(word_pattern(word)))
+/// The row check of `word`, for walking the list's order: `search_matches` (migration 0026)
+/// hides the regular expression from the planner, which would take common words for rare ones.
+fn matches_on_row(statement: &mut Statement, word: &SearchWord) -> String {
+    format!("search_matches(o.search_text, {})", statement.param(word_pattern(word)))
 }
 
 #[async_trait]
@@ -89,26 +67,17 @@ impl Backend for Postgres15 {
         for_share: " FOR KEY SHARE",
         binary_order: " COLLATE \"C\"",
         text_search: TextSearch {
-            // The leads holding every word's term, through the GIN index over `search_terms`;
-            // what a term does not say exactly is checked on the row. The terms name the
-            // organization, so the index alone answers for it (the lists around this also ask for
-            // `o.org_id`): a condition on `m.org_id` here made the generic plan of a prepared
-            // search AND the index with all of the organization's leads (50 ms against 0.1 ms).
             matching: |statement, org_id, words, limit| {
-                let terms: Vec<(String, bool)> = words.0.iter().map(|word| search_term(org_id, word)).collect();
-                let bound: Vec<String> = terms.iter().map(|(term, _)| statement.param(term.as_str())).collect();
-                let mut query =
-                    format!("SELECT m.id AS key FROM opportunities m WHERE m.search_terms @> ARRAY[{}]::text[]", bound.join(", "));
-                for (word, _) in words.0.iter().zip(&terms).filter(|(_, (_, exact))| !exact) {
-                    query.push_str(&format!(" AND {}", matches_on_row(statement, "m", word)));
+                let mut query = format!("SELECT m.id AS key FROM opportunities m WHERE m.org_id = {}", statement.param(org_id));
+                for word in &words.0 {
+                    query.push_str(&format!(" AND m.search_text ~* {}", statement.param(word_pattern(word))));
                 }
                 format!("{query} LIMIT {}", statement.param(limit))
             },
             key: "o.id",
-            matches_word: |statement, word| matches_on_row(statement, "o", word),
-            // Prefixes of 1 to 3 characters are kept whole; a longer one is checked on the rows
-            // of its longest kept prefix.
-            cheap_prefix_length: PREFIX_TERM_STEP,
+            matches_word: matches_on_row,
+            // The trigram index answers a prefix as cheaply as a whole word.
+            cheap_prefix_length: usize::MAX,
         },
         sweep_lock: " FOR NO KEY UPDATE SKIP LOCKED",
         skip_locked: " FOR UPDATE SKIP LOCKED",

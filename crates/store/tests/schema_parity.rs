@@ -11,9 +11,8 @@ use common::{Db, Engine};
 
 /// SQLite's word index: a full-text table and the tables FTS5 keeps it in (migration 0007).
 const SQLITE_ONLY_TABLES: &str = "opportunity_words";
-/// PostgreSQL's searched text (migration 0006), which a row is checked against, and its terms
-/// with their index (0026).
-const POSTGRES_ONLY_COLUMNS: [(&str, &str); 2] = [("opportunities", "search_text"), ("opportunities", "search_terms")];
+/// PostgreSQL's searched text, with its trigram index (migration 0006).
+const POSTGRES_ONLY_COLUMN: (&str, &str) = ("opportunities", "search_text");
 /// sqlx's record of applied migrations.
 const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
 
@@ -70,7 +69,7 @@ async fn schema(db: &Db) -> BTreeSet<String> {
     };
     let mut facts = BTreeSet::new();
     for (table, column, declared, not_null) in db.rows::<(String, String, String, bool)>(&queries.columns).await {
-        if !POSTGRES_ONLY_COLUMNS.contains(&(table.as_str(), column.as_str())) {
+        if (table.as_str(), column.as_str()) != POSTGRES_ONLY_COLUMN {
             let null = if not_null { "NOT NULL" } else { "NULL" };
             facts.insert(format!("{table}: column {column} {:?} {null}", Kind::of(db, &declared)));
         }
@@ -85,7 +84,7 @@ async fn schema(db: &Db) -> BTreeSet<String> {
         } else {
             "index"
         };
-        if !POSTGRES_ONLY_COLUMNS.iter().any(|(_, only)| columns == [*only]) {
+        if columns != [POSTGRES_ONLY_COLUMN.1] {
             facts.insert(format!("{table}: {what} ({})", columns.join(", ")));
         }
     }

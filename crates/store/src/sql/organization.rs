@@ -112,7 +112,7 @@ pub(crate) const COPIED: &[CopiedTable] = &[
         name: "opportunities",
         owner: "org_id",
         key: "id",
-        // PostgreSQL's `search_text` and `search_terms` are generated from these, so they are not written.
+        // PostgreSQL's `search_text` is generated from these, so it is not written.
         columns: &[
             ("org_id", Id),
             ("id", Id),
