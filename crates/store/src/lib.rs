@@ -254,7 +254,6 @@ pub enum Claim {
     Replay { status: u16, body: Vec<u8> },
 }
 
-/// One write transaction. Dropping it without [`Tx::commit`] rolls everything back.
 /// What a new history entry follows: a new lead has no stay to end, which spares a statement
 /// on every create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,6 +264,7 @@ pub enum Stays {
     Current,
 }
 
+/// One write transaction. Dropping it without [`Tx::commit`] rolls everything back.
 #[async_trait]
 pub trait Tx: Send {
     async fn commit(self: Box<Self>) -> Result<()>;
