@@ -6,6 +6,7 @@
 mod board;
 mod chart;
 mod data;
+mod floor;
 mod import;
 mod quick;
 mod run;
@@ -19,7 +20,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use store::OpenOptions;
 
-use crate::run::{Driver, Scenario, Settings, Workload};
+use crate::run::{Beside, Scenario, Settings, Workload};
 use crate::seed::{Manifest, SeedPlan};
 
 #[derive(Parser)]
@@ -89,7 +90,8 @@ enum Command {
         /// report_response_times,report_lost_reasons,agenda,create,update,note,mixed,hangup
         #[arg(long)]
         scenarios: Option<String>,
-        /// The server's database: also measure the same operations on the store in-process.
+        /// The server's database: also measure the same operations on the store in-process,
+        /// and on the engine alone (the floor).
         #[arg(long)]
         database: Option<String>,
         /// Store-direct connection pool (as the server's --pool-size).
@@ -232,23 +234,18 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                 Some(list) => Scenario::parse_list(&list)?,
                 None => Scenario::DEFAULT.to_vec(),
             };
-            let direct = match database {
+            let beside = match database {
                 Some(url) => {
                     let options = OpenOptions { pool_size, ..Default::default() };
                     let store = store::open(&url, &options).await.map_err(|e| format!("cannot open {url}: {}", e.describe()))?;
-                    let actor = store
-                        .authenticate(&store::tokens::hash(&manifest.token))
-                        .await
-                        .map_err(|error| error.describe())?
-                        .ok_or("the manifest's token is unknown in --database: is it the database the server uses?")?;
-                    Some(Driver::Direct { store, actor })
+                    Some(Beside::new(&url, store, &manifest.token).await?)
                 }
                 None => None,
             };
             let settings =
                 Settings { connections, warmup: Duration::from_secs_f64(warmup), duration: Duration::from_secs_f64(seconds), seed };
             let work = Arc::new(Workload::new(manifest)?);
-            let report = run::run_all(&url, work, &scenarios, &settings, direct, true).await?;
+            let report = run::run_all(&url, work, &scenarios, &settings, beside, true).await?;
             println!("{}", report.markdown());
             println!("update: {}", report.update_method);
             if let Some(path) = json {

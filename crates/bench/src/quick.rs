@@ -1,6 +1,7 @@
 //! `quick`: a self-contained check for CI. Seeds two temporary SQLite databases of different
-//! sizes, serves the real router in-process, measures a few reads on each, and fails only on a
-//! gross regression (latency growing far faster than expected) or on any error response.
+//! sizes, serves the real router in-process, measures a few reads and the writes on each, over
+//! HTTP, on the store and on the engine's floor, and fails only on a gross regression (a read's
+//! latency growing far faster than expected) or on any error response.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,7 +25,11 @@ pub struct QuickArgs {
     pub json: Option<PathBuf>,
 }
 
+/// The reads whose growth between the sizes is checked.
 pub const SCENARIOS: [Scenario; 5] = [Scenario::Stats, Scenario::Get, Scenario::StatusPage, Scenario::SearchCommon, Scenario::SearchRare];
+
+/// Measured after the reads, for errors only: their latency follows the disk's syncs.
+const WRITES: [Scenario; 4] = [Scenario::Create, Scenario::Update, Scenario::Note, Scenario::Hangup];
 
 /// Returns whether the check passed.
 pub async fn quick(args: &QuickArgs) -> Result<bool, String> {
@@ -102,10 +107,12 @@ async fn measure_sizes(args: &QuickArgs, dir: &std::path::Path) -> Result<Vec<Re
             seed: 1,
         };
         let work = Arc::new(Workload::new(manifest)?);
-        // Then writes whose connections hang up mid-request at the end, and a write of each kind
-        // that must still succeed: checked for errors only, not compared between the sizes.
-        let scenarios: Vec<Scenario> = SCENARIOS.into_iter().chain([Scenario::Hangup]).collect();
-        let report = run::run_all(&base, work, &scenarios, &settings, None, false).await;
+        // Then writes, and writes whose connections hang up mid-request at the end followed by
+        // a write of each kind that must still succeed: checked for errors only, not compared
+        // between the sizes. Each beside the store in-process and the engine's floor.
+        let scenarios: Vec<Scenario> = SCENARIOS.into_iter().chain(WRITES).collect();
+        let beside = run::Beside::new(&url, store.clone(), &plan.token).await?;
+        let report = run::run_all(&base, work, &scenarios, &settings, Some(beside), false).await;
         server.abort();
         reports.push(report?);
     }

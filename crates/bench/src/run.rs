@@ -26,8 +26,8 @@ use store::Store;
 use store::service;
 use uuid::Uuid;
 
-use crate::data;
 use crate::seed::Manifest;
+use crate::{data, floor};
 use store::demo::rng::{Rng, mix};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -202,16 +202,53 @@ impl Stat {
     }
 }
 
+/// What one connection measured.
 #[derive(Default)]
-struct ConnResult {
+pub struct ConnResult {
     latencies_us: Vec<u32>,
     errors: BTreeMap<String, u64>,
     last_finish: Option<Instant>,
     connections_opened: u64,
 }
 
-enum Failure {
+impl ConnResult {
+    /// Counts an operation's outcome when `measured` (it started after the warm-up); a
+    /// transport error is told once per connection, whenever it happens.
+    pub fn record(&mut self, index: usize, measured: bool, latency: Duration, outcome: Result<(), Failure>, warned: &mut bool) {
+        if measured {
+            self.last_finish = Some(Instant::now());
+            match outcome {
+                Ok(()) => self.latencies_us.push(latency.as_micros().min(u128::from(u32::MAX)) as u32),
+                Err(failure) => {
+                    if let Failure::Transport(message) = &failure
+                        && !self.errors.contains_key("transport")
+                    {
+                        eprintln!("connection {index}: transport error: {message}");
+                    }
+                    *self.errors.entry(failure.key()).or_default() += 1;
+                }
+            }
+        } else if let Err(Failure::Transport(message)) = outcome
+            && !*warned
+        {
+            eprintln!("connection {index}: transport error during warm-up: {message}");
+            *warned = true;
+        }
+    }
+
+    pub fn merge(&mut self, other: ConnResult) {
+        self.connections_opened += other.connections_opened;
+        self.latencies_us.extend(other.latencies_us);
+        for (key, n) in other.errors {
+            *self.errors.entry(key).or_default() += n;
+        }
+        self.last_finish = self.last_finish.max(other.last_finish);
+    }
+}
+
+pub enum Failure {
     Status(u16),
+    /// The connection failed, or (for the floor) the database driver did.
     Transport(String),
 }
 
@@ -343,25 +380,7 @@ pub async fn measure(scenario: Scenario, driver: &Driver, work: &Arc<Workload>, 
                     other => other,
                 };
                 let (latency, outcome) = conn.execute(op, &driver, &work).await;
-                if started >= measure_from {
-                    result.last_finish = Some(Instant::now());
-                    match outcome {
-                        Ok(()) => result.latencies_us.push(latency.as_micros().min(u128::from(u32::MAX)) as u32),
-                        Err(failure) => {
-                            if let Failure::Transport(message) = &failure
-                                && !result.errors.contains_key("transport")
-                            {
-                                eprintln!("connection {}: transport error: {message}", conn.index);
-                            }
-                            *result.errors.entry(failure.key()).or_default() += 1;
-                        }
-                    }
-                } else if let Err(Failure::Transport(message)) = outcome
-                    && !warned
-                {
-                    eprintln!("connection {}: transport error during warm-up: {message}", conn.index);
-                    warned = true;
-                }
+                result.record(conn.index, started >= measure_from, latency, outcome, &mut warned);
             }
             result.connections_opened = conn.http.as_ref().map_or(0, |h| h.opened);
             if scenario == Scenario::Hangup {
@@ -374,13 +393,7 @@ pub async fn measure(scenario: Scenario, driver: &Driver, work: &Arc<Workload>, 
     }
     let mut all = ConnResult::default();
     for task in tasks {
-        let result = task.await.map_err(|e| e.to_string())?;
-        all.connections_opened += result.connections_opened;
-        all.latencies_us.extend(result.latencies_us);
-        for (key, n) in result.errors {
-            *all.errors.entry(key).or_default() += n;
-        }
-        all.last_finish = all.last_finish.max(result.last_finish);
+        all.merge(task.await.map_err(|e| e.to_string())?);
     }
     if scenario == Scenario::Hangup {
         for failure in writes_after_hang_ups(driver, work, settings).await {
@@ -391,7 +404,7 @@ pub async fn measure(scenario: Scenario, driver: &Driver, work: &Arc<Workload>, 
     Ok(summarize(all, measure_from, http))
 }
 
-fn summarize(mut all: ConnResult, measure_from: Instant, http: bool) -> Stat {
+pub fn summarize(mut all: ConnResult, measure_from: Instant, http: bool) -> Stat {
     let window = all.last_finish.map_or(0.0, |t| t.saturating_duration_since(measure_from).as_secs_f64());
     all.latencies_us.sort_unstable();
     let n = all.latencies_us.len();
@@ -457,14 +470,20 @@ async fn writes_after_hang_ups(driver: &Driver, work: &Arc<Workload>, settings: 
 
 type Outcome = (Duration, Result<(), Failure>);
 
+/// Connection `index`'s share of the sample ids, which it alone updates, so that If-Match
+/// never races another connection.
+pub fn own_ids(work: &Workload, index: usize, connections: usize) -> Vec<Uuid> {
+    let ids = &work.manifest.sample_ids;
+    let mut own: Vec<Uuid> = ids.iter().copied().skip(index).step_by(connections).collect();
+    if own.is_empty() {
+        own.push(ids[index % ids.len()]);
+    }
+    own
+}
+
 impl Conn {
     /// Connection `index` of `connections`, with its own share of the sample ids to update.
     fn new(index: usize, connections: usize, scenario: Scenario, driver: &Driver, work: &Workload, settings: &Settings) -> Conn {
-        let ids = &work.manifest.sample_ids;
-        let mut own_ids: Vec<Uuid> = ids.iter().copied().skip(index).step_by(connections).collect();
-        if own_ids.is_empty() {
-            own_ids.push(ids[index % ids.len()]);
-        }
         let http = match driver {
             Driver::Http { authority, .. } => Some(HttpConn::new(authority)),
             Driver::Direct { .. } => None,
@@ -473,7 +492,7 @@ impl Conn {
             index,
             rng: Rng::stream(mix(settings.seed ^ scenario as u64), index as u64),
             http,
-            own_ids,
+            own_ids: own_ids(work, index, connections),
             versions: HashMap::new(),
             created: 0,
         }
@@ -736,10 +755,15 @@ pub struct ScenarioReport {
     pub http: Stat,
     /// The same operation on the store in-process (no HTTP), when the database was given.
     pub store: Option<Stat>,
+    /// The engine alone, through its own driver (see [`crate::floor`]), where it has a floor.
+    pub floor: Option<Stat>,
     /// HTTP requests/s ÷ healthz requests/s: the share of bare HTTP throughput reached.
     pub vs_healthz: Option<f64>,
     /// HTTP requests/s ÷ store-direct requests/s: the share of storage throughput HTTP keeps.
     pub vs_store: Option<f64>,
+    /// HTTP requests/s ÷ floor requests/s: the share of what the engine can do that the
+    /// service delivers.
+    pub vs_floor: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -762,11 +786,16 @@ pub struct Report {
 
 impl Report {
     pub fn server_errors(&self) -> u64 {
-        self.scenarios.iter().map(|s| s.http.server_errors() + s.store.as_ref().map_or(0, Stat::server_errors)).sum()
+        self.stats().map(Stat::server_errors).sum()
     }
 
     pub fn errors(&self) -> u64 {
-        self.scenarios.iter().map(|s| s.http.errors + s.store.as_ref().map_or(0, |s| s.errors)).sum()
+        self.stats().map(|stat| stat.errors).sum()
+    }
+
+    /// Every measurement: over HTTP, on the store and on the floor.
+    fn stats(&self) -> impl Iterator<Item = &Stat> {
+        self.scenarios.iter().flat_map(|s| std::iter::once(&s.http).chain(&s.store).chain(&s.floor))
     }
 
     pub fn markdown(&self) -> String {
@@ -779,8 +808,10 @@ impl Report {
             self.seconds,
             self.warmup_seconds
         );
-        out.push_str("| scenario | req/s | p50 ms | p95 ms | p99 ms | errors | store req/s | store p95 ms | ÷ healthz | ÷ store |\n");
-        out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        out.push_str(
+            "| scenario | req/s | p50 ms | p95 ms | p99 ms | errors | store req/s | store p95 ms | floor req/s | floor p95 ms | ÷ healthz | ÷ store | ÷ floor |\n",
+        );
+        out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for s in &self.scenarios {
             let errors = if s.http.errors == 0 {
                 "0".to_owned()
@@ -788,20 +819,19 @@ impl Report {
                 let detail: Vec<String> = s.http.error_statuses.iter().map(|(k, n)| format!("{n}×{k}")).collect();
                 detail.join(" ")
             };
-            let store_errors = s.store.as_ref().filter(|st| st.errors > 0).map_or(String::new(), |st| format!(" ({} err)", st.errors));
             out.push_str(&format!(
-                "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {}{} | {} | {} | {} |\n",
+                "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} |\n",
                 s.name,
                 s.http.rps,
                 s.http.p50_ms,
                 s.http.p95_ms,
                 s.http.p99_ms,
                 errors,
-                s.store.as_ref().map_or("—".into(), |st| format!("{:.0}", st.rps)),
-                store_errors,
-                s.store.as_ref().map_or("—".into(), |st| format!("{:.2}", st.p95_ms)),
+                throughput(s.store.as_ref()),
+                throughput(s.floor.as_ref()),
                 show_ratio(s.vs_healthz),
                 show_ratio(s.vs_store),
+                show_ratio(s.vs_floor),
             ));
         }
         for s in &self.scenarios {
@@ -813,6 +843,17 @@ impl Report {
             }
         }
         out
+    }
+}
+
+/// A store or floor measurement's req/s and p95 columns (with its errors), or dashes.
+fn throughput(stat: Option<&Stat>) -> String {
+    match stat {
+        Some(stat) => {
+            let errors = if stat.errors > 0 { format!(" ({} err)", stat.errors) } else { String::new() };
+            format!("{:.0}{errors} | {:.2}", stat.rps, stat.p95_ms)
+        }
+        None => "— | —".into(),
     }
 }
 
@@ -850,13 +891,33 @@ fn show_ratio(r: Option<f64>) -> String {
     r.map_or("—".into(), |r| format!("{r:.*}", ratio_decimals(r)))
 }
 
-/// Runs every scenario over HTTP (and on the store when `direct` is given), healthz first.
+/// The server's database, for the measurements beside HTTP: the store in-process, the floor.
+pub struct Beside {
+    pub database: String,
+    pub store: Arc<dyn Store>,
+    pub actor: Actor,
+}
+
+impl Beside {
+    /// `store` (on `database`), acting as the owner whose token the manifest holds.
+    pub async fn new(database: &str, store: Arc<dyn Store>, token: &str) -> Result<Beside, String> {
+        let actor = store
+            .authenticate(&store::tokens::hash(token))
+            .await
+            .map_err(|error| error.describe())?
+            .ok_or("the manifest's token is unknown in the database: is it the database the server uses?")?;
+        Ok(Beside { database: database.to_owned(), store, actor })
+    }
+}
+
+/// Runs every scenario over HTTP (and on the store and its floor when `beside` is given),
+/// healthz first.
 pub async fn run_all(
     url: &str,
     work: Arc<Workload>,
     scenarios: &[Scenario],
     settings: &Settings,
-    direct: Option<Driver>,
+    beside: Option<Beside>,
     verbose: bool,
 ) -> Result<Report, String> {
     let base = url.trim_end_matches('/').to_owned();
@@ -876,22 +937,29 @@ pub async fn run_all(
             eprintln!("{} over HTTP…", scenario.name());
         }
         let http_stat = measure(scenario, &http, &work, settings).await?;
-        let store_stat = match (&direct, scenario) {
-            (Some(driver), s) if s != Scenario::Healthz => {
-                if verbose {
-                    eprintln!("{} on the store…", scenario.name());
-                }
-                Some(measure(scenario, driver, &work, settings).await?)
+        let (mut store_stat, mut floor_stat) = (None, None);
+        if let Some(beside) = beside.as_ref().filter(|_| scenario != Scenario::Healthz) {
+            if verbose {
+                eprintln!("{} on the store…", scenario.name());
             }
-            _ => None,
-        };
+            let direct = Driver::Direct { store: beside.store.clone(), actor: beside.actor.clone() };
+            store_stat = Some(measure(scenario, &direct, &work, settings).await?);
+            if floor::covers(scenario) {
+                if verbose {
+                    eprintln!("{} on the floor…", scenario.name());
+                }
+                floor_stat = Some(floor::measure(scenario, &beside.database, &work, settings).await?);
+            }
+        }
         let healthz_rps = reports.first().map_or(http_stat.rps, |h| h.http.rps);
         reports.push(ScenarioReport {
             name: scenario.name().to_owned(),
             vs_healthz: ratio(http_stat.rps, healthz_rps),
             vs_store: store_stat.as_ref().and_then(|st| ratio(http_stat.rps, st.rps)),
+            vs_floor: floor_stat.as_ref().and_then(|st| ratio(http_stat.rps, st.rps)),
             http: http_stat,
             store: store_stat,
+            floor: floor_stat,
         });
     }
     Ok(Report {
