@@ -76,10 +76,10 @@ struct DatabaseArgs {
     /// sqlite://PATH or postgres://USER@HOST/DATABASE
     #[arg(long = "database", env = "OPPORTUNITIES_DATABASE_URL", default_value = "sqlite://opportunities.db")]
     url: String,
-    /// Database connections per process (SQLite: read connections; there is one writer).
+    /// Database connections per process (SQLite: idle read connections kept; there is one writer).
     #[arg(long, env = "OPPORTUNITIES_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pool_size: u32,
-    /// PostgreSQL cancels any statement running longer than this many milliseconds.
+    /// The database cancels any statement running longer than this many milliseconds.
     #[arg(long, env = "OPPORTUNITIES_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
     statement_timeout_ms: u64,
     /// Milliseconds a request waits for a database connection; then it is answered 503

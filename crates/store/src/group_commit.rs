@@ -11,18 +11,15 @@
 //! over channels. Whatever point it vanished at, the writer only sees a channel close and
 //! undoes that unit; the connection's state and the batch's never depend on a request finishing.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use domain::{Error, Result};
-use sqlx::SqliteConnection;
-use sqlx::sqlite::SqliteRow;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::DbResult;
 use crate::sql::{Run, Statement};
-use crate::sqlite::query;
+use crate::sqlite_direct::{Direct, Record};
 
 #[cfg(test)]
 mod tests;
@@ -74,17 +71,17 @@ struct Unit {
 
 /// A request from a unit of work to the writer.
 enum Call {
-    FetchAll(Statement, Reply<Vec<SqliteRow>>),
-    FetchOptional(Statement, Reply<Option<SqliteRow>>),
+    FetchAll(Statement, Reply<Vec<Record>>),
+    FetchOptional(Statement, Reply<Option<Record>>),
     Execute(Statement, Reply<u64>),
     Commit(oneshot::Sender<Outcome>),
 }
 
 impl GroupWriter {
     /// Starts the writer task, which owns `conn` until every handle is dropped.
-    pub fn new(conn: SqliteConnection, bound: Bound) -> Self {
+    pub fn new(conn: Direct, bound: Bound) -> Self {
         let (queue, queued) = mpsc::channel(QUEUE);
-        tokio::spawn(Writer { conn, queued, bound }.run());
+        tokio::spawn(Writer { conn: Arc::new(Mutex::new(conn)), queued, bound }.run());
         GroupWriter { queue }
     }
 
@@ -149,13 +146,13 @@ fn stopped() -> Error {
 
 #[async_trait]
 impl Run for GroupTx {
-    type Row = SqliteRow;
+    type Row = Record;
 
-    async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<SqliteRow>> {
+    async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<Record>> {
         self.ask(|reply| Call::FetchAll(statement, reply)).await
     }
 
-    async fn fetch_optional(&mut self, statement: Statement) -> Result<Option<SqliteRow>> {
+    async fn fetch_optional(&mut self, statement: Statement) -> Result<Option<Record>> {
         self.ask(|reply| Call::FetchOptional(statement, reply)).await
     }
 
@@ -164,9 +161,14 @@ impl Run for GroupTx {
     }
 }
 
-/// The task that owns the connection and runs every batch to its end.
+/// The task that owns the connection and runs every batch to its end. A unit's statements run
+/// on the task's own thread (see [`crate::sqlite_direct`]): they take microseconds, and a
+/// unit's next statement waits for its request's task, which the runtime runs on the same
+/// thread when it can. What may wait on the disk or on another process, `BEGIN IMMEDIATE` and
+/// `COMMIT`, runs on a blocking thread, once per batch.
 struct Writer {
-    conn: SqliteConnection,
+    /// Locked only by the task and the blocking thread it waits for.
+    conn: Arc<Mutex<Direct>>,
     queued: mpsc::Receiver<Unit>,
     bound: Bound,
 }
@@ -184,7 +186,7 @@ impl Writer {
         let began = Instant::now();
         // IMMEDIATE takes the write lock now, so what the transaction reads cannot change under
         // it, and another process writing waits (busy_timeout) instead of failing.
-        if let Err(error) = self.sql("BEGIN IMMEDIATE").await {
+        if let Err(error) = self.blocking("BEGIN IMMEDIATE").await {
             let _ = first.ready.send(Err(shared(error)));
             return;
         }
@@ -203,11 +205,11 @@ impl Writer {
             }
         };
         let outcome = match ended {
-            Ok(()) => self.sql("COMMIT").await,
+            Ok(()) => self.blocking("COMMIT").await,
             Err(error) => Err(error),
         };
-        if outcome.is_err() {
-            let _ = self.sql("ROLLBACK").await;
+        if outcome.is_err() && !self.conn().is_autocommit() {
+            let _ = self.sql("ROLLBACK");
         }
         for reply in committing {
             let _ = reply.send(outcome.clone());
@@ -220,7 +222,7 @@ impl Writer {
         if unit.ready.is_closed() {
             return Ok(()); // Its request vanished while queued: nothing to do or undo.
         }
-        if let Err(error) = self.sql("SAVEPOINT unit").await {
+        if let Err(error) = self.sql("SAVEPOINT unit") {
             let _ = unit.ready.send(Err(shared(error.clone())));
             return Err(error);
         }
@@ -229,9 +231,9 @@ impl Writer {
         match self.serve(unit.calls).await {
             Some(reply) => {
                 committing.push(reply);
-                self.sql("RELEASE unit").await
+                self.sql("RELEASE unit")
             }
-            None => self.sql("ROLLBACK TO unit; RELEASE unit").await,
+            None => self.sql("ROLLBACK TO unit; RELEASE unit"),
         }
     }
 
@@ -240,19 +242,28 @@ impl Writer {
     async fn serve(&mut self, mut calls: mpsc::Receiver<Call>) -> Option<oneshot::Sender<Outcome>> {
         while let Some(call) = calls.recv().await {
             match call {
-                Call::FetchAll(statement, reply) => answer(reply, query(&statement).fetch_all(&mut self.conn).await.db()),
-                Call::FetchOptional(statement, reply) => answer(reply, query(&statement).fetch_optional(&mut self.conn).await.db()),
-                Call::Execute(statement, reply) => {
-                    answer(reply, query(&statement).execute(&mut self.conn).await.db().map(|done| done.rows_affected()))
-                }
+                Call::FetchAll(statement, reply) => answer(reply, self.conn().rows(&statement, usize::MAX)),
+                Call::FetchOptional(statement, reply) => answer(reply, self.conn().rows(&statement, 1).map(|mut rows| rows.pop())),
+                Call::Execute(statement, reply) => answer(reply, self.conn().execute(&statement)),
                 Call::Commit(reply) => return Some(reply),
             }
         }
         None
     }
 
-    async fn sql(&mut self, sql: &'static str) -> Outcome {
-        sqlx::raw_sql(sql).execute(&mut self.conn).await.db().map(drop).map_err(Arc::new)
+    fn conn(&self) -> MutexGuard<'_, Direct> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn sql(&self, sql: &'static str) -> Outcome {
+        self.conn().batch(sql).map_err(Arc::new)
+    }
+
+    /// Runs `sql` on a blocking thread, for as long as the disk or another process makes it wait.
+    async fn blocking(&self, sql: &'static str) -> Outcome {
+        let conn = self.conn.clone();
+        let ran = tokio::task::spawn_blocking(move || conn.lock().unwrap_or_else(PoisonError::into_inner).batch(sql)).await;
+        ran.unwrap_or_else(|panicked| Err(Error::internal(panicked))).map_err(Arc::new)
     }
 }
 

@@ -15,8 +15,10 @@ pub mod service;
 pub mod sign_in;
 mod sql;
 mod sqlite;
+mod sqlite_direct;
 #[allow(unsafe_code)]
 mod sqlite_functions;
+mod sqlite_readers;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tokens;
@@ -48,9 +50,11 @@ use uuid::Uuid;
 /// How to connect: the operator's knobs.
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
-    /// Connections for reads (SQLite) or for everything (PostgreSQL), per process.
+    /// Connections for everything (PostgreSQL), or idle read connections kept (SQLite, which
+    /// opens another while every one is running a statement), per process.
     pub pool_size: u32,
-    /// PostgreSQL cancels a statement running longer than this. (SQLite has no equivalent.)
+    /// The database cancels a statement running longer than this: PostgreSQL's
+    /// `statement_timeout`, SQLite's progress handler (see `sqlite_direct`).
     pub statement_timeout: Duration,
     /// How long a request waits for a pooled connection before it is answered 503
     /// `database_unavailable`: while the database is down, this is how long a request takes.

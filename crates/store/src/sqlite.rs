@@ -1,26 +1,29 @@
 //! The embedded backend: one SQLite file in WAL mode. Writes go through a single connection
 //! (SQLite allows one writer at a time anyway, and queuing in the pool is cheaper than
-//! retrying on SQLITE_BUSY); reads use a pool of read-only connections that never wait for it.
+//! retrying on SQLITE_BUSY); reads use read-only connections that never wait for it, each
+//! statement on the thread that asks for it (see [`sqlite_readers`](crate::sqlite_readers)).
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::search::SearchWords;
-use domain::{Error, Result, Timestamp};
+use domain::{Error, Result};
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{Connection, Sqlite, SqliteConnection, Transaction};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection, SqliteConnection};
 use uuid::Uuid;
 
 use crate::group_commit::{Bound, GroupTx, GroupWriter};
-use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, TextSearch, sqlx_plumbing};
-use crate::{DbResult, OpenOptions, PoolState, sqlite_functions};
+use crate::sql::{Backend, Dialect, SqlStore, TextSearch};
+use crate::sqlite_direct::Direct;
+use crate::sqlite_readers::{Readers, Snapshot};
+use crate::{DbResult, OpenOptions, PoolState};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub(crate) struct Sqlite3 {
-    reader: SqlitePool,
+    reader: Readers,
     writer: GroupWriter,
 }
 
@@ -32,7 +35,6 @@ pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Sq
     if url.contains(":memory:") || url.contains("mode=memory") {
         return Err(Error::Conflict("an in-memory SQLite database cannot be shared; give a file path".into()));
     }
-    let pool_size = options.pool_size;
     let connect = SqliteConnectOptions::from_str(url)
         .db()?
         .create_if_missing(true)
@@ -40,16 +42,12 @@ pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Sq
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
-    let mut writer = SqliteConnection::connect_with(&connect).await.db()?;
-    MIGRATOR.run(&mut writer).await.map_err(Error::internal)?;
-    let writer = GroupWriter::new(writer, Bound::SERVICE);
-    let reader = SqlitePoolOptions::new()
-        .max_connections(pool_size)
-        .acquire_timeout(options.acquire_timeout)
-        .after_connect(|connection, _| Box::pin(sqlite_functions::register(connection)))
-        .connect_with(connect.read_only(true))
-        .await
-        .db()?;
+    let mut migrating = SqliteConnection::connect_with(&connect).await.db()?;
+    MIGRATOR.run(&mut migrating).await.map_err(Error::internal)?;
+    migrating.close().await.db()?;
+    let writer = GroupWriter::new(Direct::writer(connect.get_filename(), options.statement_timeout)?, Bound::SERVICE);
+    let pool_size = usize::try_from(options.pool_size).unwrap_or(usize::MAX);
+    let reader = Readers::open(connect.get_filename(), pool_size, options.statement_timeout)?;
     Ok(SqlStore::new(Sqlite3 { reader, writer }))
 }
 
@@ -66,9 +64,9 @@ fn words_query(org_id: Uuid, words: &SearchWords) -> String {
 
 #[async_trait]
 impl Backend for Sqlite3 {
-    type Reader = SqlitePool;
+    type Reader = Readers;
     type Tx = GroupTx;
-    type Snapshot = Transaction<'static, Sqlite>;
+    type Snapshot = Snapshot;
     const DIALECT: Dialect = Dialect {
         like: "LIKE",
         // The write transaction already holds the database's only write lock.
@@ -101,7 +99,7 @@ impl Backend for Sqlite3 {
         percentile: |percent, value| format!("nearest_rank({value}, {percent})"),
     };
 
-    fn reader(&self) -> SqlitePool {
+    fn reader(&self) -> Readers {
         self.reader.clone()
     }
 
@@ -116,13 +114,10 @@ impl Backend for Sqlite3 {
     /// A transaction on a read connection: in WAL mode its first read fixes what it sees until
     /// it ends, while the writer goes on.
     async fn snapshot(&self) -> Result<Self::Snapshot> {
-        self.reader.begin().await.db()
+        self.reader.snapshot()
     }
 
     fn pool_state(&self) -> PoolState {
-        PoolState { size: self.reader.size(), idle: u32::try_from(self.reader.num_idle()).unwrap_or(u32::MAX) }
+        self.reader.state()
     }
 }
-
-sqlx_plumbing!(db: Sqlite, pool: SqlitePool, tx: Transaction<'static, Sqlite>, row: SqliteRow,
-    instant: i64, from: Timestamp::from_unix_micros, into: Timestamp::unix_micros);

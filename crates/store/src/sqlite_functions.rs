@@ -1,4 +1,5 @@
-//! SQL functions the SQLite backend registers on each of its reading connections.
+//! SQL functions the SQLite backend registers on each of its reading connections
+//! ([`crate::sqlite_readers`]).
 //!
 //! `has_word(word, prefix, text)` is the row-by-row check of one search word (see
 //! [`domain::search::word_matches`]) for searches that match so many leads that the list walks
@@ -12,7 +13,6 @@
 use std::ffi::{CStr, c_int};
 
 use libsqlite3_sys as ffi;
-use sqlx::SqliteConnection;
 
 type Scalar = unsafe extern "C" fn(*mut ffi::sqlite3_context, c_int, *mut *mut ffi::sqlite3_value);
 type Final = unsafe extern "C" fn(*mut ffi::sqlite3_context);
@@ -30,15 +30,18 @@ const FUNCTIONS: [Function; 2] = [
     Function { name: c"nearest_rank", arguments: 2, scalar: None, aggregate: Some((nearest_rank_step, nearest_rank_final)) },
 ];
 
-pub(crate) async fn register(connection: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-    let mut handle = connection.lock_handle().await?;
+/// Registers the functions on a connection.
+pub(crate) fn register(connection: &rusqlite::Connection) -> rusqlite::Result<()> {
+    // SAFETY: the handle is the borrowed connection's, open, and used by no other thread while
+    // it is borrowed here (a connection is not `Sync`).
+    let connection = unsafe { connection.handle() };
     for function in &FUNCTIONS {
-        // SAFETY: the handle is an open connection, locked for the duration of the call; the
-        // functions keep no state between calls but the aggregate's own context, which SQLite
-        // owns, so they need no user data and no destructor.
+        // SAFETY: the connection is open and ours for the call (see above); the functions keep
+        // no state between calls but the aggregate's own context, which SQLite owns, so they
+        // need no user data and no destructor.
         let code = unsafe {
             ffi::sqlite3_create_function_v2(
-                handle.as_raw_handle().as_ptr(),
+                connection,
                 function.name.as_ptr(),
                 function.arguments,
                 ffi::SQLITE_UTF8 | ffi::SQLITE_DETERMINISTIC,
@@ -50,7 +53,7 @@ pub(crate) async fn register(connection: &mut SqliteConnection) -> Result<(), sq
             )
         };
         if code != ffi::SQLITE_OK {
-            return Err(sqlx::Error::Protocol(format!("registering {:?} failed with code {code}", function.name)));
+            return Err(rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(format!("registering {:?}", function.name))));
         }
     }
     Ok(())

@@ -11,13 +11,13 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
-use sqlx::{Connection, SqliteConnection};
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
 use super::{Bound, GroupTx, GroupWriter};
 use crate::sql::{RowReader, Run, Statement};
+use crate::sqlite_direct::Direct;
+use crate::sqlite_readers::Readers;
 use domain::{Error, Result};
 
 /// Only a hang detector: nothing here comes near it unless the writer is stuck.
@@ -28,21 +28,17 @@ const UNBOUNDED: Bound = Bound { units: usize::MAX, age: Duration::from_secs(360
 
 struct Db {
     writer: GroupWriter,
-    reader: SqlitePool,
+    reader: Readers,
     _dir: tempfile::TempDir,
 }
 
 impl Db {
     async fn open(bound: Bound) -> Db {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let options = SqliteConnectOptions::new()
-            .filename(dir.path().join("group.db"))
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full);
-        let mut conn = SqliteConnection::connect_with(&options).await.expect("open the database");
-        sqlx::raw_sql("CREATE TABLE t (v TEXT PRIMARY KEY)").execute(&mut conn).await.expect("create a table");
-        let reader = SqlitePool::connect_with(options.read_only(true)).await.expect("open a reader");
+        let path = dir.path().join("group.db");
+        let conn = Direct::writer(&path, HANG).expect("open the database");
+        conn.batch("CREATE TABLE t (v TEXT PRIMARY KEY)").expect("create a table");
+        let reader = Readers::open(&path, 1, HANG).expect("open a reader");
         Db { writer: GroupWriter::new(conn, bound), reader, _dir: dir }
     }
 

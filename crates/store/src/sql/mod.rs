@@ -210,7 +210,8 @@ pub(crate) trait Backend: Send + Sync + 'static {
 
 /// The part of a backend that is the same text for every sqlx driver: running statements on
 /// its pool and its transactions, binding a [`Statement`]'s parameters, and reading columns,
-/// given the driver's types and how it stores an instant.
+/// given the driver's types and how it stores an instant. PostgreSQL's; SQLite's statements
+/// run on rusqlite instead (see [`crate::sqlite_direct`]).
 macro_rules! sqlx_plumbing {
     (db: $db:ty, pool: $pool:ty, $(tx: $tx:ty,)? row: $row:ty,
      instant: $instant:ty, from: $to_timestamp:expr, into: $from_timestamp:expr) => {
