@@ -63,6 +63,7 @@ fn on_threads(scenario: Scenario, engine: &Engine, work: &Workload, settings: &S
                         let outcome = conn.execute(scenario, engine, work).map_err(Failure::Transport);
                         result.record(index, started >= measure_from, started.elapsed(), outcome, &mut warned);
                     }
+                    conn.session.close();
                     Ok(result)
                 })
             })
@@ -97,6 +98,16 @@ enum Engine {
 enum Session {
     Sqlite(rusqlite::Connection),
     Postgres { runtime: tokio::runtime::Runtime, connection: PgConnection },
+}
+
+impl Session {
+    /// Ends a PostgreSQL session at once, so that the next scenario's connections do not
+    /// count against `max_connections` beside sessions the server has not yet seen go.
+    fn close(self) {
+        if let Session::Postgres { runtime, connection } = self {
+            let _ = runtime.block_on(connection.close());
+        }
+    }
 }
 
 impl Engine {
