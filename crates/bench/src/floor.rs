@@ -128,7 +128,8 @@ impl Engine {
             let mut connection = PgConnection::connect(database).await.map_err(|e| format!("cannot connect to {database}: {e}"))?;
             let rows = sqlx::query(
                 "SELECT column_name::text AS name FROM information_schema.columns \
-                 WHERE table_schema = current_schema() AND table_name = 'opportunities' ORDER BY ordinal_position",
+                 WHERE table_schema = current_schema() AND table_name = 'opportunities' AND is_generated = 'NEVER' \
+                 ORDER BY ordinal_position",
             )
             .fetch_all(&mut connection)
             .await
@@ -154,7 +155,8 @@ impl Engine {
     }
 }
 
-/// An insert copying lead `$4` of organization `$1` under the id `$2` and the e-mail `$3`.
+/// An insert copying lead `$4` of organization `$1` under the id `$2` and the e-mail `$3`;
+/// `columns` leaves out generated ones (PostgreSQL's `search_text`), which the engine computes.
 fn copy_lead(columns: &[String]) -> String {
     let values: Vec<&str> = columns
         .iter()
