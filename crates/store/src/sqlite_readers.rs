@@ -152,14 +152,20 @@ mod tests {
     use super::*;
     use crate::sql::RowReader;
 
+    /// One idle reader of a new database file, which lives as long as the directory.
+    fn readers_of_a_new_file(statement_timeout: Duration) -> (tempfile::TempDir, Readers) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("readers.db");
+        Connection::open(&path).and_then(|c| c.execute_batch("CREATE TABLE t (x INTEGER)")).expect("create the file");
+        let readers = Readers::open(&path, 1, statement_timeout).expect("open the readers");
+        (dir, readers)
+    }
+
     /// A statement that counts for many seconds is interrupted at the timeout, and the
     /// connection serves the next one.
     #[tokio::test]
     async fn a_statement_past_the_timeout_is_interrupted() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let path = dir.path().join("timeout.db");
-        Connection::open(&path).and_then(|c| c.execute_batch("CREATE TABLE t (x INTEGER)")).expect("create the file");
-        let mut readers = Readers::open(&path, 1, Duration::from_millis(50)).expect("open the readers");
+        let (_dir, mut readers) = readers_of_a_new_file(Duration::from_millis(50));
         let endless = Statement::new(
             "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 100000000) SELECT count(*) AS c FROM n",
         );
@@ -175,10 +181,7 @@ mod tests {
     /// Placeholders bind by their number wherever they stand in the text.
     #[tokio::test]
     async fn parameters_bind_by_number() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let path = dir.path().join("params.db");
-        Connection::open(&path).and_then(|c| c.execute_batch("CREATE TABLE t (x INTEGER)")).expect("create the file");
-        let mut readers = Readers::open(&path, 1, Duration::from_secs(1)).expect("open the readers");
+        let (_dir, mut readers) = readers_of_a_new_file(Duration::from_secs(1));
         let statement = Statement::new("SELECT $2 AS second, $1 AS first").bind("a").bind("b");
         let row = readers.fetch_one(statement).await.expect("a row");
         assert_eq!((row.text("first").expect("text"), row.text("second").expect("text")), ("a".to_owned(), "b".to_owned()));
