@@ -277,6 +277,15 @@ async fn search_matches_word_beginnings_ignoring_case(app: TestApp) {
     assert_eq!(count(&format!("{}xyz", "a".repeat(64))).await, 0);
     assert_eq!(count("aaaa").await, 1, "a prefix longer than 3 characters");
     assert_eq!((count("aaaaaa").await, count("aaaaab").await), (json!(1), json!(0)), "a prefix of 6");
+
+    // The index follows each change of a lead's words, and its delete.
+    let peel = app.lead(owner, json!({"title": "Peel consult", "prospect_name": "Zed Quill"})).await.expect(201);
+    let path = format!("/opportunities/{}", peel.id());
+    assert_eq!((count("peel").await, count("quill").await), (json!(1), json!(1)));
+    app.patch(owner, &path, json!({"title": "Botox consult", "prospect_name": "Zed"})).await.expect(200);
+    assert_eq!((count("peel").await, count("quill").await, count("botox%20consult").await), (json!(0), json!(0), json!(2)));
+    app.delete(owner, &path).await.expect(200);
+    assert_eq!(count("botox%20consult").await, 1);
 }
 
 async fn a_search_matching_over_a_thousand_leads_pages_in_order_with_a_capped_total(app: TestApp) {

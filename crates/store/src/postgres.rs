@@ -5,14 +5,15 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use domain::report::rank_sql;
-use domain::search::SearchWord;
+use domain::search::{SearchWord, SearchWords};
 use domain::{Error, Result, Timestamp};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
-use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, TextSearch, sqlx_plumbing};
+use crate::sql::{Backend, Dialect, Param, SqlStore, Statement, TextSearch, Triage, sqlx_plumbing};
 use crate::{DbResult, OpenOptions, PoolState};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -40,18 +41,48 @@ pub(crate) async fn open(url: &str, options: &OpenOptions) -> Result<SqlStore<Po
     Ok(SqlStore::new(Postgres15 { pool }))
 }
 
-/// The word as a regular expression over `search_text`, which the trigram index on it
-/// (migration 0006) serves. `[:alnum:]` follows the database's character classes, which in a
-/// UTF-8 locale are Unicode letters and digits, as on SQLite.
+/// The word as a regular expression over `search_text`. `[:alnum:]` follows the database's
+/// character classes, which in a UTF-8 locale are Unicode letters and digits, as on SQLite.
 fn word_pattern(word: &SearchWord) -> String {
     let end = if word.prefix { "" } else { "($|[^[:alnum:]])" };
     format!("(^|[^[:alnum:]]){}{end}", word.text)
 }
 
-/// The row check of `word`, for walking the list's order: `search_matches` (migration 0026)
-/// hides the regular expression from the planner, which would take common words for rare ones.
+/// The row check of `word`: `search_matches` (migration 0026) hides the regular expression
+/// from the planner, which would take common words for rare ones.
 fn matches_on_row(statement: &mut Statement, word: &SearchWord) -> String {
     format!("search_matches(o.search_text, {})", statement.param(word_pattern(word)))
+}
+
+/// How many characters of a word `search_words` keeps (migration 0027).
+const STORED_WORD_CHARACTERS: usize = 64;
+
+/// The entries of `search_words` that `word` finds, in the index's order: one word, or the range
+/// of the words it begins. A word longer than the index keeps is looked up by what it keeps,
+/// which may find more than the word: the row check settles it.
+fn word_entries(statement: &mut Statement, org_id: Uuid, word: &SearchWord) -> String {
+    let kept: String = word.text.chars().take(STORED_WORD_CHARACTERS).collect();
+    let org_id = statement.param(org_id);
+    let condition = if word.prefix && kept.len() == word.text.len() {
+        // In the bytes' order (`COLLATE "C"`), every word that begins with `kept` sorts before
+        // `kept` followed by the last code point.
+        let after = format!("{kept}{}", char::MAX);
+        format!("w.word >= {} AND w.word < {}", statement.param(kept), statement.param(after))
+    } else {
+        format!("w.word = {}", statement.param(kept))
+    };
+    format!("SELECT w.opportunity_id FROM search_words w WHERE w.org_id = {org_id} AND {condition}")
+}
+
+/// Up to `limit` leads of the organization that the search matches: the leads of the `driver`
+/// word's entries, each checked for every word (the driver's too, which may have been cut).
+fn matching(statement: &mut Statement, org_id: Uuid, words: &SearchWords, driver: usize, limit: i64) -> String {
+    let entries = word_entries(statement, org_id, &words.0[driver]);
+    let mut query = format!("SELECT o.id AS key FROM opportunities o WHERE o.org_id = {} AND o.id IN ({entries})", statement.param(org_id));
+    for word in &words.0 {
+        query.push_str(&format!(" AND {}", matches_on_row(statement, word)));
+    }
+    format!("{query} LIMIT {}", statement.param(limit))
 }
 
 #[async_trait]
@@ -67,17 +98,10 @@ impl Backend for Postgres15 {
         for_share: " FOR KEY SHARE",
         binary_order: " COLLATE \"C\"",
         text_search: TextSearch {
-            matching: |statement, org_id, words, limit| {
-                let mut query = format!("SELECT m.id AS key FROM opportunities m WHERE m.org_id = {}", statement.param(org_id));
-                for word in &words.0 {
-                    query.push_str(&format!(" AND m.search_text ~* {}", statement.param(word_pattern(word))));
-                }
-                format!("{query} LIMIT {}", statement.param(limit))
-            },
+            matching,
             key: "o.id",
             matches_word: matches_on_row,
-            // The trigram index answers a prefix as cheaply as a whole word.
-            cheap_prefix_length: usize::MAX,
+            triage: Triage::RarestWord { entries: word_entries },
         },
         sweep_lock: " FOR NO KEY UPDATE SKIP LOCKED",
         skip_locked: " FOR UPDATE SKIP LOCKED",

@@ -15,7 +15,7 @@ use sqlx::{Connection, SqliteConnection};
 use uuid::Uuid;
 
 use crate::group_commit::{Bound, GroupTx, GroupWriter};
-use crate::sql::{Backend, Dialect, SqlStore, TextSearch};
+use crate::sql::{Backend, Dialect, SqlStore, TextSearch, Triage};
 use crate::sqlite_direct::Direct;
 use crate::sqlite_readers::{Readers, Snapshot};
 use crate::{DbResult, OpenOptions, PoolState};
@@ -74,7 +74,7 @@ impl Backend for Sqlite3 {
         for_share: "",
         binary_order: "",
         text_search: TextSearch {
-            matching: |statement, org_id, words, limit| {
+            matching: |statement, org_id, words, _driver, limit| {
                 let (query, limit) = (statement.param(words_query(org_id, words)), statement.param(limit));
                 format!("SELECT rowid AS key FROM opportunity_words WHERE opportunity_words MATCH {query} LIMIT {limit}")
             },
@@ -84,7 +84,7 @@ impl Backend for Sqlite3 {
                 format!("has_word({text}, {prefix}, concat_ws(char(10), {SEARCHED_COLUMNS}))")
             },
             // The word index keeps prefix indexes of 1 to 3 characters (migration 0007).
-            cheap_prefix_length: 3,
+            triage: Triage::WholeWordsFirst { cheap_prefix_length: 3 },
         },
         sweep_lock: "",
         skip_locked: "",

@@ -11,8 +11,10 @@ use common::{Db, Engine};
 
 /// SQLite's word index: a full-text table and the tables FTS5 keeps it in (migration 0007).
 const SQLITE_ONLY_TABLES: &str = "opportunity_words";
-/// PostgreSQL's searched text, with its trigram index (migration 0006).
+/// PostgreSQL's searched text (migration 0006), which the row check reads.
 const POSTGRES_ONLY_COLUMN: (&str, &str) = ("opportunities", "search_text");
+/// PostgreSQL's word index: a B-tree of each lead's words (migration 0027).
+const POSTGRES_ONLY_TABLE: &str = "search_words";
 /// sqlx's record of applied migrations.
 const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
 
@@ -84,9 +86,7 @@ async fn schema(db: &Db) -> BTreeSet<String> {
         } else {
             "index"
         };
-        if columns != [POSTGRES_ONLY_COLUMN.1] {
-            facts.insert(format!("{table}: {what} ({})", columns.join(", ")));
-        }
+        facts.insert(format!("{table}: {what} ({})", columns.join(", ")));
     }
     let foreign_keys = db.rows::<(String, String, String, String, String, String)>(&queries.foreign_keys).await;
     let foreign_keys =
@@ -133,7 +133,10 @@ fn sqlite_queries() -> Queries {
 }
 
 fn postgres_queries() -> Queries {
-    let tables = format!("t.relnamespace = current_schema()::regnamespace AND t.relkind = 'r' AND t.relname <> '{MIGRATIONS_TABLE}'");
+    let tables = format!(
+        "t.relnamespace = current_schema()::regnamespace AND t.relkind = 'r' \
+         AND t.relname NOT IN ('{MIGRATIONS_TABLE}', '{POSTGRES_ONLY_TABLE}')"
+    );
     let column =
         |number: &str, table: &str| format!("(SELECT attname::text FROM pg_attribute WHERE attrelid = {table} AND attnum = {number})");
     Queries {

@@ -9,7 +9,7 @@ use domain::search::{EXACT_TOTAL_LIMIT, SearchWords, Total};
 use uuid::Uuid;
 
 use super::rows::{self, view_of_page};
-use super::{Backend, Dialect, Param, RowReader, Run, Statement, TextSearch};
+use super::{Backend, Dialect, Param, RowReader, Run, Statement, TextSearch, Triage};
 
 /// A page of an organization's opportunities and its total (see [`ListFilter::page`]).
 pub(super) async fn opportunities<B: Backend>(
@@ -22,7 +22,7 @@ pub(super) async fn opportunities<B: Backend>(
         if words.is_empty() {
             return Ok((Vec::new(), Total::exact(0)));
         }
-        list.matches = Some(if matches_many::<B>(reader, org_id, words).await? { Matches::Many } else { Matches::Indexed });
+        list.matches = Some(triage::<B>(reader, org_id, words).await?);
     }
     match list.page(reader).await? {
         Some(page) => Ok(page),
@@ -70,28 +70,50 @@ pub(super) fn totals_scope(assigned_to: Option<Uuid>, category_id: Option<Uuid>)
 /// How a list finds the leads its search matches.
 #[derive(Clone, Copy)]
 enum Matches {
-    /// Through the text index, inside the page's own statement: the first
-    /// [`EXACT_TOTAL_LIMIT`] + 1 matches, which that statement also counts. If there are that
-    /// many, the set is incomplete and the list starts over with [`Matches::Many`].
-    Indexed,
+    /// Through the text index, inside the page's own statement, read for the word `driver`:
+    /// the first [`EXACT_TOTAL_LIMIT`] + 1 matches, which that statement also counts. If there
+    /// are that many, the set is incomplete and the list starts over with [`Matches::Many`].
+    Indexed { driver: usize },
     /// More than [`EXACT_TOTAL_LIMIT`]: the list walks its own order and checks each lead, which
     /// finds a page of a common word after a few dozen leads.
     Many,
 }
 
-/// Whether the search certainly matches more than the exact-total limit, known cheaply: when
-/// the last word is a prefix the index answers slowly (it would expand into every word
-/// starting with it), a whole-word count is asked first. It matches no more than the search
-/// does and the index answers it directly, so a common word like "botox" ends here.
-async fn matches_many<B: Backend>(reader: &mut B::Reader, org_id: Uuid, words: &SearchWords) -> Result<bool> {
-    let TextSearch { matching, cheap_prefix_length, .. } = B::DIALECT.text_search;
-    if !words.0.iter().any(|word| word.prefix && word.text.chars().count() > cheap_prefix_length) {
-        return Ok(false);
+/// How the list finds the search's matches, known cheaply (see [`Triage`]).
+async fn triage<B: Backend>(reader: &mut B::Reader, org_id: Uuid, words: &SearchWords) -> Result<Matches> {
+    let TextSearch { matching, triage, .. } = &B::DIALECT.text_search;
+    match triage {
+        // When the last word is a prefix the index answers slowly, a whole-word count is asked
+        // first. It matches no more than the search does and the index answers it directly, so
+        // a common word like "botox" ends here.
+        Triage::WholeWordsFirst { cheap_prefix_length } => {
+            if !words.0.iter().any(|word| word.prefix && word.text.chars().count() > *cheap_prefix_length) {
+                return Ok(Matches::Indexed { driver: 0 });
+            }
+            let mut count = Statement::new("");
+            let whole_words = matching(&mut count, org_id, &words.whole_words(), 0, EXACT_TOTAL_LIMIT + 1);
+            count.push(&format!("SELECT COUNT(*) AS matches FROM ({whole_words}) m"));
+            let many = reader.fetch_one(count).await?.int("matches")? > EXACT_TOTAL_LIMIT;
+            Ok(if many { Matches::Many } else { Matches::Indexed { driver: 0 } })
+        }
+        // A word's entries are at least its leads, so the fewest entries bound the matches.
+        Triage::RarestWord { entries } => {
+            let mut counts = Statement::new("");
+            let columns: Vec<_> = (0..words.len())
+                .map(|i| {
+                    let entries = entries(&mut counts, org_id, &words.0[i]);
+                    format!("(SELECT COUNT(*) FROM ({entries} LIMIT {}) e) AS word{i}", EXACT_TOTAL_LIMIT + 1)
+                })
+                .collect();
+            counts.push(&format!("SELECT {}", columns.join(", ")));
+            let row = reader.fetch_one(counts).await?;
+            let counted = (0..words.len()).map(|i| row.int(&format!("word{i}")).map(|count| (count, i))).collect::<Result<Vec<_>>>()?;
+            Ok(match counted.into_iter().min() {
+                Some((count, driver)) if count <= EXACT_TOTAL_LIMIT => Matches::Indexed { driver },
+                _ => Matches::Many,
+            })
+        }
     }
-    let mut count = Statement::new("");
-    let whole_words = matching(&mut count, org_id, &words.whole_words(), EXACT_TOTAL_LIMIT + 1);
-    count.push(&format!("SELECT COUNT(*) AS matches FROM ({whole_words}) m"));
-    Ok(reader.fetch_one(count).await?.int("matches")? > EXACT_TOTAL_LIMIT)
 }
 
 /// One opportunity list: its filter, and how its search (if any) is answered.
@@ -147,7 +169,7 @@ impl ListFilter<'_> {
         let narrowed = self.filter.narrows_beyond_search();
         match self.matches {
             None => (false, true),
-            Some(Matches::Indexed) => (true, narrowed),
+            Some(Matches::Indexed { .. }) => (true, narrowed),
             Some(Matches::Many) => (false, narrowed),
         }
     }
@@ -156,8 +178,8 @@ impl ListFilter<'_> {
     fn count_columns(&self, statement: &mut Statement) -> Vec<String> {
         let (search_matches, list_total) = self.counted();
         let mut columns = Vec::new();
-        if let (true, Some(words)) = (search_matches, &self.filter.search) {
-            let matching = (self.dialect.text_search.matching)(statement, self.org_id, words, EXACT_TOTAL_LIMIT + 1);
+        if let (true, Some(words), Some(Matches::Indexed { driver })) = (search_matches, &self.filter.search, self.matches) {
+            let matching = (self.dialect.text_search.matching)(statement, self.org_id, words, driver, EXACT_TOTAL_LIMIT + 1);
             columns.push(format!("(SELECT COUNT(*) FROM ({matching}) m) AS search_matches"));
         }
         if list_total {
@@ -198,9 +220,9 @@ impl ListFilter<'_> {
     /// order through every lead to find the one that matches) and PostgreSQL plans as it likes.
     fn push_from_where(&self, statement: &mut Statement) {
         match (self.matches, &self.filter.search) {
-            (Some(Matches::Indexed), Some(words)) => {
+            (Some(Matches::Indexed { driver }), Some(words)) => {
                 let TextSearch { matching, key, .. } = self.dialect.text_search;
-                let matching = matching(statement, self.org_id, words, EXACT_TOTAL_LIMIT + 1);
+                let matching = matching(statement, self.org_id, words, driver, EXACT_TOTAL_LIMIT + 1);
                 statement.push(&format!(" FROM ({matching}) m CROSS JOIN opportunities o"));
                 self.push_where(statement);
                 statement.push(&format!(" AND {key} = m.key"));

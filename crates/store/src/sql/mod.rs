@@ -61,16 +61,30 @@ pub(crate) struct Dialect {
 /// How a backend finds the opportunities a search matches (see [`domain::search`]).
 pub(crate) struct TextSearch {
     /// A query, binding its values into `statement`, for up to `limit` of an organization's
-    /// leads that the words match, through the text index: one column, `key`.
-    pub matching: fn(statement: &mut Statement, org_id: Uuid, words: &SearchWords, limit: i64) -> String,
+    /// leads that the words match, through the text index: one column, `key`. `driver` is the
+    /// word the index is read for, where the backend reads it for one word ([`Triage`]).
+    pub matching: fn(statement: &mut Statement, org_id: Uuid, words: &SearchWords, driver: usize, limit: i64) -> String,
     /// The column of `o` that `matching`'s keys are.
     pub key: &'static str,
     /// A condition on `o`, checked row by row without the index, true when `word` matches it:
     /// for a search matching so many leads that walking the list's order finds a page sooner.
     pub matches_word: fn(statement: &mut Statement, word: &SearchWord) -> String,
-    /// The longest prefix the index answers as cheaply as a whole word; a longer one may cost
-    /// a pass over every lead containing a word that starts with it.
-    pub cheap_prefix_length: usize,
+    /// How a list learns, before it reads a page, whether the index or the walk answers sooner.
+    pub triage: Triage,
+}
+
+/// How a list tells a search matching more than the exact-total limit from one matching fewer
+/// (see `sql::list`), before it reads the page.
+pub(crate) enum Triage {
+    /// The index intersects the words itself (SQLite's full-text index) and answers its first
+    /// matches quickly, except for a prefix longer than `cheap_prefix_length` characters, which it
+    /// expands into every word starting with it: then the whole words are counted first.
+    WholeWordsFirst { cheap_prefix_length: usize },
+    /// The index holds each word's leads apart (PostgreSQL's `search_words`): each word's
+    /// entries are counted up to one past the limit, the rarest word is read and the others are
+    /// checked on its leads; when every word has more entries than that, the list walks.
+    /// `entries` is a query for one word's entries, binding its values into `statement`.
+    RarestWord { entries: fn(statement: &mut Statement, org_id: Uuid, word: &SearchWord) -> String },
 }
 
 /// A value bound to a statement.

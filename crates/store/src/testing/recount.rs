@@ -93,9 +93,9 @@ pub async fn differences(db: &Db) -> Vec<String> {
     compare("stage_history", &statuses, &latest_entries, &mut out);
     let (expected, kept) = report_facts(db).await;
     compare("report facts", &expected, &kept, &mut out);
-    // PostgreSQL's searched text is a generated column, which the engine itself keeps current.
-    if let Db::Sqlite(pool) = db {
-        compare("opportunity_words", &expected_words(pool).await, &indexed_words(pool).await, &mut out);
+    match db {
+        Db::Sqlite(pool) => compare("opportunity_words", &expected_words(pool).await, &indexed_words(pool).await, &mut out),
+        Db::Postgres(_) => compare("search_words", &expected_search_words(db).await, &stored_search_words(db).await, &mut out),
     }
     out
 }
@@ -286,6 +286,34 @@ async fn expected_words(pool: &SqlitePool) -> Words {
         }
     }
     words
+}
+
+/// A lead's words in PostgreSQL's `search_words`: (organization, lead) and the set of its words.
+type LeadWords = BTreeMap<(Uuid, Uuid), BTreeSet<String>>;
+
+/// What migration 0027 says `search_words` holds for each lead: each word of its searched
+/// fields once, split and lowercased the way searches are, cut at 64 characters. A lead without
+/// words has no entry.
+async fn expected_search_words(db: &Db) -> LeadWords {
+    type Row = (Uuid, Uuid, String, Option<String>, Option<String>, Option<String>, Option<String>);
+    let sql = "SELECT org_id, id, title, description, prospect_name, prospect_email, prospect_phone FROM opportunities";
+    let mut leads = LeadWords::new();
+    for (org_id, id, title, description, name, email, phone) in db.rows::<Row>(sql).await {
+        let text = [Some(title), description, name, email, phone].into_iter().flatten().collect::<Vec<_>>().join("\n");
+        let words: BTreeSet<String> = search::words_of(&text).map(|word| word.chars().take(64).collect()).collect();
+        if !words.is_empty() {
+            leads.insert((org_id, id), words);
+        }
+    }
+    leads
+}
+
+async fn stored_search_words(db: &Db) -> LeadWords {
+    let mut leads = LeadWords::new();
+    for (org_id, id, word) in db.rows::<(Uuid, Uuid, String)>("SELECT org_id, opportunity_id, word FROM search_words").await {
+        leads.entry((org_id, id)).or_default().insert(word);
+    }
+    leads
 }
 
 /// What the index holds, read through an `fts5vocab` table over it.
