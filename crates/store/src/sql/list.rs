@@ -5,7 +5,7 @@ use domain::Result;
 use domain::Timestamp;
 use domain::opportunity::{OpportunityView, Status};
 use domain::query::{OpportunityFilter, SortKey};
-use domain::search::{EXACT_TOTAL_LIMIT, SearchWords, Total};
+use domain::search::{EXACT_TOTAL_LIMIT, SearchWord, SearchWords, Total};
 use uuid::Uuid;
 
 use super::rows::{self, view_of_page};
@@ -81,39 +81,52 @@ enum Matches {
 
 /// How the list finds the search's matches, known cheaply (see [`Triage`]).
 async fn triage<B: Backend>(reader: &mut B::Reader, org_id: Uuid, words: &SearchWords) -> Result<Matches> {
-    let TextSearch { matching, triage, .. } = &B::DIALECT.text_search;
-    match triage {
-        // When the last word is a prefix the index answers slowly, a whole-word count is asked
-        // first. It matches no more than the search does and the index answers it directly, so
-        // a common word like "botox" ends here.
-        Triage::WholeWordsFirst { cheap_prefix_length } => {
-            if !words.0.iter().any(|word| word.prefix && word.text.chars().count() > *cheap_prefix_length) {
-                return Ok(Matches::Indexed { driver: 0 });
-            }
-            let mut count = Statement::new("");
-            let whole_words = matching(&mut count, org_id, &words.whole_words(), 0, EXACT_TOTAL_LIMIT + 1);
-            count.push(&format!("SELECT COUNT(*) AS matches FROM ({whole_words}) m"));
-            let many = reader.fetch_one(count).await?.int("matches")? > EXACT_TOTAL_LIMIT;
-            Ok(if many { Matches::Many } else { Matches::Indexed { driver: 0 } })
-        }
-        // A word's entries are at least its leads, so the fewest entries bound the matches.
-        Triage::RarestWord { entries } => {
-            let mut counts = Statement::new("");
-            let columns: Vec<_> = (0..words.len())
-                .map(|i| {
-                    let entries = entries(&mut counts, org_id, &words.0[i]);
-                    format!("(SELECT COUNT(*) FROM ({entries} LIMIT {}) e) AS word{i}", EXACT_TOTAL_LIMIT + 1)
-                })
-                .collect();
-            counts.push(&format!("SELECT {}", columns.join(", ")));
-            let row = reader.fetch_one(counts).await?;
-            let counted = (0..words.len()).map(|i| row.int(&format!("word{i}")).map(|count| (count, i))).collect::<Result<Vec<_>>>()?;
-            Ok(match counted.into_iter().min() {
-                Some((count, driver)) if count <= EXACT_TOTAL_LIMIT => Matches::Indexed { driver },
-                _ => Matches::Many,
-            })
-        }
+    match B::DIALECT.text_search.triage {
+        Triage::WholeWordsFirst { cheap_prefix_length } => whole_words_first::<B>(reader, org_id, words, cheap_prefix_length).await,
+        Triage::RarestWord { entries } => rarest_word(reader, org_id, words, entries).await,
     }
+}
+
+/// When a prefix is one the index answers slowly, a whole-word count is asked first. It matches
+/// no more than the search does and the index answers it directly, so a common word like
+/// "botox" ends here.
+async fn whole_words_first<B: Backend>(
+    reader: &mut B::Reader,
+    org_id: Uuid,
+    words: &SearchWords,
+    cheap_prefix_length: usize,
+) -> Result<Matches> {
+    if !words.0.iter().any(|word| word.prefix && word.text.chars().count() > cheap_prefix_length) {
+        return Ok(Matches::Indexed { driver: 0 });
+    }
+    let mut count = Statement::new("");
+    let whole_words = (B::DIALECT.text_search.matching)(&mut count, org_id, &words.whole_words(), 0, EXACT_TOTAL_LIMIT + 1);
+    count.push(&format!("SELECT COUNT(*) AS matches FROM ({whole_words}) m"));
+    let many = reader.fetch_one(count).await?.int("matches")? > EXACT_TOTAL_LIMIT;
+    Ok(if many { Matches::Many } else { Matches::Indexed { driver: 0 } })
+}
+
+/// Each word's entries counted up to one past the limit, in one statement: a word's entries are
+/// at least its leads, so the word with the fewest bounds the matches.
+async fn rarest_word<R: Run>(
+    reader: &mut R,
+    org_id: Uuid,
+    words: &SearchWords,
+    entries: fn(&mut Statement, Uuid, &SearchWord) -> String,
+) -> Result<Matches> {
+    let mut counts = Statement::new("");
+    let columns: Vec<_> = (words.0.iter().enumerate())
+        .map(|(i, word)| {
+            format!("(SELECT COUNT(*) FROM ({} LIMIT {}) e) AS word{i}", entries(&mut counts, org_id, word), EXACT_TOTAL_LIMIT + 1)
+        })
+        .collect();
+    counts.push(&format!("SELECT {}", columns.join(", ")));
+    let row = reader.fetch_one(counts).await?;
+    let counted = (0..words.len()).map(|i| Ok((row.int(&format!("word{i}"))?, i))).collect::<Result<Vec<_>>>()?;
+    Ok(match counted.into_iter().min() {
+        Some((count, driver)) if count <= EXACT_TOTAL_LIMIT => Matches::Indexed { driver },
+        _ => Matches::Many,
+    })
 }
 
 /// One opportunity list: its filter, and how its search (if any) is answered.
