@@ -27,6 +27,10 @@ SELECT o.org_id, w.word, o.id FROM opportunities o CROSS JOIN search_words_of(o.
 
 ALTER TABLE search_words ADD PRIMARY KEY (org_id, word, opportunity_id);
 
+-- Without statistics the planner cannot tell a common word's range from a rare one's until
+-- autovacuum comes by; a server upgraded in place searches at once.
+ANALYZE search_words;
+
 -- Kept with the lead, in its statement: an update touches only the words it adds or removes.
 CREATE FUNCTION keep_search_words() RETURNS trigger
 LANGUAGE plpgsql AS $$
