@@ -212,8 +212,12 @@ impl IntoResponse for ApiError {
             ApiError::Domain(Error::DatabaseUnavailable(_)) | ApiError::NotReady => {
                 Some((header::RETRY_AFTER, header::HeaderValue::from(DATABASE_RETRY_AFTER_SECS)))
             }
-            // The rest of the body is still on its way: the connection cannot carry another request.
-            ApiError::BodyTimeout(_) => Some((header::CONNECTION, header::HeaderValue::from_static("close"))),
+            // The rest of the body is still on its way, and will not be read: the connection cannot
+            // carry another request. Saying so keeps a client from sending its next request on a
+            // connection the server is closing.
+            ApiError::BodyTimeout(_) | ApiError::PayloadTooLarge(_) => {
+                Some((header::CONNECTION, header::HeaderValue::from_static("close")))
+            }
             _ => None,
         };
         let (status, body) = self.envelope();

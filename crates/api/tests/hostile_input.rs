@@ -42,6 +42,9 @@ async fn broken_bodies_are_refused_in_the_envelope(app: TestApp) {
     let huge = format!("{{\"title\": \"{}\"}}", "a".repeat(200_000));
     let too_large = raw(&app, "/opportunities", json, huge).await.expect_error(413, "payload_too_large");
     assert_eq!(too_large.body["error"]["details"]["limit_bytes"], 131_072, "{}", too_large.body);
+    // The rest of the body goes unread, so the server closes the connection, and says so: a
+    // client that reused it would lose its next request.
+    assert_eq!(too_large.headers.get("connection").map(|value| value.as_bytes()), Some(&b"close"[..]));
     nothing_written(&app).await;
 }
 
