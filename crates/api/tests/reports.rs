@@ -86,7 +86,7 @@ async fn write(app: &TestApp, caller: &Caller, lead: Lead) -> Uuid {
         prospect_name: Some("Ann Lee".into()),
     };
     let mut tx = app.store.begin().await.expect("a transaction");
-    tx.save_opportunity(&opportunity).await.expect("save the lead");
+    tx.save_opportunity(None, &opportunity).await.expect("save the lead");
     for (k, (status, after)) in [(Status::Open, 0)].into_iter().chain(lead.moves).enumerate() {
         let entry = StageEntry {
             id: Uuid::now_v7(),

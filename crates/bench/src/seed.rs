@@ -342,7 +342,7 @@ async fn write_opportunities(tx: &mut dyn Tx, ctx: &OrgContext, range: Range<u64
             opportunity.client_id = Some(client.id);
             written.clients += 1;
         }
-        tx.save_opportunity(&opportunity).await.map_err(|error| error.describe())?;
+        tx.save_opportunity(None, &opportunity).await.map_err(|error| error.describe())?;
         written.opportunities += 1;
         for (k, entry) in stage_path(plan.seed, ctx, i, &opportunity, updated).iter().enumerate() {
             let after = if k == 0 { Stays::None } else { Stays::Current };

@@ -299,7 +299,9 @@ pub trait Tx: Send {
     async fn count_follow_ups_in(&mut self, org_id: Uuid, zone: &TimeZone) -> Result<()>;
 
     async fn opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<Option<Opportunity>>;
-    async fn save_opportunity(&mut self, opportunity: &Opportunity) -> Result<()>;
+    /// Saves the opportunity: a new one when there is nothing `before`, otherwise the row as it
+    /// was read under this transaction, whose changed fields alone are written.
+    async fn save_opportunity(&mut self, before: Option<&Opportunity>, opportunity: &Opportunity) -> Result<()>;
     /// Deletes it with its notes, activities and stage history.
     async fn delete_opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<()>;
     async fn insert_note(&mut self, note: &Note) -> Result<()>;

@@ -394,7 +394,7 @@ async fn save_change(mut tx: Box<dyn Tx>, before: &Opportunity, change: Change) 
 /// by the webhooks listening.
 async fn write_change(tx: &mut dyn Tx, before: Option<&Opportunity>, change: &Change) -> Result<()> {
     let opportunity = &change.opportunity;
-    tx.save_opportunity(opportunity).await?;
+    tx.save_opportunity(before, opportunity).await?;
     for activity in &change.activities {
         tx.insert_activity(activity).await?;
     }

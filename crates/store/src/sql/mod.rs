@@ -88,7 +88,7 @@ pub(crate) enum Triage {
 }
 
 /// A value bound to a statement.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Param {
     Uuid(Option<Uuid>),
     Text(Option<String>),

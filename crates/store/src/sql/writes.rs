@@ -199,8 +199,14 @@ impl<B: Backend> Tx for SqlTx<B> {
         optional(&mut self.tx, statement, OPPORTUNITIES.read).await
     }
 
-    async fn save_opportunity(&mut self, o: &Opportunity) -> Result<()> {
-        self.run(OPPORTUNITIES.upsert(o)).await
+    async fn save_opportunity(&mut self, before: Option<&Opportunity>, o: &Opportunity) -> Result<()> {
+        match before {
+            None => self.run(OPPORTUNITIES.upsert(o)).await,
+            Some(before) => match OPPORTUNITIES.update(before, o) {
+                Some(statement) => self.run(statement).await,
+                None => Ok(()),
+            },
+        }
     }
 
     async fn delete_opportunity(&mut self, org_id: Uuid, id: Uuid) -> Result<()> {
