@@ -32,6 +32,13 @@ const STEPS_PER_CHECK: i32 = 10_000;
 /// list's filters a few hundred combinations, of which the common ones stay.
 const CACHED_STATEMENTS: usize = 256;
 
+/// Pages the log may hold before a commit copies them into the database file (SQLite's
+/// default is 1,000). A checkpoint runs inside the writer's `COMMIT`, and the pages that every
+/// write touches (totals, the upper levels of each index) are copied once per checkpoint
+/// however often they changed in between: at 10,000 (about 40 MB of log) writes went 1.09–1.16×
+/// faster at 100K leads. The cost is a longer log to read back after a crash.
+const WAL_PAGES_BEFORE_CHECKPOINT: u32 = 10_000;
+
 /// How long a connection waits for another process's write lock (a backup, a `sweep` run).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -58,7 +65,12 @@ impl Direct {
     /// commit, so an acknowledged write survives a crash of the process and a loss of power.
     pub fn writer(path: &Path, timeout: Duration) -> Result<Direct> {
         let connection = Connection::open(path).map_err(sqlite_error)?;
-        connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON").map_err(sqlite_error)?;
+        connection
+            .execute_batch(&format!(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+                 PRAGMA wal_autocheckpoint = {WAL_PAGES_BEFORE_CHECKPOINT}"
+            ))
+            .map_err(sqlite_error)?;
         Direct::new(connection, timeout)
     }
 
